@@ -1,0 +1,27 @@
+"""The app factory: everything the API needs is passed in; nothing is read from globals."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from cloud_broker import __version__
+from cloud_broker.api import routes_aws, routes_host
+from cloud_broker.api.errors import install_error_handlers
+from cloud_broker.api.tokens import TokenIssuer
+from cloud_broker.service.broker import Broker
+
+
+def create_app(broker: Broker, tokens: TokenIssuer) -> FastAPI:
+    app = FastAPI(
+        title="cloud-broker API",
+        version=__version__,
+        description="Scoped, short-lived cloud credentials for AI agents.",
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.broker = broker
+    app.state.tokens = tokens
+    install_error_handlers(app)
+    app.include_router(routes_host.router)
+    app.include_router(routes_aws.router)
+    return app

@@ -1,0 +1,125 @@
+"""Wire schemas. ``*Body`` models are what may come in; the ``*_public`` functions are the only
+way a grant leaves the server, so what may leave is decided in one place."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+
+from cloud_broker.domain.grants import Grant, GrantStatus
+from cloud_broker.domain.ids import ACCOUNT_ID_PATTERN, REGION_PATTERN, UUID_PATTERN
+from cloud_broker.domain.requests import DEFAULT_TTL, MAX_TTL, MIN_TTL, AwsAccessRequest
+from cloud_broker.policy.decision import Decision
+from cloud_broker.service.access import GrantAsk
+from cloud_broker.vault import format_secret_ref
+
+# Syntax only; whether an action exists or a resource is acceptable is the policy engine's call.
+ACTION_PATTERN = r"^[a-zA-Z0-9-]{1,64}:[a-zA-Z0-9*?]{1,128}$"
+RESOURCE_PATTERN = r"^(\*|arn:[^\s:]*:[^\s:]*:[^\s:]*:[^\s:]*:[^\s]+)$"
+
+
+def _whole_number(value: Any) -> Any:
+    """JSON numbers only: 900 and 900.0 are 900, "900" and true are refused."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be a JSON integer")
+    if isinstance(value, float) and not value.is_integer():
+        raise ValueError("must be a whole number of seconds")
+    return int(value)
+
+
+Uuid = Annotated[str, StringConstraints(pattern=UUID_PATTERN)]
+AccountId = Annotated[str, StringConstraints(pattern=ACCOUNT_ID_PATTERN)]
+Action = Annotated[str, StringConstraints(pattern=ACTION_PATTERN)]
+Resource = Annotated[str, StringConstraints(pattern=RESOURCE_PATTERN, max_length=2048)]
+Region = Annotated[str, StringConstraints(pattern=REGION_PATTERN, max_length=32)]
+TtlSeconds = Annotated[
+    int, BeforeValidator(_whole_number), Field(ge=int(MIN_TTL.total_seconds()), le=int(MAX_TTL.total_seconds()))
+]
+
+
+class _Strict(BaseModel):
+    # Unknown keys are refused: a misspelt ``ttl_second`` must not silently become the default.
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class SourceContext(_Strict):
+    channel_type: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    channel_id: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    thread_ts: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = None
+
+
+class TurnInitiator(_Strict):
+    channel: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    sender_id: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+
+
+class PreviewBody(_Strict):
+    agent_id: Uuid
+    account_id: AccountId
+    actions: list[Action] = Field(min_length=1, max_length=100)
+    resources: list[Resource] = Field(min_length=1, max_length=100)
+    regions: list[Region] = Field(min_length=1, max_length=20)
+    ttl_seconds: TtlSeconds | None = None
+
+    def to_request(self) -> AwsAccessRequest:
+        ttl = DEFAULT_TTL if self.ttl_seconds is None else timedelta(seconds=self.ttl_seconds)
+        return AwsAccessRequest(
+            account_id=self.account_id,
+            actions=tuple(dict.fromkeys(self.actions)),
+            resources=tuple(dict.fromkeys(self.resources)),
+            regions=tuple(dict.fromkeys(self.regions)),
+            ttl=ttl,
+        )
+
+
+class GrantCreateBody(PreviewBody):
+    run_id: Uuid
+    task_id: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = None
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=500)] | None = None
+    source_context: SourceContext | None = None
+    turn_initiator: TurnInitiator | None = None
+
+    def to_ask(self) -> GrantAsk:
+        return GrantAsk(
+            run_id=self.run_id,
+            request=self.to_request(),
+            task_id=self.task_id,
+            reason=self.reason,
+            source_context=self.source_context.model_dump(exclude_none=True) if self.source_context else None,
+            turn_initiator=self.turn_initiator.model_dump() if self.turn_initiator else None,
+        )
+
+
+class HostExchangeBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    host_key: Annotated[str, StringConstraints(min_length=1, max_length=512)]
+
+
+def timestamp(value: datetime) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def grant_public(grant: Grant, now: datetime) -> dict[str, Any]:
+    """What the agent may see of a grant. ``secret_ref`` exists only while it can be resolved."""
+    status = grant.status_at(now)
+    body: dict[str, Any] = {"grant_id": grant.grant_id, "status": status.value}
+    if status is GrantStatus.ACTIVE:
+        body["secret_ref"] = format_secret_ref("aws", grant.run_id, grant.grant_id)
+    if grant.expires_at is not None and status in (GrantStatus.ACTIVE, GrantStatus.EXPIRED, GrantStatus.REVOKED):
+        body["expires_at"] = timestamp(grant.expires_at)
+    if grant.denial_reason:
+        body["denial_reason"] = grant.denial_reason
+    body.update(
+        account_id=grant.account_id,
+        actions=list(grant.actions),
+        resources=list(grant.resources),
+        regions=list(grant.regions),
+        ttl_seconds=int(grant.ttl.total_seconds()),
+    )
+    return body
+
+
+def decision_public(decision: Decision) -> dict[str, Any]:
+    return {"would": decision.outcome.value, "reason": decision.reason, "explanation": decision.explanation()}

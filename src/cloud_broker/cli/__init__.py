@@ -1,0 +1,1 @@
+"""The command line: wires adapters together; the only place settings are loaded."""

@@ -1,0 +1,50 @@
+"""An MCP client session against ``cloud-broker mcp``, as an agent runtime would hold one."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from cloud_broker.cli.sandbox_process import child_env
+
+
+@dataclass(frozen=True)
+class ToolReply:
+    is_error: bool
+    text: str
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.text)
+
+
+class AgentSession:
+    """Calls tools and hands back the text the model would read."""
+
+    def __init__(self, session: Any) -> None:
+        self._session = session
+
+    async def call(self, tool: str, arguments: dict[str, Any] | None = None) -> ToolReply:
+        result = await self._session.call_tool(tool, arguments or {})
+        text = "".join(getattr(item, "text", "") for item in result.content)
+        return ToolReply(bool(result.is_error), text)
+
+    async def tool_names(self) -> list[str]:
+        return [tool.name for tool in (await self._session.list_tools()).tools]
+
+
+@asynccontextmanager
+async def agent_session(env: dict[str, str], *, errlog: Any = None) -> AsyncIterator[AgentSession]:
+    """Spawn ``cloud-broker mcp`` with ``env`` (the AGT_* variables) and initialise a session."""
+    from mcp.client.session import ClientSession
+    from mcp.client.stdio import StdioServerParameters, stdio_client
+
+    params = StdioServerParameters(command=sys.executable, args=["-m", "cloud_broker", "mcp"], env=child_env(**env))
+    async with stdio_client(params, errlog=errlog or sys.stderr) as (read, write):
+        async with ClientSession(read, write) as session:
+            await session.initialize()
+            yield AgentSession(session)

@@ -1,0 +1,54 @@
+"""``config check``, ``hosts new-key`` and ``token issue``: what an operator needs to set up."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cloud_broker.cli.options import ConfigOpt, DbOpt, StateOpt, settings_from
+from cloud_broker.config import check_config, hash_api_key, new_api_key
+
+config_app = typer.Typer(help="Validate broker.yaml.", no_args_is_help=True)
+hosts_app = typer.Typer(help="Host API keys.", no_args_is_help=True)
+token_app = typer.Typer(help="Host tokens issued in advance (AGT_TOKEN).", no_args_is_help=True)
+
+
+@config_app.command("check")
+def check(path: Path) -> None:
+    """Report every problem in PATH with its location; exit 1 if there is any."""
+    problems = check_config(path)
+    for problem in problems:
+        typer.echo(problem, err=True)
+    if problems:
+        typer.echo(f"{len(problems)} problem(s) in {path}", err=True)
+        raise typer.Exit(code=1)
+    typer.echo(f"{path}: ok")
+
+
+@hosts_app.command("new-key")
+def new_key() -> None:
+    """Print a fresh host API key (give it to the host) and its hash (put it in broker.yaml)."""
+    key = new_api_key()
+    typer.echo(f"api key (shown once, give it to the host): {key}")
+    typer.echo(f"hash for broker.yaml hosts[].api_keys:    {hash_api_key(key)}")
+
+
+@token_app.command("issue")
+def issue(
+    host: Annotated[str, typer.Option("--host", help="Host name from broker.yaml")],
+    ttl_seconds: Annotated[int, typer.Option("--ttl-seconds", min=3000, max=86_400)] = 3600,
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+    state_dir: StateOpt = None,
+) -> None:
+    """Print a signed token for HOST. The published MCP client trusts one for 50 minutes."""
+    from cloud_broker.cli.wiring import wire
+
+    wired = wire(settings_from(config, db, state_dir))
+    if wired.config.host(host) is None:
+        typer.echo(f"error: no host named '{host}' in the configuration", err=True)
+        raise typer.Exit(code=1)
+    typer.echo(wired.tokens.issue(host, ttl=timedelta(seconds=ttl_seconds)))

@@ -1,0 +1,25 @@
+"""``cloud-broker``: the command groups, each in its own module."""
+
+from __future__ import annotations
+
+import typer
+
+from cloud_broker.cli import admin, config_cmd, demo, mcp_cmd, serve
+
+app = typer.Typer(
+    name="cloud-broker",
+    help="Just-in-time, scoped, short-lived cloud credentials for AI agents.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("serve")(serve.serve)
+app.command("mcp")(mcp_cmd.mcp)
+app.command("demo")(demo.demo)
+app.command("approve")(admin.approve)
+app.command("deny")(admin.deny)
+app.command("sweep")(admin.sweep)
+app.command("audit")(admin.audit)
+app.add_typer(config_cmd.config_app, name="config")
+app.add_typer(config_cmd.hosts_app, name="hosts")
+app.add_typer(config_cmd.token_app, name="token")

@@ -1,0 +1,77 @@
+"""``cloud-broker mcp``: the MCP server over stdio, against a broker API or an embedded broker.
+
+With ``AGT_HOST`` it talks to a running broker. With ``--config broker.yaml`` it runs the
+broker in this process on SQLite, routing the same HTTP client through ``httpx.ASGITransport``
+with tokens signed locally — so both modes exercise the same API code.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cloud_broker.api.tokens import TokenIssuer
+from cloud_broker.cli.options import ConfigOpt, DbOpt, StateOpt, settings_from
+
+EMBEDDED_URL = "http://cloud-broker.embedded"
+
+
+class LocalTokenSource:
+    """Signs host tokens in-process and renews them well before they expire."""
+
+    def __init__(self, issuer: TokenIssuer, host: str) -> None:
+        self._issuer, self._host = issuer, host
+        self._token, self._renew_at = "", 0.0
+
+    async def token(self) -> str:
+        if time.monotonic() >= self._renew_at:
+            self._token = self._issuer.issue(self._host)
+            self._renew_at = time.monotonic() + self._issuer.ttl.total_seconds() / 2
+        return self._token
+
+
+def mcp(
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+    state_dir: StateOpt = None,
+    agent_id: Annotated[str | None, typer.Option("--agent-id", envvar="AGT_AGENT_ID", help="Embedded mode: the agent")] = None,
+    run_id: Annotated[str | None, typer.Option("--run-id", envvar="AGT_RUN_ID", help="Embedded mode: the run (default: new)")] = None,
+) -> None:
+    """Serve the aws_* tools over stdio (MCP)."""
+    if config is None:
+        from cloud_broker.mcp.server import main
+
+        raise typer.Exit(code=main())
+    raise typer.Exit(code=_embedded(config, db, state_dir, agent_id, run_id or str(uuid.uuid4())))
+
+
+def _embedded(config: Path, db: str | None, state_dir: Path | None, agent_id: str | None, run_id: str) -> int:
+    import anyio
+    import httpx
+
+    from cloud_broker.api.app import create_app
+    from cloud_broker.cli.wiring import wire
+    from cloud_broker.errors import BrokerError, ConfigError
+    from cloud_broker.mcp.server import run_stdio
+    from cloud_broker.mcp.settings import load_settings
+
+    try:
+        wired = wire(settings_from(config, db, state_dir))
+        agent = wired.config.agent(agent_id or "")
+        if agent is None:
+            raise ConfigError([f"--agent-id / AGT_AGENT_ID must name an agent of {config}"])
+        env = {**os.environ, "AGT_HOST": EMBEDDED_URL, "AGT_AGENT_ID": agent.id, "AGT_RUN_ID": run_id}
+        settings = load_settings(env, credentials_required=False)
+    except BrokerError as exc:
+        print(f"cloud-broker mcp: {exc.text}", file=sys.stderr)
+        return 1
+    wired.broker.sweeper.sweep()
+    transport = httpx.ASGITransport(app=create_app(wired.broker, wired.tokens))
+    anyio.run(lambda: run_stdio(settings, transport=transport, token_source=LocalTokenSource(wired.tokens, agent.host)))
+    return 0

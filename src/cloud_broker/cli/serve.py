@@ -1,0 +1,79 @@
+"""``cloud-broker serve``: the broker API, optionally on an in-process AWS emulator."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cloud_broker.cli.options import ConfigOpt, DbOpt, StateOpt, fail, settings_from
+from cloud_broker.cli.wiring import Wired, wire
+from cloud_broker.errors import BrokerError
+
+log = logging.getLogger("cloud_broker")
+SWEEP_INTERVAL_SECONDS = 15.0
+
+
+def serve(
+    config: ConfigOpt = None,
+    host: Annotated[str, typer.Option("--host", help="Address to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=0, max=65535)] = 8080,
+    db: DbOpt = None,
+    state_dir: StateOpt = None,
+    sandbox: Annotated[bool, typer.Option("--sandbox", help="Start an AWS emulator and a ready-made setup")] = False,
+    sandbox_info: Annotated[Path | None, typer.Option("--sandbox-info", help="Write the sandbox's details here (JSON)")] = None,
+) -> None:
+    """Serve the broker HTTP API."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if sandbox:
+        from cloud_broker.cli.sandbox import run_sandbox
+
+        run_sandbox(host=host, port=port, state_dir=state_dir, info_path=sandbox_info)
+        return
+    try:
+        wired = wire(settings_from(config, db, state_dir))
+    except BrokerError as exc:
+        raise fail(exc) from None
+    run_api(wired, host, port)
+
+
+def run_api(wired: Wired, host: str, port: int, on_ready: object = None) -> None:
+    """Run uvicorn until interrupted, sweeping in the background; ``on_ready(port)`` once bound."""
+    import uvicorn
+
+    from cloud_broker.api.app import create_app
+
+    stop = threading.Event()
+    sweeper = threading.Thread(target=_sweep_forever, args=(wired, stop), daemon=True, name="sweeper")
+    sweeper.start()
+    server = uvicorn.Server(uvicorn.Config(create_app(wired.broker, wired.tokens), host=host, port=port,
+                                           log_level="warning", access_log=False))
+    if on_ready is not None:
+        threading.Thread(target=_announce, args=(server, on_ready), daemon=True).start()
+    try:
+        server.run()
+    finally:
+        stop.set()
+
+
+def _announce(server: object, on_ready: object) -> None:
+    import time
+
+    while not getattr(server, "started", False):
+        time.sleep(0.02)
+    sockets = [s for srv in getattr(server, "servers", []) for s in srv.sockets]
+    on_ready(sockets[0].getsockname()[1])  # type: ignore[operator]
+
+
+def _sweep_forever(wired: Wired, stop: threading.Event) -> None:
+    # The first pass runs at start-up, settling mints a crash interrupted.
+    while True:
+        try:
+            wired.broker.sweeper.sweep()
+        except Exception as exc:  # noqa: BLE001 - a sweep failure must not stop the server
+            log.error("sweep failed: %s", type(exc).__name__)
+        if stop.wait(SWEEP_INTERVAL_SECONDS):
+            return

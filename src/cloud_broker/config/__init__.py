@@ -1,0 +1,33 @@
+"""broker.yaml: teams, hosts, agents, AWS accounts and the ceilings that bind them.
+
+``load_config`` is the entry point; the CLI loads the file once and passes the result down.
+"""
+
+from cloud_broker.config.api_keys import hash_api_key, new_api_key
+from cloud_broker.config.broker_config import BrokerConfig
+from cloud_broker.config.loader import check_config, load_config, parse_config
+from cloud_broker.config.models import (
+    Agent,
+    AutoApproveRuleConfig,
+    AwsAccount,
+    BrokerSettings,
+    CeilingConfig,
+    Host,
+    Team,
+)
+
+__all__ = [
+    "Agent",
+    "AutoApproveRuleConfig",
+    "AwsAccount",
+    "BrokerConfig",
+    "BrokerSettings",
+    "CeilingConfig",
+    "Host",
+    "Team",
+    "check_config",
+    "hash_api_key",
+    "load_config",
+    "new_api_key",
+    "parse_config",
+]

@@ -1,0 +1,66 @@
+"""The whole of broker.yaml, and the lookups the broker service makes against it."""
+
+from __future__ import annotations
+
+from pydantic import PrivateAttr
+
+from cloud_broker.config.api_keys import match_api_key
+from cloud_broker.config.models import (
+    Agent,
+    AwsAccount,
+    BrokerSettings,
+    CeilingConfig,
+    ConfigModel,
+    Host,
+    Team,
+)
+from cloud_broker.policy.ceiling import Ceiling
+
+
+class BrokerConfig(ConfigModel):
+    """A validated broker.yaml.
+
+    Build it with ``load_config`` (or ``parse_config`` for in-memory data): they also run the
+    cross-reference checks. ``BrokerConfig.model_validate`` alone checks each entry but not
+    that references resolve, and on duplicates the lookups below keep the last entry.
+    """
+
+    broker: BrokerSettings = BrokerSettings()
+    teams: tuple[Team, ...] = ()
+    hosts: tuple[Host, ...] = ()
+    agents: tuple[Agent, ...] = ()
+    aws_accounts: tuple[AwsAccount, ...] = ()
+    ceilings: tuple[CeilingConfig, ...] = ()
+
+    _agents: dict[str, Agent] = PrivateAttr(default_factory=dict)
+    _hosts: dict[str, Host] = PrivateAttr(default_factory=dict)
+    _accounts: dict[str, AwsAccount] = PrivateAttr(default_factory=dict)
+    _ceilings: dict[tuple[str, str], Ceiling] = PrivateAttr(default_factory=dict)
+
+    def model_post_init(self, context: object, /) -> None:
+        # Indexes are built once: lookups sit on the path of every request.
+        self._agents = {agent.id: agent for agent in self.agents}
+        self._hosts = {host.name: host for host in self.hosts}
+        self._accounts = {account.account_id: account for account in self.aws_accounts}
+        self._ceilings = {(c.team, c.account_id): c.to_ceiling() for c in self.ceilings}
+
+    def agent(self, agent_id: str) -> Agent | None:
+        """Case-insensitive: a UUID is the same agent in any case."""
+        return self._agents.get(agent_id.lower())
+
+    def host(self, name: str) -> Host | None:
+        return self._hosts.get(name)
+
+    def host_by_api_key(self, key: str) -> Host | None:
+        """The host owning ``key``; compared in constant time against every stored hash."""
+        return match_api_key(key, ((stored, host) for host in self.hosts for stored in host.api_keys))
+
+    def account(self, account_id: str) -> AwsAccount | None:
+        return self._accounts.get(account_id)
+
+    def accounts_for_team(self, team: str) -> list[AwsAccount]:
+        """The accounts a team has a ceiling for — a team gets nothing without one."""
+        return [a for a in self.aws_accounts if (team, a.account_id) in self._ceilings]
+
+    def ceiling(self, team: str, account_id: str) -> Ceiling | None:
+        return self._ceilings.get((team, account_id))

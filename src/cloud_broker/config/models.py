@@ -1,0 +1,130 @@
+"""The entries of broker.yaml, one pydantic model each.
+
+Each model checks only what it can see on its own (syntax, ranges, consistency inside one
+entry). Whatever needs two entries — unknown references, duplicates — is checked in
+``cross_check``, so that every problem of the file can be reported at once.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
+
+from cloud_broker.config import syntax
+from cloud_broker.config.api_keys import check_api_key_hash
+from cloud_broker.policy.ceiling import AutoApproveRule, Ceiling
+
+Name = Annotated[str, AfterValidator(syntax.name)]
+Approver = Annotated[str, AfterValidator(syntax.approver)]
+AgentId = Annotated[str, AfterValidator(syntax.agent_id)]
+AccountId = Annotated[str, BeforeValidator(syntax.account_id_input), AfterValidator(syntax.account_id)]
+Region = Annotated[str, AfterValidator(syntax.region)]
+ActionPattern = Annotated[str, AfterValidator(syntax.action_pattern)]
+ArnPattern = Annotated[str, AfterValidator(syntax.arn_pattern)]
+ApiKeyHash = Annotated[str, AfterValidator(check_api_key_hash)]
+Text = Annotated[str, Field(min_length=1, max_length=1000)]
+
+# The published MCP client refreshes its token 600 s before expiry, so a shorter token would
+# be refreshed on every call.
+MIN_JWT_TTL_SECONDS = 900
+MIN_CEILING_TTL_SECONDS = 300
+MAX_CEILING_TTL_SECONDS = 3600
+
+
+class ConfigModel(BaseModel):
+    """Frozen, and strict about unknown keys so that a misspelt field is an error, not a no-op."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class BrokerSettings(ConfigModel):
+    """Server settings that belong with the policy; everything else comes from the environment."""
+
+    jwt_ttl_seconds: Annotated[int, Field(strict=True, ge=MIN_JWT_TTL_SECONDS, le=86_400)] = 3600
+
+    @property
+    def jwt_ttl(self) -> timedelta:
+        return timedelta(seconds=self.jwt_ttl_seconds)
+
+
+class Team(ConfigModel):
+    name: Name
+
+
+class Host(ConfigModel):
+    """A machine that runs agents; it authenticates with one of ``api_keys`` (stored hashed)."""
+
+    name: Name
+    team: Name
+    api_keys: tuple[ApiKeyHash, ...] = ()
+
+
+class Agent(ConfigModel):
+    """``id`` is kept in canonical lower-case UUID form."""
+
+    id: AgentId
+    name: Name
+    team: Name
+    host: Name
+
+
+class AwsAccount(ConfigModel):
+    # Field order matters: validators below read fields declared before them.
+    account_id: AccountId
+    display_name: Text
+    description: Text | None = None
+    role_arn: str
+    external_id: Annotated[str, AfterValidator(syntax.external_id)] | None = None
+    allowed_regions: tuple[Region, ...] = Field(min_length=1)
+    default_region: Region
+
+    @field_validator("role_arn")
+    @classmethod
+    def _role_in_this_account(cls, value: str, info: ValidationInfo) -> str:
+        """A role in another account would mean a second, unreviewed trust relationship."""
+        syntax.role_arn(value)
+        account, named = info.data.get("account_id"), syntax.role_account(value)
+        if account and named != account:
+            raise ValueError(f"the role must belong to account {account}, but the ARN names account {named}")
+        return value
+
+    @field_validator("default_region")
+    @classmethod
+    def _default_is_allowed(cls, value: str, info: ValidationInfo) -> str:
+        allowed = info.data.get("allowed_regions")
+        if allowed is not None and value not in allowed:
+            raise ValueError(f"default region {value!r} is not in allowed_regions {list(allowed)}")
+        return value
+
+
+class AutoApproveRuleConfig(ConfigModel):
+    name: Name
+    actions: tuple[ActionPattern, ...] = Field(min_length=1)
+    resources: tuple[ArnPattern, ...] = Field(min_length=1)
+
+    def to_rule(self) -> AutoApproveRule:
+        return AutoApproveRule(name=self.name, actions=self.actions, resources=self.resources)
+
+
+class CeilingConfig(ConfigModel):
+    """What ``team`` may ever get in ``account_id``; built into the policy engine's ``Ceiling``."""
+
+    team: Name
+    account_id: AccountId
+    max_ttl_seconds: Annotated[int, Field(strict=True, ge=MIN_CEILING_TTL_SECONDS, le=MAX_CEILING_TTL_SECONDS)]
+    allowed_regions: tuple[Region, ...] = Field(min_length=1)
+    auto_approve: tuple[AutoApproveRuleConfig, ...] = ()
+    action_denylist: tuple[ActionPattern, ...] = ()
+    approvers: tuple[Approver, ...] = Field(min_length=1)
+
+    def to_ceiling(self) -> Ceiling:
+        return Ceiling(
+            account_id=self.account_id,
+            max_ttl=timedelta(seconds=self.max_ttl_seconds),
+            allowed_regions=self.allowed_regions,
+            auto_approve=tuple(rule.to_rule() for rule in self.auto_approve),
+            action_denylist=self.action_denylist,
+            approvers=self.approvers,
+        )

@@ -1,0 +1,124 @@
+"""Syntax of the identifiers broker.yaml names.
+
+Checked at load time so that a typo fails when the operator starts the broker, not when an
+agent first asks for credentials. Each check raises ``ValueError`` with a message that says
+what was expected; pydantic turns it into a located problem.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+# Approvers may be people, so e-mail-like names are allowed.
+_APPROVER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}")
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_ACCOUNT_ID = re.compile(r"[0-9]{12}")
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]+")
+_ACTION_PATTERN = re.compile(r"[A-Za-z0-9-]+:[A-Za-z0-9*?]+")
+_ROLE_ARN = re.compile(r"arn:(aws|aws-cn|aws-us-gov):iam::(?P<account>[0-9]{12}):role/[A-Za-z0-9+=,.@_/-]{1,576}")
+_EXTERNAL_ID = re.compile(r"[A-Za-z0-9+=,.@:/_-]{2,1224}")
+_ARN_PATTERN = re.compile(
+    r"arn:(?P<partition>aws|aws-cn|aws-us-gov):(?P<service>[a-z0-9-]+):"
+    r"(?P<region>[a-z0-9*?-]*):(?P<account>[^:]*):(?P<resource>\S+)"
+)
+_WILDCARDS = ("*", "?")
+
+
+def name(value: str) -> str:
+    """Names end up in session names and tags, whose character set is narrow."""
+    if not _NAME.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not a valid name: use at most 64 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
+        )
+    return value
+
+
+def approver(value: str) -> str:
+    if not _APPROVER.fullmatch(value):
+        raise ValueError(f"{value!r} is not a valid approver name: use letters, digits and . _ @ + -")
+    return value
+
+
+def agent_id(value: str) -> str:
+    """Canonical lower-case form, so that lookups can ignore the case the caller used."""
+    if not _UUID.fullmatch(value):
+        raise ValueError(f"{value!r} is not a UUID such as '0b4e2c1a-6f3d-4a8e-9c57-2d1f0e9b7a63'")
+    return value.lower()
+
+
+def account_id_input(value: Any) -> Any:
+    """Runs before type checks: YAML turns unquoted digits into an int and drops leading zeros."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        raise ValueError(
+            "the account id must be a quoted string such as '123456789012': unquoted, YAML reads it "
+            "as a number (dropping leading zeros); put it in quotes"
+        )
+    return value
+
+
+def account_id(value: str) -> str:
+    if not _ACCOUNT_ID.fullmatch(value):
+        raise ValueError(f"{value!r} is not an AWS account id: expected exactly 12 digits")
+    return value
+
+
+def region(value: str) -> str:
+    if not _REGION.fullmatch(value):
+        raise ValueError(f"{value!r} is not an AWS region such as 'eu-west-1'")
+    return value
+
+
+def action_pattern(value: str) -> str:
+    if not _ACTION_PATTERN.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not an action pattern: expected 'service:Action' such as 's3:GetObject' "
+            "(wildcards * and ? are allowed in the action part)"
+        )
+    return value
+
+
+def role_account(value: str) -> str:
+    """The account id inside a role ARN; the ARN is assumed valid (see ``role_arn``)."""
+    match = _ROLE_ARN.fullmatch(value)
+    return match.group("account") if match else ""
+
+
+def role_arn(value: str) -> str:
+    if not _ROLE_ARN.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not an IAM role ARN such as 'arn:aws:iam::123456789012:role/cloud-broker-agent'"
+        )
+    return value
+
+
+def external_id(value: str) -> str:
+    if not _EXTERNAL_ID.fullmatch(value):
+        raise ValueError("the external id must be 2 to 1224 characters from letters, digits and + = , . @ : / _ -")
+    return value
+
+
+def arn_pattern(value: str) -> str:
+    """``*`` or an ARN whose parts may hold wildcards; the account part must still look like one."""
+    if value == "*":
+        return value
+    match = _ARN_PATTERN.fullmatch(value)
+    if not match:
+        raise ValueError(
+            f"{value!r} is not a resource pattern: expected '*' or 'arn:partition:service:region:account:resource' "
+            "such as 'arn:aws:s3:::reports/*'"
+        )
+    problem = _arn_part_problem("region", match.group("region"), _REGION) or _arn_part_problem(
+        "account", match.group("account"), _ACCOUNT_ID, also=("aws",)
+    )
+    if problem:
+        raise ValueError(f"{value!r} is not a resource pattern: {problem}")
+    return value
+
+
+def _arn_part_problem(part: str, text: str, shape: re.Pattern[str], also: tuple[str, ...] = ()) -> str | None:
+    if not text or text in also or any(w in text for w in _WILDCARDS) or shape.fullmatch(text):
+        return None
+    return f"its {part} part {text!r} is neither empty, a wildcard nor a valid {part}"

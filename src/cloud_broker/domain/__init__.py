@@ -1,0 +1,1 @@
+"""Plain data of the broker: grants, requests, statuses, ids. Standard library only."""

@@ -1,0 +1,98 @@
+"""Grants and their lifecycle.
+
+    pending ──approve──▶ minting ──▶ active ──▶ revoked | expired
+       │                   │
+       ├──deny──▶ denied   └──▶ failed
+       ├──withdraw──▶ revoked
+       └──timeout──▶ expired
+
+A request the policy auto-approves starts in ``minting``; a hard-denied one is written
+``denied`` at once. Terminal states never change. ``minting`` is the intent record written
+before the cloud is called, so a crash between the cloud call and the commit leaves a row
+the broker can find and settle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+
+class GrantStatus(StrEnum):
+    PENDING = "pending"
+    MINTING = "minting"
+    ACTIVE = "active"
+    DENIED = "denied"
+    FAILED = "failed"
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+
+
+TERMINAL = frozenset({GrantStatus.DENIED, GrantStatus.FAILED, GrantStatus.REVOKED, GrantStatus.EXPIRED})
+
+_ALLOWED: dict[GrantStatus, frozenset[GrantStatus]] = {
+    # pending → revoked: the agent withdrew its request before anyone decided.
+    GrantStatus.PENDING: frozenset(
+        {GrantStatus.MINTING, GrantStatus.DENIED, GrantStatus.EXPIRED, GrantStatus.REVOKED}
+    ),
+    GrantStatus.MINTING: frozenset({GrantStatus.ACTIVE, GrantStatus.FAILED}),
+    GrantStatus.ACTIVE: frozenset({GrantStatus.REVOKED, GrantStatus.EXPIRED}),
+}
+
+
+class IllegalTransition(Exception):
+    """A transition the lifecycle forbids; the service turns it into a 409 for the caller."""
+
+    def __init__(self, current: GrantStatus, target: GrantStatus) -> None:
+        super().__init__(f"a {current.value} grant cannot become {target.value}")
+        self.current = current
+        self.target = target
+
+
+def check_transition(current: GrantStatus, target: GrantStatus) -> None:
+    """Raise unless ``current → target`` is one of the lifecycle's edges."""
+    if target not in _ALLOWED.get(current, frozenset()):
+        raise IllegalTransition(current, target)
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One grant as the broker keeps it. Carries no secret: credentials live in the vault."""
+
+    grant_id: str
+    provider: str
+    team: str
+    host: str
+    agent_id: str
+    run_id: str
+    account_id: str
+    actions: tuple[str, ...]
+    resources: tuple[str, ...]
+    regions: tuple[str, ...]
+    ttl: timedelta
+    status: GrantStatus
+    decision: str
+    created_at: datetime
+    updated_at: datetime
+    decision_reason: str | None = None
+    expires_at: datetime | None = None
+    denial_reason: str | None = None
+    task_id: str | None = None
+    reason: str | None = None
+    source_context: dict[str, Any] | None = None
+    turn_initiator: dict[str, Any] | None = None
+    approver: str | None = None
+
+    def status_at(self, now: datetime) -> GrantStatus:
+        """The status as the caller must see it: an active grant past ``expires_at`` is expired
+        even before any sweeper has written that down."""
+        if self.status is GrantStatus.ACTIVE and self.expires_at is not None and now >= self.expires_at:
+            return GrantStatus.EXPIRED
+        return self.status
+
+    def moved_to(self, target: GrantStatus, at: datetime, **changes: Any) -> Grant:
+        """A copy in ``target`` state; refuses edges the lifecycle does not have."""
+        check_transition(self.status, target)
+        return replace(self, status=target, updated_at=at, **changes)

@@ -1,0 +1,180 @@
+"""Start-up and serving: the entry points the CLI (``cloud-broker mcp``) calls.
+
+Start-up is arranged so the agent runtime waits as little as possible for ``initialize``:
+
+1. the broker client is built and ``GET /aws/inventory`` starts at once;
+2. meanwhile the MCP SDK (the slow import) loads in a worker thread;
+3. serving starts when the inventory has landed or ~1 s after start, whichever comes first;
+4. an inventory that lands later updates the descriptions and sends ``tools/list_changed``.
+
+Only :func:`main` reads the environment; everything else takes :class:`McpSettings`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import anyio.to_thread
+import httpx
+from pydantic import ValidationError
+
+from cloud_broker.errors import ConfigError
+from cloud_broker.mcp.aws_api import AwsBrokerApi
+from cloud_broker.mcp.broker_client import BrokerClient
+from cloud_broker.mcp.errors import BrokerCallError
+from cloud_broker.mcp.inventory import InventoryError, parse_accounts
+from cloud_broker.mcp.schemas import SourceContext
+from cloud_broker.mcp.settings import McpSettings, load_settings
+from cloud_broker.mcp.stderr import stderr_line
+from cloud_broker.mcp.tokens import ExchangeTokenSource, TokenSource
+from cloud_broker.mcp.tools import AwsToolbox, RequestDefaults
+from cloud_broker.mcp.turn_initiator import TurnInitiatorReader
+from cloud_broker.mcp.watchers import ToolListWatchers
+
+if TYPE_CHECKING:
+    from cloud_broker.mcp.protocol import BrokerMcpServer
+
+INVENTORY_WAIT_SECONDS = 1.0
+Warn = Callable[[str], None]
+
+
+class InventoryLoader:
+    """Fetches the inventory once and folds it into the tool descriptions.
+
+    A failed look-up is not fatal (one stderr line, no inventory block). ``settled`` is set
+    once the attempt is over either way, after the descriptions were updated.
+    """
+
+    def __init__(self, api: AwsBrokerApi, toolbox: AwsToolbox, watchers: ToolListWatchers, warn: Warn) -> None:
+        self._api = api
+        self._toolbox = toolbox
+        self._watchers = watchers
+        self._warn = warn
+        self.settled = anyio.Event()
+
+    async def run(self) -> None:
+        """Fetch, render, and notify initialized sessions if what they were shown changed."""
+        try:
+            changed = self._toolbox.set_inventory(parse_accounts(await self._api.inventory()))
+        except (BrokerCallError, InventoryError) as exc:
+            self._warn(f"aws_inventory_lookup_failed: {exc}")
+            return
+        except Exception as exc:  # noqa: BLE001 - never let the inventory take the server down
+            self._warn(f"aws_inventory_lookup_failed: unexpected {type(exc).__name__}")
+            return
+        finally:
+            self.settled.set()
+        if changed:
+            await self._watchers.notify_all()
+
+
+@dataclass(frozen=True)
+class McpApp:
+    """A ready-to-serve MCP server and the parts tests may want to look at."""
+
+    server: BrokerMcpServer
+    toolbox: AwsToolbox
+    inventory: InventoryLoader
+
+
+@asynccontextmanager
+async def open_app(
+    settings: McpSettings,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    token_source: TokenSource | None = None,
+    inventory_wait: float = INVENTORY_WAIT_SECONDS,
+    warn: Warn = stderr_line,
+) -> AsyncIterator[McpApp]:
+    """Build the server for ``settings``; the inventory loads in the background while open.
+
+    ``transport``/``token_source`` let the embedded broker route calls in-process
+    (``httpx.ASGITransport(app)`` plus a token source that signs locally). On exit the
+    inventory task is cancelled and HTTP clients are closed.
+    """
+    deadline = anyio.current_time() + inventory_wait
+    async with AsyncExitStack() as stack:
+        tokens = token_source or _exchange_tokens(settings, transport, stack)
+        client = BrokerClient(settings.host, tokens, transport=transport)
+        stack.push_async_callback(client.aclose)
+        api = AwsBrokerApi(client, agent_id=settings.agent_id)
+        toolbox = _toolbox(settings, api, warn)
+        watchers = ToolListWatchers()
+        loader = InventoryLoader(api, toolbox, watchers, warn)
+        tasks = await stack.enter_async_context(anyio.create_task_group())
+        stack.callback(tasks.cancel_scope.cancel)
+        tasks.start_soon(loader.run)
+        protocol = await anyio.to_thread.run_sync(_load_sdk)
+        server = protocol.build_server(toolbox, watchers, warn=warn)
+        with anyio.move_on_after(max(0.0, deadline - anyio.current_time())):
+            await loader.settled.wait()
+        yield McpApp(server, toolbox, loader)
+
+
+async def run_stdio(
+    settings: McpSettings,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    token_source: TokenSource | None = None,
+) -> None:
+    """Serve the AWS tools over stdio until the client closes stdin."""
+    for warning in settings.warnings():
+        stderr_line(warning)
+    async with open_app(settings, transport=transport, token_source=token_source) as app:
+        from mcp.server.stdio import stdio_server  # already loaded by _load_sdk, off the event loop
+
+        async with stdio_server() as (read_stream, write_stream):
+            await app.server.run(read_stream, write_stream, app.server.create_initialization_options())
+
+
+def main(env: Mapping[str, str] | None = None) -> int:
+    """Read the environment, serve, and return the process exit code (1 on missing config)."""
+    try:
+        settings = load_settings(os.environ if env is None else env)
+    except ConfigError as exc:
+        stderr_line("; ".join(exc.problems))
+        return 1
+    try:
+        anyio.run(run_stdio, settings)
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+def _exchange_tokens(
+    settings: McpSettings, transport: httpx.AsyncBaseTransport | None, stack: AsyncExitStack
+) -> TokenSource:
+    source = ExchangeTokenSource(
+        settings.host, preset_token=settings.token, api_key=settings.api_key, transport=transport
+    )
+    stack.push_async_callback(source.aclose)
+    return source
+
+
+def _toolbox(settings: McpSettings, api: AwsBrokerApi, warn: Warn) -> AwsToolbox:
+    defaults = RequestDefaults(settings.agent_id, settings.run_id, _default_source_context(settings, warn))
+    return AwsToolbox(api, defaults, TurnInitiatorReader(settings.turn_initiator_file, warn=warn))
+
+
+def _default_source_context(settings: McpSettings, warn: Warn) -> dict[str, Any] | None:
+    """AGT_INBOUND_* as a source_context, held to the same limits as a caller-supplied one."""
+    if settings.inbound_channel is None:
+        return None
+    try:
+        return SourceContext.model_validate(settings.inbound_channel.as_source_context()).wire()
+    except ValidationError:
+        warn("AGT_INBOUND_CHANNEL_* ignored: values exceed the source_context limits")
+        return None
+
+
+def _load_sdk() -> ModuleType:
+    """Import the SDK-backed modules; runs in a worker thread during start-up."""
+    importlib.import_module("mcp.server.stdio")
+    return importlib.import_module("cloud_broker.mcp.protocol")

@@ -1,0 +1,165 @@
+"""The policy decision: ceiling + request -> auto_approve | route_to_approver | hard_deny.
+
+Hard denials are checked first, most fundamental first, and the first one wins so the agent
+gets one precise thing to fix. Only a request that could be granted at all is then split into
+(concrete action, requested resource) pairs: pairs that grant nothing in AWS need no cover,
+and the request is auto-approved only if a single rule covers each remaining pair.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+
+from cloud_broker.domain.requests import AwsAccessRequest
+from cloud_broker.policy.arns import resource_problem
+from cloud_broker.policy.catalogue import Catalogue
+from cloud_broker.policy.ceiling import Ceiling
+from cloud_broker.policy.compiled import CompiledCeiling, compile_ceiling
+from cloud_broker.policy.decision import Decision, Outcome, Pair
+from cloud_broker.policy.patterns import matches
+from cloud_broker.policy.session_policy import SessionPolicyTooLarge, build_session_policy
+
+LISTED_PAIRS = 10
+
+_Check = Callable[[AwsAccessRequest, CompiledCeiling, Catalogue], Decision | None]
+
+
+def decide(
+    request: AwsAccessRequest,
+    ceiling: Ceiling | None,
+    *,
+    team: str,
+    catalogue: Catalogue,
+    now: datetime,
+) -> Decision:
+    """Decide ``request`` against the ceiling of (``team``, account); ``None`` = not enrolled.
+
+    ``now`` (timezone-aware) only dates the session policy whose size is checked; the
+    decision itself does not depend on it.
+    """
+    if ceiling is None:
+        return _deny(f"account {request.account_id} is not enrolled for team {team}")
+    compiled = compile_ceiling(ceiling)
+    for check in _CHECKS:
+        denial = check(request, compiled, catalogue)
+        if denial is not None:
+            return denial
+    return _decide_pairs(request, compiled, catalogue, now)
+
+
+def _check_account(request: AwsAccessRequest, compiled: CompiledCeiling, _: Catalogue) -> Decision | None:
+    if request.account_id != compiled.ceiling.account_id:
+        return _deny(f"request is for account {request.account_id} but the ceiling is for {compiled.ceiling.account_id}")
+    return None
+
+
+def _check_regions(request: AwsAccessRequest, compiled: CompiledCeiling, _: Catalogue) -> Decision | None:
+    if not request.regions:
+        return _deny("the request names no region")
+    for region in request.regions:
+        if region not in compiled.allowed_regions:
+            allowed = ", ".join(compiled.ceiling.allowed_regions) or "none"
+            return _deny(f"region {region!r} is outside the ceiling's allowed regions ({allowed})")
+    return None
+
+
+def _check_ttl(request: AwsAccessRequest, compiled: CompiledCeiling, _: Catalogue) -> Decision | None:
+    if request.ttl <= timedelta(0):
+        return _deny(f"ttl {_seconds(request.ttl)} is not positive")
+    if request.ttl > compiled.ceiling.max_ttl:
+        return _deny(f"ttl {_seconds(request.ttl)} exceeds the ceiling's max_ttl of {_seconds(compiled.ceiling.max_ttl)}")
+    return None
+
+
+def _check_denylist(request: AwsAccessRequest, compiled: CompiledCeiling, catalogue: Catalogue) -> Decision | None:
+    for requested in request.actions:
+        denied = compiled.denied_by(requested, catalogue.expand(requested))
+        if denied is not None:
+            example = _first(sorted(catalogue.expand(requested)), lambda a: matches(denied, a, ignore_case=True))
+            detail = f" (e.g. {example})" if example and example.lower() != requested.lower() else ""
+            return _deny(f"action {requested!r} can match denylisted {denied!r}{detail}")
+    return None
+
+
+def _check_unknown(request: AwsAccessRequest, _: CompiledCeiling, catalogue: Catalogue) -> Decision | None:
+    unknown = [a for a in dict.fromkeys(request.actions) if not catalogue.expand(a)]
+    if not unknown:
+        return None
+    suggestions = {name: catalogue.suggest(name) for name in unknown}
+    hints = "; ".join(f"{name!r}" + _did_you_mean(suggestions[name]) for name in unknown)
+    return Decision(Outcome.HARD_DENY, f"unknown action(s): {hints}", suggestions=suggestions)
+
+
+def _check_resources(request: AwsAccessRequest, compiled: CompiledCeiling, _: Catalogue) -> Decision | None:
+    for resource in request.resources:
+        problem = resource_problem(resource, compiled.ceiling.account_id)
+        if problem is not None:
+            return _deny(f"resource {resource!r} {problem}")
+    return None
+
+
+_CHECKS: tuple[_Check, ...] = (_check_account, _check_regions, _check_ttl, _check_denylist, _check_unknown, _check_resources)
+
+
+def _decide_pairs(request: AwsAccessRequest, compiled: CompiledCeiling, catalogue: Catalogue, now: datetime) -> Decision:
+    applicable, not_applicable = _split_pairs(request, catalogue)
+    if not applicable:
+        reason = f"the request grants nothing: no requested action applies to any requested resource ({_listing(not_applicable)})"
+        return Decision(Outcome.HARD_DENY, reason, not_applicable=not_applicable)
+    covered, uncovered = _cover(applicable, compiled)
+    pairs = {"covered": covered, "uncovered": uncovered, "not_applicable": not_applicable}
+    try:
+        build_session_policy(request, expires_at=now + request.ttl, catalogue=catalogue)
+    except SessionPolicyTooLarge as exc:
+        reason = f"session policy would be {exc.length:,} characters, over AWS's 2,048 limit; request fewer actions or resources"
+        return Decision(Outcome.HARD_DENY, reason, **pairs)
+    if uncovered:
+        reason = f"not covered by a single auto-approve rule: {_listing(uncovered)}"
+        return Decision(Outcome.ROUTE_TO_APPROVER, reason, **pairs)
+    return Decision(Outcome.AUTO_APPROVE, None, **pairs)
+
+
+def _split_pairs(request: AwsAccessRequest, catalogue: Catalogue) -> tuple[tuple[Pair, ...], tuple[Pair, ...]]:
+    actions = dict.fromkeys(a for requested in request.actions for a in sorted(catalogue.expand(requested)))
+    resources = tuple(dict.fromkeys(request.resources))
+    applicable: list[Pair] = []
+    not_applicable: list[Pair] = []
+    for action in actions:
+        for resource in resources:
+            (applicable if catalogue.applies(action, resource) else not_applicable).append(Pair(action, resource))
+    return tuple(applicable), tuple(not_applicable)
+
+
+def _cover(pairs: Iterable[Pair], compiled: CompiledCeiling) -> tuple[tuple[Pair, ...], tuple[Pair, ...]]:
+    covered: list[Pair] = []
+    uncovered: list[Pair] = []
+    for pair in pairs:
+        rule = compiled.covering_rule(pair.action, pair.resource)
+        if rule is None:
+            uncovered.append(pair)
+        else:
+            covered.append(Pair(pair.action, pair.resource, rule))
+    return tuple(covered), tuple(uncovered)
+
+
+def _listing(pairs: tuple[Pair, ...]) -> str:
+    shown = ", ".join(f"{p.action} on {p.resource}" for p in pairs[:LISTED_PAIRS])
+    more = len(pairs) - LISTED_PAIRS
+    return f"{shown} and {more} more" if more > 0 else shown
+
+
+def _did_you_mean(names: list[str]) -> str:
+    return f" (did you mean {', '.join(names)}?)" if names else ""
+
+
+def _seconds(ttl: timedelta) -> str:
+    return f"{int(ttl.total_seconds())}s"
+
+
+def _first(items: Iterable[str], predicate: Callable[[str], bool]) -> str | None:
+    return next((item for item in items if predicate(item)), None)
+
+
+def _deny(reason: str) -> Decision:
+    return Decision(Outcome.HARD_DENY, reason)

@@ -1,0 +1,1 @@
+"""Cloud providers: one adapter per cloud behind the same verbs (mint, revoke)."""

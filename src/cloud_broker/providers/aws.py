@@ -1,0 +1,108 @@
+"""AWS: STS AssumeRole with an inline session policy."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from cloud_broker.errors import ProviderError
+from cloud_broker.providers.base import IssuedCredential, MintRequest, RevokeResult
+
+# botocore's "standard" retry mode retries throttling and transient errors with exponential
+# backoff and jitter; we rely on it rather than on a loop of our own.
+MAX_ATTEMPTS = 6
+_THROTTLING = {"Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException"}
+
+
+class AwsStsProvider:
+    """Mints with the broker's own AWS identity (boto3's standard credential chain by default)."""
+
+    name = "aws"
+
+    def __init__(
+        self,
+        session: Any | None = None,
+        *,
+        endpoint_url: str | None = None,
+        region: str = "us-east-1",
+        max_attempts: int = MAX_ATTEMPTS,
+    ) -> None:
+        import boto3
+        from botocore.config import Config
+
+        _silence_sdk_debug_logs()
+        session = session or boto3.Session()
+        self._sts = session.client(
+            "sts",
+            region_name=region,
+            endpoint_url=endpoint_url,
+            config=Config(
+                retries={"mode": "standard", "max_attempts": max_attempts}, connect_timeout=5, read_timeout=15
+            ),
+        )
+
+    def mint(self, request: MintRequest) -> IssuedCredential:
+        params: dict[str, Any] = {
+            "RoleArn": request.role_arn,
+            "RoleSessionName": request.session_name,
+            "Policy": request.session_policy,
+            "DurationSeconds": request.duration_seconds,
+            "Tags": [{"Key": k, "Value": v} for k, v in request.tags.items()],
+        }
+        if request.external_id:
+            params["ExternalId"] = request.external_id
+        try:
+            reply = self._sts.assume_role(**params)
+        except Exception as exc:  # noqa: BLE001 - every SDK failure is translated here, once
+            raise _translate(exc) from None
+        creds = reply["Credentials"]
+        return IssuedCredential(
+            values={
+                "access_key_id": creds["AccessKeyId"],
+                "secret_access_key": creds["SecretAccessKey"],
+                "session_token": creds["SessionToken"],
+            },
+            cloud_expires_at=creds["Expiration"],
+        )
+
+    def revoke(self, request: MintRequest, expires_at: datetime) -> RevokeResult:
+        # STS sessions cannot be revoked through STS. What bounds them is the aws:CurrentTime
+        # condition written into the session policy at mint time.
+        return RevokeResult(
+            revoked_in_cloud=False,
+            detail=(
+                "STS credentials cannot be revoked through STS; the broker no longer hands them out, "
+                f"and AWS refuses them after {expires_at.strftime('%Y-%m-%dT%H:%M:%SZ')} (session policy time bound)"
+            ),
+        )
+
+
+def _silence_sdk_debug_logs() -> None:
+    """botocore's DEBUG logs print whole STS responses, credentials included; whatever level
+    an operator sets for the broker, the SDK's loggers stay at WARNING."""
+    for name in ("botocore", "boto3", "urllib3", "s3transfer"):
+        logger = logging.getLogger(name)
+        if logger.getEffectiveLevel() < logging.WARNING or logger.level == logging.NOTSET:
+            logger.setLevel(logging.WARNING)
+
+
+def _translate(exc: Exception) -> ProviderError:
+    """Map a boto3/botocore failure to our error, keeping AWS's code and message (which hold no
+    secret) and dropping the exception chain, whose request context could."""
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", "Unknown"))
+        message = str(error.get("Message", ""))
+        return ProviderError(
+            f"STS AssumeRole failed: {code}: {message}".rstrip(": "),
+            code=f"AWS_{code.upper()}",
+            retryable=code in _THROTTLING,
+        )
+    if isinstance(exc, NoCredentialsError):
+        return ProviderError("the broker has no AWS credentials to call STS with", code="AWS_NO_CREDENTIALS")
+    if isinstance(exc, BotoCoreError):
+        return ProviderError(f"STS AssumeRole failed: {type(exc).__name__}", code="AWS_UNREACHABLE", retryable=True)
+    return ProviderError(f"STS AssumeRole failed: {type(exc).__name__}", code="AWS_ERROR")

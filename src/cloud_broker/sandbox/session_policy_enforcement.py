@@ -1,0 +1,219 @@
+"""Make moto decide role-session requests as AWS does: role policy AND session policy.
+
+Why this exists: moto (server mode, with ``INITIAL_NO_AUTH_ACTION_COUNT`` reached)
+authorises a request signed with assumed-role credentials using only the role's own
+policies. The AssumeRole session ``Policy`` is stored on moto's assumed-role record
+and never evaluated, and moto's condition support is a stub (``StringEquals`` only,
+other operators assumed true, no ``aws:*`` values supplied). The broker narrows every
+grant with a session policy and time-boxes it with ``aws:CurrentTime``, so without
+this extension the sandbox would let an agent do everything the role can.
+
+``install()`` replaces ``moto.iam.access_control.IAMRequestBase.check_action_permitted``
+(the one place moto makes the per-request decision). For role sessions it:
+
+* refuses credentials whose STS session has expired (moto never checks ``Expiration``);
+* evaluates the role's policies *and* the session policy with our exact evaluator
+  (:mod:`cloud_broker.sandbox.policy_evaluator`) -- allowed only if both allow, any
+  explicit ``Deny`` denies -- then keeps moto's trust-policy check for AssumeRole;
+* supplies ``aws:CurrentTime`` (real UTC now), ``aws:EpochTime``,
+  ``aws:RequestedRegion`` (the SigV4 credential-scope region), ``aws:TokenIssueTime``,
+  ``aws:PrincipalArn``, ``aws:PrincipalAccount``, ``aws:PrincipalType``, ``aws:userid``,
+  and for S3 ``s3:prefix`` / ``s3:delimiter``; any other key is unknown (fail closed).
+
+For any caller, AssumeRole with session ``Tags`` additionally needs ``sts:TagSession``
+in the caller's policy and the role's trust policy, as in AWS (moto skips it).
+Requests without an ``Authorization`` header get AWS's 403 instead of moto's 500.
+Requests signed by IAM users are otherwise left to moto.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from moto.core.exceptions import InvalidClientTokenIdError
+from moto.iam.access_control import AssumedRoleAccessKey, IAMRequestBase, S3IAMRequest
+from moto.iam.exceptions import NotFoundException
+from moto.iam.models import Policy
+from moto.s3.exceptions import S3AccessDeniedError, S3ClientError
+from moto.sts.models import AssumedRole, sts_backends
+from moto.utilities.utils import get_partition
+
+from cloud_broker.sandbox.policy_evaluator import Request, is_allowed
+
+CheckFn = Callable[[IAMRequestBase, str], None]
+_ORIGINAL = "__cloud_broker_original__"
+_ALWAYS_ALLOWED = "sts:GetCallerIdentity"  # AWS allows it even under an explicit Deny
+
+
+def install() -> None:
+    """Patch moto in this process; calling it again is a no-op."""
+    if is_installed():
+        return
+    original_check: CheckFn = IAMRequestBase.check_action_permitted
+    original_init = IAMRequestBase.__init__
+
+    def check_action_permitted(self: IAMRequestBase, resource: str) -> None:
+        _check(self, resource, original_check)
+
+    def __init__(self: IAMRequestBase, *args: Any, **kwargs: Any) -> None:
+        _refuse_unsigned(type(self), *args, **kwargs)
+        original_init(self, *args, **kwargs)
+
+    setattr(check_action_permitted, _ORIGINAL, original_check)
+    setattr(__init__, _ORIGINAL, original_init)
+    IAMRequestBase.check_action_permitted = check_action_permitted  # type: ignore[method-assign]
+    IAMRequestBase.__init__ = __init__  # type: ignore[method-assign]
+
+
+def uninstall() -> None:
+    """Restore stock moto (for tests that need it afterwards)."""
+    for name in ("check_action_permitted", "__init__"):
+        original = getattr(getattr(IAMRequestBase, name), _ORIGINAL, None)
+        if original is not None:
+            setattr(IAMRequestBase, name, original)
+
+
+def is_installed() -> bool:
+    """Whether :func:`install` is in effect."""
+    return hasattr(IAMRequestBase.check_action_permitted, _ORIGINAL)
+
+
+def _refuse_unsigned(
+    request_class: type[IAMRequestBase],
+    account_id: str,
+    method: str,
+    path: str,
+    data: Mapping[str, Any],
+    body: bytes,
+    headers: Mapping[str, str],
+    action: str,
+) -> None:
+    # moto answers 500 (KeyError) to a request without an Authorization header --
+    # unsigned calls and presigned URLs alike. AWS answers 403; so do we.
+    if "Authorization" in headers:
+        return
+    if issubclass(request_class, S3IAMRequest):
+        raise S3AccessDeniedError()
+    raise _RestError403("MissingAuthenticationToken", "Request is missing Authentication Token")
+
+
+def _check(request: IAMRequestBase, resource: str, original: CheckFn) -> None:
+    if _is_role_session(request):
+        _check_role_session(request, resource)
+    else:
+        original(request, resource)
+    if _is_tagged_assume_role(request, resource):
+        _check_tag_session(request, resource, original)
+
+
+def _is_role_session(request: IAMRequestBase) -> bool:
+    return isinstance(request._access_key, AssumedRoleAccessKey)
+
+
+def _check_role_session(request: IAMRequestBase, resource: str) -> None:
+    session = _find_session(request)
+    now = datetime.now(UTC)
+    if _as_utc(session.expiration) <= now:
+        _raise_expired(request)
+    if request._action == _ALWAYS_ALLOWED:
+        return
+    policy_request = Request(
+        action=request._action,
+        resource=None if resource == "*" else resource,  # moto's "*" means "not computed"
+        condition_values=_condition_values(request, session, now),
+    )
+    allowed = is_allowed(policy_request, _role_documents(request), session.policy)
+    if allowed and request._is_assuming_role_operation(resource):
+        allowed = request._check_role_trust_relationship(resource)
+    if not allowed:
+        request._raise_access_denied()
+
+
+def _find_session(request: IAMRequestBase) -> AssumedRole:
+    access_key_id = request._access_key.create_credentials().access_key
+    backend = sts_backends[request.account_id][get_partition(request._region)]
+    session = backend.get_assumed_role_from_access_key(access_key_id)
+    if session is None:  # moto found it a moment ago; guard against a reset in between
+        request._raise_invalid_access_key("InvalidId")
+    assert session is not None
+    return session
+
+
+def _condition_values(request: IAMRequestBase, session: AssumedRole, now: datetime) -> dict[str, str | None]:
+    return {
+        "aws:currenttime": _iso(now),
+        "aws:epochtime": str(int(now.timestamp())),
+        "aws:requestedregion": request._region,
+        "aws:tokenissuetime": _iso(_as_utc(session.access_key.create_date)),
+        "aws:principalarn": session.role_arn,
+        "aws:principalaccount": request.account_id,
+        "aws:principaltype": "AssumedRole",
+        "aws:userid": session.user_id,
+        **_s3_listing_values(request),
+    }
+
+
+def _s3_listing_values(request: IAMRequestBase) -> dict[str, str | None]:
+    # Grants often scope ListBucket with s3:prefix; AWS takes it from the query string
+    # and treats it as absent (None) when the request has none.
+    if not isinstance(request, S3IAMRequest):
+        return {}
+    query = parse_qs(urlsplit(request._path).query, keep_blank_values=True)
+    return {f"s3:{name}": query.get(name, [None])[0] for name in ("prefix", "delimiter")}
+
+
+def _role_documents(request: IAMRequestBase) -> list[str | Mapping[str, Any]]:
+    try:
+        policies = request._access_key.collect_policies()
+    except NotFoundException:  # the role was deleted: its sessions can do nothing
+        return []
+    return [_document_of(policy) for policy in policies]
+
+
+def _document_of(policy: Any) -> str | Mapping[str, Any]:
+    # moto hands back inline documents as text and managed policies as objects.
+    if isinstance(policy, Policy):
+        return str(next(version.document for version in policy.versions if version.is_default))
+    if isinstance(policy, Mapping) and "policy_document" in policy:
+        return str(policy["policy_document"])
+    return policy if isinstance(policy, str | Mapping) else str(policy)
+
+
+def _is_tagged_assume_role(request: IAMRequestBase, resource: str) -> bool:
+    tagged = any(str(key).startswith("Tags.member.") for key in request._data)
+    return tagged and request._action == "sts:AssumeRole"
+
+
+def _check_tag_session(request: IAMRequestBase, resource: str, original: CheckFn) -> None:
+    request._action = "sts:TagSession"
+    try:
+        _check(request, resource, original)
+        if not request._check_role_trust_relationship(resource):
+            request._raise_access_denied()
+    finally:
+        request._action = "sts:AssumeRole"
+
+
+class _RestError403(InvalidClientTokenIdError):
+    """A 403 error of the query/JSON APIs with our own code (moto's base is private)."""
+
+    def __init__(self, error_type: str, message: str) -> None:
+        super(InvalidClientTokenIdError, self).__init__(error_type, message)
+
+
+def _raise_expired(request: IAMRequestBase) -> None:
+    # moto never looks at a session's Expiration; AWS refuses the credentials.
+    if isinstance(request, S3IAMRequest):
+        raise S3ClientError("ExpiredToken", "The provided token has expired.")
+    raise _RestError403("ExpiredToken", "The security token included in the request is expired")
+
+
+def _as_utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

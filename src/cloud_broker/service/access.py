@@ -1,0 +1,211 @@
+"""The agent's use-cases: inventory, scope, preview, request, poll, credentials, release.
+
+Every call names the host (from its token) and the agent it acts for. A host may act only
+for its own agents; a grant of another agent reads as not found, so grant ids leak nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from cloud_broker.domain.grants import Grant, GrantStatus
+from cloud_broker.domain.ids import canonical_uuid, new_grant_id
+from cloud_broker.domain.requests import AwsAccessRequest
+from cloud_broker.errors import Conflict, Forbidden, Gone, NotFound
+from cloud_broker.policy.decision import Decision, Outcome
+from cloud_broker.providers.base import IssuedCredential
+from cloud_broker.service.deps import Deps, agent_actor, audit
+from cloud_broker.service.minting import Minter
+
+if TYPE_CHECKING:
+    from cloud_broker.config import Agent
+    from cloud_broker.policy.ceiling import Ceiling
+
+
+@dataclass(frozen=True)
+class GrantAsk:
+    """A grant request as the agent made it, after wire validation."""
+
+    run_id: str
+    request: AwsAccessRequest
+    task_id: str | None = None
+    reason: str | None = None
+    source_context: dict[str, Any] | None = None
+    turn_initiator: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class GrantOutcome:
+    grant: Grant
+    decision: Decision
+    credential: IssuedCredential | None = None
+
+
+class AgentAccess:
+    def __init__(self, deps: Deps, minter: Minter) -> None:
+        self._deps = deps
+        self._minter = minter
+
+    def agent(self, host: str, agent_id: str) -> Agent:
+        """The agent, if ``host`` may act for it. Unknown and foreign agents get the same answer."""
+        agent = self._deps.config.agent(canonical_uuid(agent_id))
+        if agent is None or agent.host != host:
+            raise Forbidden(f"host '{host}' may not act for agent {agent_id}", code="AGENT_NOT_ALLOWED")
+        return agent
+
+    def ceiling(self, host: str, agent_id: str, account_id: str) -> tuple[Agent, Ceiling]:
+        agent = self.agent(host, agent_id)
+        ceiling = self._deps.config.ceiling(agent.team, account_id)
+        if ceiling is None:
+            raise NotFound(
+                f"AWS account {account_id} is not enrolled for team '{agent.team}'; "
+                "call aws_list_accounts for the accounts you can use",
+                code="NO_ENROLMENT",
+            )
+        return agent, ceiling
+
+    def preview(self, host: str, agent_id: str, request: AwsAccessRequest) -> Decision:
+        """The decision a request would get. Writes nothing."""
+        agent = self.agent(host, agent_id)
+        return self._decide(agent, request)
+
+    def request(self, host: str, agent_id: str, ask: GrantAsk) -> GrantOutcome:
+        agent = self.agent(host, agent_id)
+        decision = self._decide(agent, ask.request)
+        now = self._deps.clock()
+        grant = _new_grant(agent, ask, decision, now)
+        actor = agent_actor(grant)
+        with self._deps.store.unit_of_work() as uow:
+            uow.insert_grant(grant)
+            audit(uow, "grant.requested", actor, now, grant, decision=decision.outcome.value,
+                  reason=decision.reason, detail=_request_detail(ask, decision))
+        if grant.status is not GrantStatus.MINTING:
+            return GrantOutcome(grant, decision)
+        minted, issued = self._minter.mint(grant, actor)
+        return GrantOutcome(minted, decision, issued)
+
+    def poll(self, host: str, agent_id: str, grant_id: str) -> Grant:
+        return self._own_grant(host, agent_id, grant_id)
+
+    def credentials(self, host: str, agent_id: str, grant_id: str) -> tuple[Grant, dict[str, str]]:
+        grant = self._own_grant(host, agent_id, grant_id)
+        now = self._deps.clock()
+        _require_usable(grant, grant.status_at(now))
+        with self._deps.store.unit_of_work() as uow:
+            sealed = uow.find_secret(grant.grant_id)
+            if sealed is None:
+                raise Conflict(f"grant {grant_id} holds no credentials", code="GRANT_NOT_ACTIVE")
+            audit(uow, "credentials.read", agent_actor(grant), now, grant, detail={"key_id": sealed.key_id})
+        values = IssuedCredential.values_from_bytes(self._deps.vault.open(grant.grant_id, sealed))
+        return grant, values
+
+    def release(self, host: str, agent_id: str, grant_id: str) -> tuple[Grant, str | None]:
+        """Idempotent: returns the grant and, when credentials existed, what revocation achieved."""
+        grant = self._own_grant(host, agent_id, grant_id)
+        now = self._deps.clock()
+        current = grant.status_at(now)
+        if current in (GrantStatus.PENDING, GrantStatus.ACTIVE):
+            return self._revoke(grant, current)
+        if current is GrantStatus.EXPIRED and grant.status is GrantStatus.ACTIVE:
+            return settle_expired(self._deps, grant, "system:release"), None
+        return grant, None
+
+    def _revoke(self, grant: Grant, current: GrantStatus) -> tuple[Grant, str | None]:
+        from cloud_broker.service.minting import mint_request_for
+
+        now = self._deps.clock()
+        revoked = grant.moved_to(GrantStatus.REVOKED, now)
+        with self._deps.store.unit_of_work() as uow:
+            if not uow.update_grant(revoked, expected=grant.status):
+                return uow.get_grant(grant.grant_id), None
+            uow.delete_secret(grant.grant_id)
+            audit(uow, "grant.released", agent_actor(grant), now, revoked, reason="released by the agent")
+        if current is not GrantStatus.ACTIVE or grant.expires_at is None:
+            return revoked, None
+        result = self._deps.provider.revoke(mint_request_for(self._deps, grant), grant.expires_at)
+        return revoked, result.detail
+
+    def _own_grant(self, host: str, agent_id: str, grant_id: str) -> Grant:
+        agent = self.agent(host, agent_id)
+        with self._deps.store.unit_of_work() as uow:
+            grant = uow.find_grant(canonical_uuid(grant_id))
+        if grant is None or grant.agent_id != agent.id:
+            raise NotFound(f"grant {grant_id} not found", code="GRANT_NOT_FOUND")
+        return grant
+
+    def _decide(self, agent: Agent, request: AwsAccessRequest) -> Decision:
+        from cloud_broker.policy.decide import decide
+
+        ceiling = self._deps.config.ceiling(agent.team, request.account_id)
+        return decide(request, ceiling, team=agent.team, catalogue=self._deps.catalogue, now=self._deps.clock())
+
+
+_STATUS_FOR = {
+    Outcome.AUTO_APPROVE: GrantStatus.MINTING,
+    Outcome.ROUTE_TO_APPROVER: GrantStatus.PENDING,
+    Outcome.HARD_DENY: GrantStatus.DENIED,
+}
+
+
+def _new_grant(agent: Agent, ask: GrantAsk, decision: Decision, now: Any) -> Grant:
+    status = _STATUS_FOR[decision.outcome]
+    return Grant(
+        grant_id=new_grant_id(),
+        provider="aws",
+        team=agent.team,
+        host=agent.host,
+        agent_id=agent.id,
+        run_id=canonical_uuid(ask.run_id),
+        account_id=ask.request.account_id,
+        actions=ask.request.actions,
+        resources=ask.request.resources,
+        regions=ask.request.regions,
+        ttl=ask.request.ttl,
+        status=status,
+        decision=decision.outcome.value,
+        decision_reason=decision.reason,
+        created_at=now,
+        updated_at=now,
+        expires_at=now + ask.request.ttl if status is GrantStatus.MINTING else None,
+        denial_reason=decision.reason if status is GrantStatus.DENIED else None,
+        task_id=ask.task_id,
+        reason=ask.reason,
+        source_context=ask.source_context,
+        turn_initiator=ask.turn_initiator,
+    )
+
+
+def _request_detail(ask: GrantAsk, decision: Decision) -> dict[str, Any]:
+    request = ask.request
+    return {
+        "account_id": request.account_id,
+        "actions": list(request.actions),
+        "resources": list(request.resources),
+        "regions": list(request.regions),
+        "ttl_seconds": int(request.ttl.total_seconds()),
+        "task_id": ask.task_id,
+        "explanation": decision.explanation(),
+    }
+
+
+def _require_usable(grant: Grant, status: GrantStatus) -> None:
+    if status is GrantStatus.ACTIVE:
+        return
+    if status is GrantStatus.EXPIRED:
+        raise Gone(f"grant {grant.grant_id} has expired; request a new grant", code="GRANT_EXPIRED")
+    if status is GrantStatus.REVOKED:
+        raise Conflict(f"grant {grant.grant_id} was released; request a new grant", code="GRANT_RELEASED")
+    raise Conflict(f"grant {grant.grant_id} is {status.value}, not active", code="GRANT_NOT_ACTIVE")
+
+
+def settle_expired(deps: Deps, grant: Grant, actor: str) -> Grant:
+    """Write down an expiry that has already happened, and drop the ciphertext."""
+    now = deps.clock()
+    expired = grant.moved_to(GrantStatus.EXPIRED, now)
+    with deps.store.unit_of_work() as uow:
+        if not uow.update_grant(expired, expected=grant.status):
+            return uow.get_grant(grant.grant_id)
+        uow.delete_secret(grant.grant_id)
+        audit(uow, "grant.expired", actor, now, expired)
+    return expired

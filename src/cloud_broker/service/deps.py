@@ -1,0 +1,47 @@
+"""What every use-case needs, gathered once by the edge that wires the broker."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from cloud_broker.domain.grants import Grant
+from cloud_broker.providers.base import Provider
+from cloud_broker.service.ports import AuditEvent, GrantStore, UnitOfWork
+from cloud_broker.vault import Vault
+
+if TYPE_CHECKING:
+    from cloud_broker.config import BrokerConfig
+    from cloud_broker.policy.catalogue import Catalogue
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class Deps:
+    """The adapters, passed in; the service never imports a concrete one."""
+
+    config: BrokerConfig
+    store: GrantStore
+    provider: Provider
+    vault: Vault
+    catalogue: Catalogue
+    clock: Callable[[], datetime] = utc_now
+
+
+def audit(uow: UnitOfWork, event: str, actor: str, at: datetime, grant: Grant | None = None, **fields: Any) -> None:
+    """Append one audit row; grant fields fill agent, run and team so every row is attributable."""
+    if grant is not None:
+        fields.setdefault("grant_id", grant.grant_id)
+        fields.setdefault("agent_id", grant.agent_id)
+        fields.setdefault("run_id", grant.run_id)
+        fields.setdefault("team", grant.team)
+    uow.append_audit(AuditEvent(event=event, actor=actor, at=at, **fields))
+
+
+def agent_actor(grant: Grant) -> str:
+    return f"agent:{grant.agent_id} via host:{grant.host}"

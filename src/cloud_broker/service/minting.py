@@ -1,0 +1,77 @@
+"""Turning an approved grant into credentials: intent first, then the cloud, then the vault.
+
+The ``minting`` row is committed before the cloud is called. If the broker dies after
+STS answered but before the ciphertext is stored, the row stays ``minting`` and the sweeper
+settles it as ``failed``: the credentials were never handed to anyone and expire on their own.
+"""
+
+from __future__ import annotations
+
+from cloud_broker.domain.grants import Grant, GrantStatus
+from cloud_broker.domain.ids import session_name
+from cloud_broker.domain.requests import AwsAccessRequest
+from cloud_broker.errors import NotFound, ProviderError
+from cloud_broker.providers.base import IssuedCredential, MintRequest
+from cloud_broker.service.deps import Deps, audit
+
+STS_MIN_DURATION = 900
+
+
+def mint_request_for(deps: Deps, grant: Grant) -> MintRequest:
+    """The provider call for ``grant``; the session policy is bounded to the grant's expiry."""
+    from cloud_broker.policy.session_policy import build_session_policy
+
+    account = deps.config.account(grant.account_id)
+    if account is None:
+        raise NotFound(f"AWS account {grant.account_id} is no longer enrolled", code="NO_ENROLMENT")
+    assert grant.expires_at is not None
+    request = AwsAccessRequest(grant.account_id, grant.actions, grant.resources, grant.regions, grant.ttl)
+    policy = build_session_policy(request, expires_at=grant.expires_at, catalogue=deps.catalogue)
+    return MintRequest(
+        grant_id=grant.grant_id,
+        account_id=grant.account_id,
+        role_arn=account.role_arn,
+        session_name=session_name(grant.grant_id),
+        session_policy=policy,
+        # STS sessions last at least 900 s; a shorter grant is cut off by aws:CurrentTime.
+        duration_seconds=max(STS_MIN_DURATION, int(grant.ttl.total_seconds())),
+        region=account.default_region,
+        external_id=account.external_id,
+        tags={"cloud-broker:agent": grant.agent_id, "cloud-broker:run": grant.run_id, "cloud-broker:grant": grant.grant_id},
+    )
+
+
+class Minter:
+    """Runs the mint of a grant already committed in ``minting``."""
+
+    def __init__(self, deps: Deps) -> None:
+        self._deps = deps
+
+    def mint(self, grant: Grant, actor: str) -> tuple[Grant, IssuedCredential | None]:
+        """Returns the settled grant (active or failed) and, when active, the credential."""
+        try:
+            issued = self._deps.provider.mint(mint_request_for(self._deps, grant))
+        except (ProviderError, NotFound) as exc:
+            return self._fail(grant, actor, exc.message), None
+        return self._activate(grant, actor, issued), issued
+
+    def _activate(self, grant: Grant, actor: str, issued: IssuedCredential) -> Grant:
+        now = self._deps.clock()
+        expires_at = min(grant.expires_at or issued.cloud_expires_at, issued.cloud_expires_at)
+        active = grant.moved_to(GrantStatus.ACTIVE, now, expires_at=expires_at)
+        sealed = self._deps.vault.seal(grant.grant_id, issued.to_bytes())
+        with self._deps.store.unit_of_work() as uow:
+            if not uow.update_grant(active, expected=GrantStatus.MINTING):
+                raise RuntimeError(f"grant {grant.grant_id} left minting while being minted")
+            uow.put_secret(grant.grant_id, sealed)
+            audit(uow, "grant.minted", actor, now, active, decision=active.decision,
+                  detail={"expires_at": expires_at.isoformat(), "key_id": sealed.key_id})
+        return active
+
+    def _fail(self, grant: Grant, actor: str, why: str) -> Grant:
+        now = self._deps.clock()
+        failed = grant.moved_to(GrantStatus.FAILED, now, denial_reason=f"minting failed: {why}")
+        with self._deps.store.unit_of_work() as uow:
+            uow.update_grant(failed, expected=GrantStatus.MINTING)
+            audit(uow, "grant.failed", actor, now, failed, reason=failed.denial_reason)
+        return failed

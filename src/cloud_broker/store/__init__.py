@@ -1,0 +1,1 @@
+"""Grant store: SQLAlchemy Core tables, Alembic migrations; SQLite (WAL) by default."""

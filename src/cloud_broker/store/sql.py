@@ -1,0 +1,154 @@
+"""The SQL grant store (SQLite by default, PostgreSQL for several broker processes)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, insert, select, update
+from sqlalchemy.engine import make_url
+
+from cloud_broker.domain.grants import Grant, GrantStatus
+from cloud_broker.errors import NotFound
+from cloud_broker.service.ports import AuditEvent
+from cloud_broker.store.tables import audit_events, grant_secrets, grants, json_list
+from cloud_broker.vault import SealedSecret
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def create_store_engine(url: str) -> Engine:
+    """An engine tuned for the broker: SQLite in WAL mode with a busy timeout, so a CLI
+    approval and a running server can share one file."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Python's sqlite3 opens transactions lazily; BEGIN IMMEDIATE-like behaviour comes from
+    # the busy timeout plus WAL, which lets readers proceed during a write.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest revision. Safe to run at every start-up."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+class SqlStore:
+    """Hands out units of work over one engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str) -> SqlStore:
+        engine = create_store_engine(url)
+        migrate(engine)
+        return cls(engine)
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[SqlUnitOfWork]:
+        with self.engine.begin() as connection:
+            yield SqlUnitOfWork(connection)
+
+
+class SqlUnitOfWork:
+    """The store's verbs inside one transaction; see ``service.ports.UnitOfWork``."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._c = connection
+
+    def insert_grant(self, grant: Grant) -> None:
+        self._c.execute(insert(grants).values(**_grant_row(grant)))
+
+    def update_grant(self, grant: Grant, *, expected: GrantStatus) -> bool:
+        result = self._c.execute(
+            update(grants)
+            .where(grants.c.grant_id == grant.grant_id, grants.c.status == expected.value)
+            .values(**_grant_row(grant))
+        )
+        return result.rowcount == 1
+
+    def get_grant(self, grant_id: str) -> Grant:
+        grant = self.find_grant(grant_id)
+        if grant is None:
+            raise NotFound(f"grant {grant_id} not found", code="GRANT_NOT_FOUND")
+        return grant
+
+    def find_grant(self, grant_id: str) -> Grant | None:
+        row = self._c.execute(select(grants).where(grants.c.grant_id == grant_id)).mappings().first()
+        return _grant_from_row(row) if row else None
+
+    def list_grants(self, *, statuses: tuple[GrantStatus, ...] = (), limit: int = 100) -> list[Grant]:
+        query = select(grants).order_by(grants.c.created_at.desc()).limit(limit)
+        if statuses:
+            query = query.where(grants.c.status.in_([s.value for s in statuses]))
+        return [_grant_from_row(r) for r in self._c.execute(query).mappings()]
+
+    def list_due_for_expiry(self, now: datetime) -> list[Grant]:
+        query = select(grants).where(grants.c.status == GrantStatus.ACTIVE.value, grants.c.expires_at <= now)
+        return [_grant_from_row(r) for r in self._c.execute(query).mappings()]
+
+    def put_secret(self, grant_id: str, sealed: SealedSecret) -> None:
+        self._c.execute(insert(grant_secrets).values(grant_id=grant_id, key_id=sealed.key_id, blob=sealed.blob))
+
+    def find_secret(self, grant_id: str) -> SealedSecret | None:
+        row = self._c.execute(select(grant_secrets).where(grant_secrets.c.grant_id == grant_id)).mappings().first()
+        return SealedSecret(key_id=row["key_id"], blob=bytes(row["blob"])) if row else None
+
+    def delete_secret(self, grant_id: str) -> None:
+        self._c.execute(grant_secrets.delete().where(grant_secrets.c.grant_id == grant_id))
+
+    def append_audit(self, event: AuditEvent) -> None:
+        self._c.execute(insert(audit_events).values(**asdict(event)))
+
+    def list_audit(self, *, grant_id: str | None = None, limit: int = 1000) -> list[AuditEvent]:
+        query = select(audit_events).order_by(audit_events.c.seq).limit(limit)
+        if grant_id is not None:
+            query = query.where(audit_events.c.grant_id == grant_id)
+        return [_audit_from_row(r) for r in self._c.execute(query).mappings()]
+
+
+def _grant_row(grant: Grant) -> dict[str, Any]:
+    row = asdict(grant)
+    row["ttl_seconds"] = int(row.pop("ttl").total_seconds())
+    row["status"] = grant.status.value
+    for name in ("actions", "resources", "regions"):
+        row[name] = list(row[name])
+    return row
+
+
+def _grant_from_row(row: Any) -> Grant:
+    values = dict(row)
+    ttl = timedelta(seconds=values.pop("ttl_seconds"))
+    for name in ("actions", "resources", "regions"):
+        values[name] = json_list(values[name])
+    return Grant(ttl=ttl, **{**values, "status": GrantStatus(values["status"])})
+
+
+def _audit_from_row(row: Any) -> AuditEvent:
+    values = dict(row)
+    values.pop("seq")
+    return AuditEvent(**values)

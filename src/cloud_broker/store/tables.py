@@ -1,0 +1,89 @@
+"""The schema, as SQLAlchemy Core tables. Migrations under ``migrations/`` create it."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Integer, LargeBinary, MetaData, String, Table, Text
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Stores UTC and hands back timezone-aware values, whatever the backend keeps."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+metadata = MetaData()
+
+grants = Table(
+    "grants",
+    metadata,
+    Column("grant_id", String(36), primary_key=True),
+    Column("provider", String(16), nullable=False),
+    Column("team", String(128), nullable=False),
+    Column("host", String(128), nullable=False),
+    Column("agent_id", String(36), nullable=False, index=True),
+    Column("run_id", String(36), nullable=False),
+    Column("account_id", String(32), nullable=False),
+    Column("actions", JSON, nullable=False),
+    Column("resources", JSON, nullable=False),
+    Column("regions", JSON, nullable=False),
+    Column("ttl_seconds", Integer, nullable=False),
+    Column("status", String(16), nullable=False, index=True),
+    Column("decision", String(32), nullable=False),
+    Column("decision_reason", Text),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime),
+    Column("denial_reason", Text),
+    Column("task_id", Text),
+    Column("reason", Text),
+    Column("source_context", JSON),
+    Column("turn_initiator", JSON),
+    Column("approver", String(256)),
+)
+
+grant_secrets = Table(
+    "grant_secrets",
+    metadata,
+    Column("grant_id", String(36), primary_key=True),
+    Column("key_id", String(64), nullable=False),
+    Column("blob", LargeBinary, nullable=False),
+)
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("event", String(64), nullable=False),
+    Column("actor", String(256), nullable=False),
+    Column("grant_id", String(36), index=True),
+    Column("agent_id", String(36)),
+    Column("run_id", String(36)),
+    Column("team", String(128)),
+    Column("decision", String(32)),
+    Column("reason", Text),
+    Column("detail", JSON, nullable=False),
+)
+
+
+def json_list(value: Any) -> tuple[str, ...]:
+    return tuple(str(v) for v in value or ())

@@ -1,0 +1,122 @@
+"""A real broker in this process: the FastAPI app, SQLite on disk, the vault, and STS minting
+against the AWS emulator. Only the clock is ours to move, so expiry can be tested."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from cloud_broker.api.app import create_app
+from cloud_broker.api.tokens import SIGNING_KEY_PURPOSE, TokenIssuer
+from cloud_broker.config import hash_api_key, new_api_key, parse_config
+from cloud_broker.policy.catalogue import Catalogue
+from cloud_broker.providers.aws import AwsStsProvider
+from cloud_broker.service.broker import Broker
+from cloud_broker.service.deps import Deps
+from cloud_broker.store.sql import SqlStore
+from cloud_broker.vault import Vault
+
+ACCOUNT = "123456789012"
+READ_REPORTS: dict[str, Any] = {
+    "account_id": ACCOUNT,
+    "actions": ["s3:GetObject", "s3:ListBucket"],
+    "resources": ["arn:aws:s3:::reports/*", "arn:aws:s3:::reports"],
+    "regions": ["us-east-1"],
+    "ttl_seconds": 900,
+}
+
+
+@dataclass
+class Clock:
+    """Real time plus an offset the test may add to."""
+
+    offset: timedelta = field(default_factory=timedelta)
+
+    def __call__(self) -> datetime:
+        return datetime.now(timezone.utc) + self.offset
+
+
+@dataclass
+class BrokerUnderTest:
+    client: TestClient
+    broker: Broker
+    tokens: TokenIssuer
+    clock: Clock
+    db_path: Path
+    host_key: str
+    agent_id: str
+    other_agent_id: str
+    foreign_agent_id: str
+    emulator: Any
+
+    def headers(self, host: str = "host-a") -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens.issue(host)}"}
+
+    def grant_body(self, **overrides: Any) -> dict[str, Any]:
+        return {**READ_REPORTS, "agent_id": self.agent_id, "run_id": str(uuid.uuid4()), **overrides}
+
+    def counts(self) -> tuple[int, int, int]:
+        """Rows in grants, grant_secrets and audit_events: 'nothing written' means unchanged."""
+        from sqlalchemy import func, select
+
+        from cloud_broker.store.tables import audit_events, grant_secrets, grants
+
+        with self.broker.deps.store.engine.connect() as c:  # type: ignore[attr-defined]
+            return tuple(c.execute(select(func.count()).select_from(t)).scalar_one()  # type: ignore[return-value]
+                         for t in (grants, grant_secrets, audit_events))
+
+
+def config_yaml(role_arn: str, key_hash: str, agents: dict[str, str]) -> dict[str, Any]:
+    return {
+        "teams": [{"name": "data"}, {"name": "other"}],
+        "hosts": [
+            {"name": "host-a", "team": "data", "api_keys": [key_hash]},
+            {"name": "host-b", "team": "other", "api_keys": [hash_api_key(new_api_key())]},
+        ],
+        "agents": [
+            {"id": agents["agent"], "name": "a1", "team": "data", "host": "host-a"},
+            {"id": agents["other"], "name": "a2", "team": "data", "host": "host-a"},
+            {"id": agents["foreign"], "name": "b1", "team": "other", "host": "host-b"},
+        ],
+        "aws_accounts": [{
+            "account_id": ACCOUNT, "display_name": "Sandbox", "role_arn": role_arn,
+            "default_region": "us-east-1", "allowed_regions": ["us-east-1", "eu-west-1"],
+        }],
+        "ceilings": [{
+            "team": "data", "account_id": ACCOUNT, "max_ttl_seconds": 3600, "allowed_regions": ["us-east-1"],
+            "auto_approve": [{"name": "read-reports", "actions": ["s3:GetObject", "s3:ListBucket"],
+                              "resources": ["arn:aws:s3:::reports", "arn:aws:s3:::reports/*"]}],
+            "action_denylist": ["iam:PassRole", "organizations:*"],
+            "approvers": ["alice"],
+        }],
+    }
+
+
+@pytest.fixture
+def bt(emulator: Any, tmp_path: Path) -> Iterator[BrokerUnderTest]:
+    import boto3
+
+    host_key = new_api_key()
+    agents = {k: str(uuid.uuid4()) for k in ("agent", "other", "foreign")}
+    config = parse_config(config_yaml(emulator.role_arn, hash_api_key(host_key), agents))
+    session = boto3.Session(aws_access_key_id=emulator.source_access_key_id,
+                            aws_secret_access_key=emulator.source_secret_access_key, region_name="us-east-1")
+    db_path = tmp_path / "broker.db"
+    clock = Clock()
+    vault = Vault(os.urandom(32))
+    deps = Deps(config=config, store=SqlStore.open(f"sqlite:///{db_path}"),
+                provider=AwsStsProvider(session, endpoint_url=emulator.endpoint_url),
+                vault=vault, catalogue=Catalogue.default(), clock=clock)
+    broker = Broker(deps)
+    tokens = TokenIssuer(vault.derive_key(SIGNING_KEY_PURPOSE))
+    with TestClient(create_app(broker, tokens), raise_server_exceptions=False) as client:
+        yield BrokerUnderTest(client, broker, tokens, clock, db_path, host_key,
+                              agents["agent"], agents["other"], agents["foreign"], emulator)
