@@ -176,3 +176,11 @@ def test_reference_to_an_invalid_entry_is_not_reported_twice(write_config: Write
     text = mutate(VALID_YAML, "role/cloud-broker-agent", "role/has space")
     problems = check_config(write_config(text))
     assert len(problems) == 1 and "aws_accounts.0.role_arn" in problems[0]
+
+
+def test_an_invalid_entry_still_has_its_references_checked(write_config: WriteConfig) -> None:
+    text = "teams:\n  - name: t\nagents:\n  - id: nope\n    name: a\n    team: x\n    host: h\n"
+    problems = check_config(write_config(text))
+    assert any(":4:9: agents.0.id:" in p for p in problems)
+    assert any(":6:11: agents.0.team: unknown team 'x'" in p for p in problems)
+    assert any(":7:11: agents.0.host: unknown host 'h'" in p for p in problems)

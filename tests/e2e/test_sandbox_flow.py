@@ -8,7 +8,6 @@ import asyncio
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -21,12 +20,6 @@ pytestmark = pytest.mark.e2e
 
 READ = {"actions": ["s3:GetObject", "s3:ListBucket"], "resources": ["arn:aws:s3:::reports/*", "arn:aws:s3:::reports"],
         "regions": ["us-east-1"]}
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[SandboxProcess]:
-    with SandboxProcess() as running:
-        yield running
 
 
 def _aws(sandbox: SandboxProcess, args: list[str], creds: dict[str, str], stdin: str | None = None) -> Any:

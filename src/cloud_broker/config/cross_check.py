@@ -8,6 +8,8 @@ reported again: that entry already has its own problem.
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -81,10 +83,34 @@ def cross_check(data: Mapping[str, Any], entries: Entries) -> list[Problem]:
         *_duplicates(data, "ceilings", "account_id", _ceiling_key, "ceiling for this team and account"),
         *_duplicate_rule_names(data),
         *_duplicate_api_keys(data),
-        *_host_problems(entries, declared),
+        *_references(data, "hosts", "team", declared.teams),
+        *_references(data, "agents", "team", declared.teams),
+        *_references(data, "agents", "host", declared.hosts),
+        *_references(data, "ceilings", "team", declared.teams),
+        *_unenrolled_accounts(data, declared),
         *_agent_problems(entries, declared),
-        *_ceiling_problems(entries, declared),
+        *_ceiling_problems(entries),
     ]
+
+
+def _references(data: Mapping[str, Any], section: str, field: str, known: set[str]) -> Iterable[Problem]:
+    """Names that point nowhere; read from the raw entries, so an entry with other mistakes
+    still has its references checked in the same run."""
+    for index, item in _raw_items(data, section):
+        value = _text(item, field)
+        if value and value not in known:
+            yield Problem((section, index, field), _unknown(field, value, known))
+
+
+def _unenrolled_accounts(data: Mapping[str, Any], declared: Declared) -> Iterable[Problem]:
+    for index, item in _raw_items(data, "ceilings"):
+        value = _text(item, "account_id")
+        # A malformed id is already reported as such; "not enrolled" would only repeat it.
+        if re.fullmatch(r"[0-9]{12}", value) and value not in declared.accounts:
+            yield Problem(
+                ("ceilings", index, "account_id"),
+                f"account {value} is not enrolled: add it under aws_accounts first",
+            )
 
 
 def _duplicates(
@@ -131,20 +157,10 @@ def _duplicate_api_keys(data: Mapping[str, Any]) -> Iterable[Problem]:
                 owner[stored] = dotted(loc)
 
 
-def _host_problems(entries: Entries, declared: Declared) -> Iterable[Problem]:
-    for index, host in entries.hosts:
-        if host.team not in declared.teams:
-            yield Problem(("hosts", index, "team"), _unknown("team", host.team, declared.teams))
-
-
 def _agent_problems(entries: Entries, declared: Declared) -> Iterable[Problem]:
     hosts = {host.name: host for _, host in entries.hosts}
     for index, agent in entries.agents:
-        if agent.team not in declared.teams:
-            yield Problem(("agents", index, "team"), _unknown("team", agent.team, declared.teams))
-        if agent.host not in declared.hosts:
-            yield Problem(("agents", index, "host"), _unknown("host", agent.host, declared.hosts))
-        elif agent.host in hosts and hosts[agent.host].team != agent.team:
+        if agent.host in hosts and agent.team in declared.teams and hosts[agent.host].team != agent.team:
             yield Problem(
                 ("agents", index, "host"),
                 f"host {agent.host!r} belongs to team {hosts[agent.host].team!r}, "
@@ -152,16 +168,9 @@ def _agent_problems(entries: Entries, declared: Declared) -> Iterable[Problem]:
             )
 
 
-def _ceiling_problems(entries: Entries, declared: Declared) -> Iterable[Problem]:
+def _ceiling_problems(entries: Entries) -> Iterable[Problem]:
     accounts = {account.account_id: account for _, account in entries.aws_accounts}
     for index, ceiling in entries.ceilings:
-        if ceiling.team not in declared.teams:
-            yield Problem(("ceilings", index, "team"), _unknown("team", ceiling.team, declared.teams))
-        if ceiling.account_id not in declared.accounts:
-            yield Problem(
-                ("ceilings", index, "account_id"),
-                f"account {ceiling.account_id} is not enrolled: add it under aws_accounts first",
-            )
         if ceiling.account_id in accounts:
             yield from _regions_outside(index, ceiling, accounts[ceiling.account_id])
 
