@@ -1,6 +1,6 @@
 """Policy-engine throughput: decisions per second against a large, realistic ceiling.
 
-Run: PYTHONPATH=src python bench/policy_bench.py
+Run: PYTHONPATH=src python bench/policy_bench.py   (BENCH_REQUESTS=… to change the request count)
 
 The ceiling has 200 auto-approve rules of 20 patterns each (about 7 action patterns and 13
 resource patterns per rule, over 8 services) plus a denylist. Requests are distinct and mixed:
@@ -23,7 +23,7 @@ from cloud_broker.domain.requests import AwsAccessRequest
 from cloud_broker.policy import patterns
 from cloud_broker.policy.catalogue import Catalogue
 from cloud_broker.policy.ceiling import AutoApproveRule, Ceiling
-from cloud_broker.policy.compiled import CompiledCeiling
+from cloud_broker.policy.compiled import compile_ceiling
 from cloud_broker.policy.decide import decide
 
 ACCOUNT = "123456789012"
@@ -71,7 +71,10 @@ def arn(service: Service, name: str, region: str = "*") -> str:
     return service.arn.format(r=region, a=ACCOUNT, n=name)
 
 
-def build_ceiling(rng: random.Random) -> tuple[Ceiling, list[tuple[AutoApproveRule, Service, list[str]]]]:
+RuleSpec = tuple[AutoApproveRule, Service, list[str]]  # the rule, its service, its resource names
+
+
+def build_ceiling(rng: random.Random) -> tuple[Ceiling, list[RuleSpec]]:
     rules = []
     for index in range(RULES):
         service = SERVICES[index % len(SERVICES)]
@@ -88,7 +91,7 @@ WORDS = ("reports", "ingest", "billing", "events", "models", "exports", "orders"
          "alerts", "images", "users", "sessions", "feeds", "archive", "staging", "cache", "ledger", "jobs")
 
 
-def build_requests(rng: random.Random, rules: list) -> list[AwsAccessRequest]:  # type: ignore[type-arg]
+def build_requests(rng: random.Random, rules: list[RuleSpec]) -> list[AwsAccessRequest]:
     makers = [auto_request] * 12 + [route_request] * 5 + [deny_request] * 3
     return [rng.choice(makers)(rng, *rng.choice(rules), serial) for serial in range(REQUESTS)]
 
@@ -120,7 +123,8 @@ def deny_request(rng: random.Random, rule: AutoApproveRule, service: Service, na
 
 
 def run(requests: list[AwsAccessRequest], ceiling: Ceiling, catalogue: Catalogue) -> tuple[list[float], Counter[str]]:
-    latencies, outcomes = [], Counter()
+    latencies: list[float] = []
+    outcomes: Counter[str] = Counter()
     for request in requests:
         start = time.perf_counter()
         decision = decide(request, ceiling, team="bench", catalogue=catalogue, now=NOW)
@@ -145,7 +149,7 @@ def main() -> None:
     requests = build_requests(rng, rules)
     patterns.cache_clear()
     start = time.perf_counter()
-    CompiledCeiling(ceiling)
+    compile_ceiling(ceiling)  # decide() reuses this compiled form
     compile_ms = (time.perf_counter() - start) * 1e3
     cold, outcomes = run(requests, ceiling, catalogue)
     warm, _ = run(requests, ceiling, catalogue)

@@ -14,6 +14,7 @@ from cloud_broker.policy.patterns import has_glob, matches
 
 _SERVICE = re.compile(r"[a-z0-9*?-]+")
 _REGION = re.compile(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}")
+_SPACE = re.compile(r"\s")
 _SHAPE = "must be '*' or arn:aws:<service>:<region>:<account>:<resource>"
 
 
@@ -35,7 +36,7 @@ def resource_problem(resource: str, account_id: str) -> str | None:
 
 
 def _shape_problem(resource: str) -> str | None:
-    if not resource.isprintable() or any(char.isspace() for char in resource):
+    if not resource.isprintable() or _SPACE.search(resource):
         return "contains whitespace or control characters"
     if resource.count(":") < 5:
         return _SHAPE

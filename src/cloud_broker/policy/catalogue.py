@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import Any
 
-from cloud_broker.policy.patterns import fold, has_glob, intersects, literal_prefix, matches
+from cloud_broker.policy.patterns import fold, has_glob, intersects, literal_prefix, matcher, matches
 
 _PLACEHOLDER = re.compile(r"\$\{[^}]*\}")
 _CACHE_SIZE = 1 << 14
@@ -53,6 +53,7 @@ class Catalogue:
         self._built: dict[str, _Service] = {}
         self._expand = lru_cache(maxsize=_CACHE_SIZE)(self._expand_folded)
         self._applies = lru_cache(maxsize=_CACHE_SIZE * 4)(self._applies_folded)
+        self._suggest = lru_cache(maxsize=1024)(self._suggest_folded)
 
     @classmethod
     @cache
@@ -77,12 +78,14 @@ class Catalogue:
 
     def suggest(self, name: str, n: int = 3) -> list[str]:
         """The ``n`` valid action names nearest to ``name``, best first (for typos)."""
-        folded = fold(name)
+        return list(self._suggest(fold(name), n))
+
+    def _suggest_folded(self, folded: str, n: int) -> tuple[str, ...]:
         prefix = folded.partition(":")[0]
         prefixes = [prefix] if prefix in self._raw else self._near_prefixes(prefix)
         services = [self._service(p) for p in prefixes]
         candidates = {key: a.name for s in services if s for key, a in s.actions.items()}
-        return [candidates[key] for key in difflib.get_close_matches(folded, candidates, n=n, cutoff=0.5)]
+        return tuple(candidates[key] for key in difflib.get_close_matches(folded, candidates, n=n, cutoff=0.5))
 
     def resource_arn_formats(self, action: str) -> tuple[str, ...]:
         """ARN templates of the resource types ``action`` supports, placeholders as ``*``.
@@ -101,6 +104,10 @@ class Catalogue:
         It does iff the pattern can match an ARN of one of the action's resource types, or the
         action supports only ``*`` and the pattern matches the literal ``*`` (IAM evaluates such
         actions against the resource ``*``). Unknown actions grant nothing.
+
+        The ARN formats are taken in the ``aws`` partition, the only one a grant may name:
+        with a ``*`` partition, ``arn:*:dynamodb:…`` would "intersect" ``arn:aws:s3:::r/*``
+        through a star that crosses colons, though no S3 object is a DynamoDB table.
         """
         return self._applies(fold(action), resource)
 
@@ -124,11 +131,12 @@ class Catalogue:
         if not has_glob(pattern):
             found = self.action(pattern)
             return frozenset({found.name}) if found else frozenset()
+        match = matcher(pattern)
         return frozenset(
             action.name
             for service in self._candidate_services(literal_prefix(pattern))
             for key, action in service.actions.items()
-            if matches(pattern, key)
+            if match(key)
         )
 
     def _candidate_services(self, head: str) -> list[_Service]:
@@ -144,7 +152,7 @@ class Catalogue:
             return False
         if not found.arn_formats:
             return matches(resource, "*")
-        return any(intersects(fmt, resource) for fmt in found.arn_formats)
+        return any(intersects(_in_aws_partition(fmt), resource) for fmt in found.arn_formats)
 
 
 def _build_service(data: Mapping[str, Any]) -> _Service:
@@ -163,6 +171,10 @@ def _build_action(prefix: str, privilege: Mapping[str, Any], formats: Mapping[st
     # able to be anything, so the pair is never wrongly called "grants nothing".
     arns = dict.fromkeys(formats.get(t, "*") for t in types)
     return CatalogueAction(f"{prefix}:{privilege['privilege']}", privilege["access_level"], tuple(arns))
+
+
+def _in_aws_partition(arn_format: str) -> str:
+    return "arn:aws:" + arn_format[6:] if arn_format.startswith("arn:*:") else arn_format
 
 
 def _arn_pattern(template: str) -> str:

@@ -5,22 +5,32 @@ hundreds of rules would make a linear scan the whole cost of a decision. Two ind
 the candidates down before any automaton runs:
 
 * action patterns by service prefix — ``s3:Get*`` can only match ``s3:`` actions;
-* resource patterns by literal prefix — ``arn:aws:s3:::logs-*`` can only contain a requested
-  pattern whose own literal prefix starts with ``arn:aws:s3:::logs-``.
+* resource patterns by one short substring ("gram") of their literal text, the rarest in the
+  ceiling. If pattern P contains pattern Q, every literal run of P occurs inside a literal
+  run of Q (read Q with each wildcard as a foreign character: P must match that string, and
+  its runs cannot straddle the foreign characters), so P's gram occurs in Q. The index is
+  therefore exact as a filter: it never drops a rule that could cover the pair.
 """
 
 from __future__ import annotations
 
+import re
 import weakref
-from collections import defaultdict
-from collections.abc import Iterable
+from collections import Counter, defaultdict
+from collections.abc import Callable
 from functools import lru_cache
+from typing import TypeVar
 
 from cloud_broker.policy.ceiling import Ceiling
-from cloud_broker.policy.patterns import contains, fold, intersects, literal_prefix, matches
+from cloud_broker.policy.patterns import contains, fold, intersects, literal_prefix, matcher, matches
 
 _MEMO_LIMIT = 1 << 16
+_GRAM = 5
+_WILDCARDS = re.compile(r"[*?]")
 _Candidate = tuple[int, str]  # (rule index, pattern)
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+_MISSING = object()
 
 
 class CompiledCeiling:
@@ -31,42 +41,35 @@ class CompiledCeiling:
         self.allowed_regions = frozenset(ceiling.allowed_regions)
         self._names = tuple(rule.name for rule in ceiling.auto_approve)
         self._actions_by_service, self._actions_any_service = _index_actions(ceiling)
-        self._resources_by_head = _index_resources(ceiling)
+        self._resources_by_gram, self._resources_unindexed = _index_resources(ceiling)
         self._rules_memo: dict[str, frozenset[int]] = {}
         self._resources_memo: dict[str, tuple[_Candidate, ...]] = {}
         self._cover_memo: dict[tuple[str, str], str | None] = {}
-        self._deny_memo: dict[str, str | None] = {}
+        self._deny_memo: dict[tuple[str, frozenset[str]], str | None] = {}
+        self._close_memo: dict[tuple[str, frozenset[str]], str | None] = {}
 
-    def denied_by(self, action_pattern: str, expansion: Iterable[str]) -> str | None:
+    def denied_by(self, action_pattern: str, expansion: frozenset[str]) -> str | None:
         """The first denylist pattern ``action_pattern`` can reach, or None.
 
         Reachable means the two globs share a name (case-insensitive) or a catalogue action of
         the ``expansion`` matches it; the first implies the second, which is kept so that no
         catalogue name can slip past the denylist.
         """
-        key = fold(action_pattern)
-        if key not in self._deny_memo:
-            _bounded(self._deny_memo)
-            self._deny_memo[key] = self._find_denied(key, expansion)
-        return self._deny_memo[key]
+        folded = fold(action_pattern)
+        return _memoised(self._deny_memo, (folded, expansion), lambda: self._find_denied(folded, expansion))
 
-    def _find_denied(self, action_pattern: str, expansion: Iterable[str]) -> str | None:
+    def _find_denied(self, action_pattern: str, expansion: frozenset[str]) -> str | None:
         for denied in self.ceiling.action_denylist:
             if intersects(denied, action_pattern, ignore_case=True):
                 return denied
-        names = tuple(expansion)
         for denied in self.ceiling.action_denylist:
-            if any(matches(denied, name, ignore_case=True) for name in names):
+            if any(map(matcher(denied, ignore_case=True), expansion)):
                 return denied
         return None
 
     def covering_rule(self, action: str, resource: str) -> str | None:
         """Name of the first rule that allows concrete ``action`` on every ARN ``resource`` matches."""
-        key = (action, resource)
-        if key not in self._cover_memo:
-            _bounded(self._cover_memo)
-            self._cover_memo[key] = self._find_covering_rule(action, resource)
-        return self._cover_memo[key]
+        return _memoised(self._cover_memo, (action, resource), lambda: self._find_covering_rule(action, resource))
 
     def _find_covering_rule(self, action: str, resource: str) -> str | None:
         rules = self._rules_for_action(action)
@@ -77,26 +80,39 @@ class CompiledCeiling:
                 return self._names[index]
         return None
 
+    def closing_rule(self, action_pattern: str, resources: frozenset[str]) -> str | None:
+        """Name of a rule whose action patterns contain ``action_pattern`` itself (so actions AWS
+        adds later that match it are covered too) and which covers every one of ``resources``."""
+        key = (fold(action_pattern), resources)
+        return _memoised(self._close_memo, key, lambda: self._find_closing_rule(*key))
+
+    def _find_closing_rule(self, folded: str, resources: frozenset[str]) -> str | None:
+        service, colon, _ = literal_prefix(folded).partition(":")
+        candidates = self._actions_by_service.get(service, []) + self._actions_any_service if colon else [
+            c for group in self._actions_by_service.values() for c in group
+        ] + self._actions_any_service
+        for index in sorted({i for i, pattern in candidates if contains(pattern, folded)}):
+            if all(self._rule_covers_resource(index, r) for r in resources):
+                return self._names[index]
+        return None
+
+    def _rule_covers_resource(self, index: int, resource: str) -> bool:
+        return any(i == index and contains(p, resource) for i, p in self._resource_candidates(resource))
+
     def _rules_for_action(self, action: str) -> frozenset[int]:
-        folded = fold(action)
-        found = self._rules_memo.get(folded)
-        if found is None:
-            service = folded.partition(":")[0]
-            candidates = self._actions_by_service.get(service, []) + self._actions_any_service
-            found = frozenset(i for i, pattern in candidates if matches(pattern, folded))
-            _bounded(self._rules_memo)
-            self._rules_memo[folded] = found
-        return found
+        return _memoised(self._rules_memo, fold(action), lambda: self._find_rules_for_action(fold(action)))
+
+    def _find_rules_for_action(self, folded: str) -> frozenset[int]:
+        service = folded.partition(":")[0]
+        candidates = self._actions_by_service.get(service, []) + self._actions_any_service
+        return frozenset(i for i, pattern in candidates if matches(pattern, folded))
 
     def _resource_candidates(self, resource: str) -> tuple[_Candidate, ...]:
-        found = self._resources_memo.get(resource)
-        if found is None:
-            head = literal_prefix(resource)
-            hits = (self._resources_by_head.get(head[:n], ()) for n in range(len(head) + 1))
-            found = tuple(sorted(candidate for group in hits for candidate in group))
-            _bounded(self._resources_memo)
-            self._resources_memo[resource] = found
-        return found
+        return _memoised(self._resources_memo, resource, lambda: self._find_resource_candidates(resource))
+
+    def _find_resource_candidates(self, resource: str) -> tuple[_Candidate, ...]:
+        hits = (self._resources_by_gram.get(gram, ()) for gram in _grams(resource))
+        return tuple(sorted({*self._resources_unindexed, *(c for group in hits for c in group)}))
 
 
 def _index_actions(ceiling: Ceiling) -> tuple[dict[str, list[_Candidate]], list[_Candidate]]:
@@ -109,18 +125,35 @@ def _index_actions(ceiling: Ceiling) -> tuple[dict[str, list[_Candidate]], list[
     return dict(by_service), any_service
 
 
-def _index_resources(ceiling: Ceiling) -> dict[str, list[_Candidate]]:
-    by_head: dict[str, list[_Candidate]] = defaultdict(list)
-    for index, rule in enumerate(ceiling.auto_approve):
-        for pattern in rule.resources:
-            by_head[literal_prefix(pattern)].append((index, pattern))
-    return dict(by_head)
+def _index_resources(ceiling: Ceiling) -> tuple[dict[str, list[_Candidate]], list[_Candidate]]:
+    candidates = [(i, p) for i, rule in enumerate(ceiling.auto_approve) for p in rule.resources]
+    frequency = Counter(gram for _, pattern in candidates for gram in _grams(pattern))
+    by_gram: dict[str, list[_Candidate]] = defaultdict(list)
+    unindexed: list[_Candidate] = []
+    for candidate in candidates:
+        grams = _grams(candidate[1])
+        if grams:
+            by_gram[min(grams, key=lambda g: (frequency[g], g))].append(candidate)
+        else:
+            unindexed.append(candidate)  # no literal run long enough: always a candidate
+    return dict(by_gram), unindexed
 
 
-def _bounded(memo: dict) -> None:  # type: ignore[type-arg]
-    # Requests are agent-controlled: never let a memo grow without limit.
-    if len(memo) >= _MEMO_LIMIT:
-        memo.clear()
+def _grams(pattern: str) -> set[str]:
+    """Every ``_GRAM``-long substring of the literal runs of ``pattern``."""
+    return {run[k : k + _GRAM] for run in _WILDCARDS.split(pattern) for k in range(len(run) - _GRAM + 1)}
+
+
+def _memoised(memo: dict[_K, _V], key: _K, compute: Callable[[], _V]) -> _V:
+    # Requests are agent-controlled: a memo is emptied rather than left to grow without
+    # limit. The answer is returned from a local, so a clear by another thread is harmless.
+    found = memo.get(key, _MISSING)
+    if found is _MISSING:
+        found = compute()
+        if len(memo) >= _MEMO_LIMIT:
+            memo.clear()
+        memo[key] = found
+    return found  # type: ignore[return-value]
 
 
 _by_identity: dict[int, tuple[weakref.ref[Ceiling], CompiledCeiling]] = {}
@@ -138,7 +171,9 @@ def compile_ceiling(ceiling: Ceiling) -> CompiledCeiling:
         return entry[1]
     compiled = _compile_by_value(ceiling)
     key = id(ceiling)
-    _by_identity[key] = (weakref.ref(ceiling, lambda _ref: _by_identity.pop(key, None)), compiled)
+    # The callback holds the table itself: at interpreter exit module globals may be gone.
+    forget = lambda _ref, table=_by_identity: table.pop(key, None)  # noqa: E731
+    _by_identity[key] = (weakref.ref(ceiling, forget), compiled)
     return compiled
 
 

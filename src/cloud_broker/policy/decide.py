@@ -17,10 +17,11 @@ from cloud_broker.policy.catalogue import Catalogue
 from cloud_broker.policy.ceiling import Ceiling
 from cloud_broker.policy.compiled import CompiledCeiling, compile_ceiling
 from cloud_broker.policy.decision import Decision, Outcome, Pair
-from cloud_broker.policy.patterns import matches
-from cloud_broker.policy.session_policy import SessionPolicyTooLarge, build_session_policy
+from cloud_broker.policy.patterns import has_glob, matcher
+from cloud_broker.policy.session_policy import SESSION_POLICY_LIMIT, SessionPolicyTooLarge, build_session_policy
 
 LISTED_PAIRS = 10
+LISTED_UNKNOWN = 10
 
 _Check = Callable[[AwsAccessRequest, CompiledCeiling, Catalogue], Decision | None]
 
@@ -35,9 +36,11 @@ def decide(
 ) -> Decision:
     """Decide ``request`` against the ceiling of (``team``, account); ``None`` = not enrolled.
 
-    ``now`` (timezone-aware) only dates the session policy whose size is checked; the
-    decision itself does not depend on it.
+    ``now`` must be timezone-aware; it only dates the session policy whose size is checked
+    (the decision itself does not depend on it).
     """
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("now must be timezone-aware")
     if ceiling is None:
         return _deny(f"account {request.account_id} is not enrolled for team {team}")
     compiled = compile_ceiling(ceiling)
@@ -76,7 +79,7 @@ def _check_denylist(request: AwsAccessRequest, compiled: CompiledCeiling, catalo
     for requested in request.actions:
         denied = compiled.denied_by(requested, catalogue.expand(requested))
         if denied is not None:
-            example = _first(sorted(catalogue.expand(requested)), lambda a: matches(denied, a, ignore_case=True))
+            example = _first(sorted(catalogue.expand(requested)), matcher(denied, ignore_case=True))
             detail = f" (e.g. {example})" if example and example.lower() != requested.lower() else ""
             return _deny(f"action {requested!r} can match denylisted {denied!r}{detail}")
     return None
@@ -86,9 +89,11 @@ def _check_unknown(request: AwsAccessRequest, _: CompiledCeiling, catalogue: Cat
     unknown = [a for a in dict.fromkeys(request.actions) if not catalogue.expand(a)]
     if not unknown:
         return None
-    suggestions = {name: catalogue.suggest(name) for name in unknown}
-    hints = "; ".join(f"{name!r}" + _did_you_mean(suggestions[name]) for name in unknown)
-    return Decision(Outcome.HARD_DENY, f"unknown action(s): {hints}", suggestions=suggestions)
+    # Suggesting costs up to ~0.2 s for a name far from any service: bound the work.
+    suggestions = {name: catalogue.suggest(name) for name in unknown[:LISTED_UNKNOWN]}
+    hints = "; ".join(f"{name!r}" + _did_you_mean(suggestions[name]) for name in suggestions)
+    more = f"; and {len(unknown) - LISTED_UNKNOWN} more" if len(unknown) > LISTED_UNKNOWN else ""
+    return Decision(Outcome.HARD_DENY, f"unknown action(s): {hints}{more}", suggestions=suggestions)
 
 
 def _check_resources(request: AwsAccessRequest, compiled: CompiledCeiling, _: Catalogue) -> Decision | None:
@@ -105,19 +110,47 @@ _CHECKS: tuple[_Check, ...] = (_check_account, _check_regions, _check_ttl, _chec
 def _decide_pairs(request: AwsAccessRequest, compiled: CompiledCeiling, catalogue: Catalogue, now: datetime) -> Decision:
     applicable, not_applicable = _split_pairs(request, catalogue)
     if not applicable:
-        reason = f"the request grants nothing: no requested action applies to any requested resource ({_listing(not_applicable)})"
+        why = f"no requested action applies to any requested resource ({_listing(not_applicable)})"
+        reason = f"the request grants nothing: {why if not_applicable else 'it names no action or no resource'}"
         return Decision(Outcome.HARD_DENY, reason, not_applicable=not_applicable)
     covered, uncovered = _cover(applicable, compiled)
     pairs = {"covered": covered, "uncovered": uncovered, "not_applicable": not_applicable}
     try:
         build_session_policy(request, expires_at=now + request.ttl, catalogue=catalogue)
     except SessionPolicyTooLarge as exc:
-        reason = f"session policy would be {exc.length:,} characters, over AWS's 2,048 limit; request fewer actions or resources"
+        reason = (
+            f"session policy would be {exc.length:,} characters, over AWS's {SESSION_POLICY_LIMIT:,} limit; "
+            "request fewer actions or resources, or patterns"
+        )
         return Decision(Outcome.HARD_DENY, reason, **pairs)
     if uncovered:
         reason = f"not covered by a single auto-approve rule: {_listing(uncovered)}"
         return Decision(Outcome.ROUTE_TO_APPROVER, reason, **pairs)
+    open_ended = _open_ended_patterns(request, covered, compiled)
+    if open_ended:
+        reason = (
+            f"action pattern(s) {', '.join(map(repr, open_ended))} could match actions AWS adds later, "
+            "which no single rule covers; name the actions, or ask an approver"
+        )
+        return Decision(Outcome.ROUTE_TO_APPROVER, reason, **pairs)
     return Decision(Outcome.AUTO_APPROVE, None, **pairs)
+
+
+def _open_ended_patterns(request: AwsAccessRequest, covered: tuple[Pair, ...], compiled: CompiledCeiling) -> list[str]:
+    """Requested action patterns whose future matches would not be covered.
+
+    The session policy keeps a requested pattern as written, so AWS will also grant actions
+    that match it tomorrow. Coverage of today's catalogue is therefore not enough: a pattern
+    auto-approves only if one rule's action pattern contains it and that rule covers every
+    resource the pattern's actions apply to.
+    """
+    open_ended = []
+    for requested in dict.fromkeys(a for a in request.actions if has_glob(a)):
+        matches = matcher(requested, ignore_case=True)
+        resources = frozenset(p.resource for p in covered if matches(p.action))
+        if compiled.closing_rule(requested, resources) is None:
+            open_ended.append(requested)
+    return open_ended
 
 
 def _split_pairs(request: AwsAccessRequest, catalogue: Catalogue) -> tuple[tuple[Pair, ...], tuple[Pair, ...]]:

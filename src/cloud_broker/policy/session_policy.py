@@ -1,8 +1,9 @@
 """The inline session policy passed to AssumeRole: exactly the grant, as compact as possible.
 
 AWS caps the plaintext session policy at 2,048 characters, so the builder drops pairs that
-grant nothing, gives a requested pattern back verbatim rather than its expansion, and puts
-actions that share a resource set in one statement. Every statement carries the region and
+grant nothing, gives a requested pattern back verbatim rather than its expansion, drops a
+resource another one of the statement contains, and puts actions that share a resource set in
+one statement. Every statement carries the region and
 expiry conditions: ``aws:CurrentTime`` bounds use of the credentials independently of the
 STS session length.
 
@@ -21,7 +22,7 @@ from datetime import datetime, timezone
 from cloud_broker.domain.requests import AwsAccessRequest
 from cloud_broker.errors import InvalidInput
 from cloud_broker.policy.catalogue import Catalogue
-from cloud_broker.policy.patterns import fold, has_glob
+from cloud_broker.policy.patterns import contains, fold, has_glob
 
 SESSION_POLICY_LIMIT = 2048
 
@@ -100,8 +101,17 @@ def _unique_folded(actions: tuple[str, ...]) -> list[str]:
 def _group_by_resources(entries: _Entries) -> dict[tuple[str, ...], list[str]]:
     groups: dict[tuple[str, ...], list[str]] = {}
     for action, resources in entries.items():
-        groups.setdefault(resources, []).append(action)
+        groups.setdefault(_without_subsumed(resources), []).append(action)
     return groups
+
+
+def _without_subsumed(resources: tuple[str, ...]) -> tuple[str, ...]:
+    # ["*", "arn:aws:s3:::r/*"] allows what ["*"] allows: drop what another entry contains
+    # (of two equivalent patterns, keep the first).
+    return tuple(
+        r for i, r in enumerate(resources)
+        if not any(contains(o, r) and (j < i or not contains(r, o)) for j, o in enumerate(resources) if j != i)
+    )
 
 
 def _condition(regions: tuple[str, ...], expires_at: datetime) -> dict[str, dict[str, object]]:

@@ -11,7 +11,7 @@ from cloud_broker.providers.base import IssuedCredential, MintRequest, RevokeRes
 
 # botocore's "standard" retry mode retries throttling and transient errors with exponential
 # backoff and jitter; we rely on it rather than on a loop of our own.
-MAX_ATTEMPTS = 6
+MAX_ATTEMPTS = 6  # in all, the first call included
 _THROTTLING = {"Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException"}
 
 
@@ -38,7 +38,7 @@ class AwsStsProvider:
             region_name=region,
             endpoint_url=endpoint_url,
             config=Config(
-                retries={"mode": "standard", "max_attempts": max_attempts}, connect_timeout=5, read_timeout=15
+                retries={"mode": "standard", "total_max_attempts": max_attempts}, connect_timeout=5, read_timeout=15
             ),
         )
 
