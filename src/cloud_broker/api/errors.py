@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cloud_broker.domain.grants import IllegalTransition
 from cloud_broker.errors import BrokerError
+from cloud_broker.wire_types import describe_issues
 
 log = logging.getLogger("cloud_broker.api")
 
@@ -30,21 +31,8 @@ def _broker_error(_: Request, exc: Exception) -> JSONResponse:
 
 def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    problems = []
-    for err in exc.errors():
-        where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path"))
-        problems.append(f"{where or 'body'}: {_plain(err)}")
-    return error_response(400, "INVALID_INPUT", "; ".join(problems[:10]))
-
-
-def _plain(err: dict[str, object]) -> str:
-    """pydantic's message, without echoing the offending value (it may be a pasted secret)."""
-    message = str(err.get("msg", "invalid"))
-    if err.get("type") == "extra_forbidden":
-        return "unknown field"
-    if err.get("type") == "string_pattern_mismatch":
-        return "has an invalid format"
-    return message
+    problems = describe_issues(exc.errors(), drop=("body", "query", "path"))
+    return error_response(400, "INVALID_INPUT", "; ".join(problems[:10]) or "invalid request")
 
 
 def _http_error(_: Request, exc: Exception) -> JSONResponse:

@@ -17,6 +17,9 @@ from cloud_broker.api.schemas import (
     timestamp,
 )
 from cloud_broker.api.state import broker_of
+from cloud_broker.config import AwsAccount
+from cloud_broker.domain.grants import GrantStatus
+from cloud_broker.domain.requests import DEFAULT_TTL
 from cloud_broker.service.broker import Broker
 
 router = APIRouter(prefix="/aws", tags=["aws"])
@@ -39,11 +42,12 @@ def inventory(host: Host, broker: B, agent_id: AgentQ) -> dict[str, Any]:
 def describe_scope(host: Host, broker: B, agent_id: AgentQ, account_id: AccountQ) -> dict[str, Any]:
     agent, ceiling = broker.access.ceiling(host, agent_id, account_id)
     account = broker.deps.config.account(account_id)
+    assert account is not None  # a ceiling exists only for an enrolled account
     return {
         **_account_public(account),
         "team": agent.team,
         "max_ttl_seconds": int(ceiling.max_ttl.total_seconds()),
-        "default_ttl_seconds": 900,
+        "default_ttl_seconds": int(DEFAULT_TTL.total_seconds()),
         "allowed_regions": list(ceiling.allowed_regions),
         "auto_approve": [
             {"name": r.name, "actions": list(r.actions), "resources": list(r.resources)} for r in ceiling.auto_approve
@@ -70,7 +74,7 @@ def request_access(host: Host, broker: B, body: GrantCreateBody) -> dict[str, An
     outcome = broker.access.request(host, body.agent_id, body.to_ask())
     reply = grant_public(outcome.grant, broker.deps.clock())
     reply.update(decision_public(outcome.decision))
-    if outcome.grant.status.value == "pending":
+    if outcome.grant.status is GrantStatus.PENDING:
         reply.update(
             notification_status="not_attempted",
             notification_failure_reason="no_approval_channel_configured",
@@ -100,7 +104,7 @@ def credentials(host: Host, broker: B, grant_id: GrantP, agent_id: AgentQ) -> di
     return {"grant_id": grant.grant_id, "expires_at": timestamp(grant.expires_at), "credentials": values}
 
 
-def _account_public(account: Any) -> dict[str, Any]:
+def _account_public(account: AwsAccount) -> dict[str, Any]:
     body = {"account_id": account.account_id, "display_name": account.display_name}
     if account.description:
         body["description"] = account.description

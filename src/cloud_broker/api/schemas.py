@@ -6,37 +6,19 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from cloud_broker.domain.grants import Grant, GrantStatus
-from cloud_broker.domain.ids import ACCOUNT_ID_PATTERN, REGION_PATTERN, UUID_PATTERN
-from cloud_broker.domain.requests import DEFAULT_TTL, MAX_TTL, MIN_TTL, AwsAccessRequest
+from cloud_broker.domain.ids import REGION_PATTERN
+from cloud_broker.domain.requests import DEFAULT_TTL, AwsAccessRequest
 from cloud_broker.policy.decision import Decision
 from cloud_broker.service.access import GrantAsk
 from cloud_broker.vault import format_secret_ref
+from cloud_broker.wire_types import ACTION_PATTERN, RESOURCE_PATTERN, AccountId, TtlSeconds, Uuid
 
-# Syntax only; whether an action exists or a resource is acceptable is the policy engine's call.
-ACTION_PATTERN = r"^[a-zA-Z0-9-]{1,64}:[a-zA-Z0-9*?]{1,128}$"
-RESOURCE_PATTERN = r"^(\*|arn:[^\s:]*:[^\s:]*:[^\s:]*:[^\s:]*:[^\s]+)$"
-
-
-def _whole_number(value: Any) -> Any:
-    """JSON numbers only: 900 and 900.0 are 900, "900" and true are refused."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError("must be a JSON integer")
-    if isinstance(value, float) and not value.is_integer():
-        raise ValueError("must be a whole number of seconds")
-    return int(value)
-
-
-Uuid = Annotated[str, StringConstraints(pattern=UUID_PATTERN)]
-AccountId = Annotated[str, StringConstraints(pattern=ACCOUNT_ID_PATTERN)]
 Action = Annotated[str, StringConstraints(pattern=ACTION_PATTERN)]
 Resource = Annotated[str, StringConstraints(pattern=RESOURCE_PATTERN, max_length=2048)]
 Region = Annotated[str, StringConstraints(pattern=REGION_PATTERN, max_length=32)]
-TtlSeconds = Annotated[
-    int, BeforeValidator(_whole_number), Field(ge=int(MIN_TTL.total_seconds()), le=int(MAX_TTL.total_seconds()))
-]
 
 
 class _Strict(BaseModel):

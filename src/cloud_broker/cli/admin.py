@@ -8,9 +8,9 @@ from typing import Annotated
 
 import typer
 
-from cloud_broker.cli.options import ConfigOpt, DbOpt, StateOpt, fail, settings_from
-from cloud_broker.cli.wiring import wire
+from cloud_broker.cli.options import ConfigOpt, DbOpt, StateOpt, fail, wired_from
 from cloud_broker.errors import BrokerError
+
 
 ApproverOpt = Annotated[str, typer.Option("--approver", help="Approver name, as listed in the ceiling")]
 
@@ -18,7 +18,7 @@ ApproverOpt = Annotated[str, typer.Option("--approver", help="Approver name, as 
 def approve(grant_id: str, approver: ApproverOpt, config: ConfigOpt = None, db: DbOpt = None, state_dir: StateOpt = None) -> None:
     """Approve a pending grant; this mints its credentials."""
     try:
-        grant = wire(settings_from(config, db, state_dir)).broker.approvals.approve(grant_id, approver)
+        grant = wired_from(config, db, state_dir).broker.approvals.approve(grant_id, approver)
     except BrokerError as exc:
         raise fail(exc) from None
     typer.echo(f"grant {grant.grant_id}: {grant.status.value}" + (f" ({grant.denial_reason})" if grant.denial_reason else ""))
@@ -36,7 +36,7 @@ def deny(
 ) -> None:
     """Deny a pending grant."""
     try:
-        grant = wire(settings_from(config, db, state_dir)).broker.approvals.deny(grant_id, approver, reason)
+        grant = wired_from(config, db, state_dir).broker.approvals.deny(grant_id, approver, reason)
     except BrokerError as exc:
         raise fail(exc) from None
     typer.echo(f"grant {grant.grant_id}: {grant.status.value}")
@@ -44,7 +44,7 @@ def deny(
 
 def sweep(config: ConfigOpt = None, db: DbOpt = None, state_dir: StateOpt = None) -> None:
     """Expire grants past their TTL and settle interrupted mints."""
-    counts = wire(settings_from(config, db, state_dir)).broker.sweeper.sweep()
+    counts = wired_from(config, db, state_dir).broker.sweeper.sweep()
     typer.echo(json.dumps(counts))
 
 
@@ -55,7 +55,7 @@ def audit(
     state_dir: StateOpt = None,
 ) -> None:
     """Print the audit trail as JSON lines."""
-    store = wire(settings_from(config, db, state_dir)).broker.deps.store
+    store = wired_from(config, db, state_dir).broker.deps.store
     with store.unit_of_work() as uow:
         for event in uow.list_audit(grant_id=grant_id):
             typer.echo(json.dumps(asdict(event), default=str))

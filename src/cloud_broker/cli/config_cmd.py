@@ -8,8 +8,7 @@ from typing import Annotated
 
 import typer
 
-from cloud_broker.cli.options import ConfigOpt, DbOpt, StateOpt, settings_from
-from cloud_broker.config import check_config, hash_api_key, new_api_key
+from cloud_broker.cli.options import ConfigOpt, DbOpt, StateOpt, wired_from
 
 config_app = typer.Typer(help="Validate broker.yaml.", no_args_is_help=True)
 hosts_app = typer.Typer(help="Host API keys.", no_args_is_help=True)
@@ -19,6 +18,8 @@ token_app = typer.Typer(help="Host tokens issued in advance (AGT_TOKEN).", no_ar
 @config_app.command("check")
 def check(path: Path) -> None:
     """Report every problem in PATH with its location; exit 1 if there is any."""
+    from cloud_broker.config import check_config
+
     problems = check_config(path)
     for problem in problems:
         typer.echo(problem, err=True)
@@ -31,6 +32,8 @@ def check(path: Path) -> None:
 @hosts_app.command("new-key")
 def new_key() -> None:
     """Print a fresh host API key (give it to the host) and its hash (put it in broker.yaml)."""
+    from cloud_broker.config import hash_api_key, new_api_key
+
     key = new_api_key()
     typer.echo(f"api key (shown once, give it to the host): {key}")
     typer.echo(f"hash for broker.yaml hosts[].api_keys:    {hash_api_key(key)}")
@@ -45,9 +48,7 @@ def issue(
     state_dir: StateOpt = None,
 ) -> None:
     """Print a signed token for HOST. The published MCP client trusts one for 50 minutes."""
-    from cloud_broker.cli.wiring import wire
-
-    wired = wire(settings_from(config, db, state_dir))
+    wired = wired_from(config, db, state_dir)
     if wired.config.host(host) is None:
         typer.echo(f"error: no host named '{host}' in the configuration", err=True)
         raise typer.Exit(code=1)

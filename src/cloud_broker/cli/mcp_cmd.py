@@ -12,12 +12,14 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cloud_broker.api.tokens import TokenIssuer
-from cloud_broker.cli.options import ConfigOpt, DbOpt, StateOpt, settings_from
+from cloud_broker.cli.options import ConfigOpt, DbOpt, StateOpt, wired_from
+
+if TYPE_CHECKING:
+    from cloud_broker.api.tokens import TokenIssuer
 
 EMBEDDED_URL = "http://cloud-broker.embedded"
 
@@ -56,13 +58,12 @@ def _embedded(config: Path, db: str | None, state_dir: Path | None, agent_id: st
     import httpx
 
     from cloud_broker.api.app import create_app
-    from cloud_broker.cli.wiring import wire
     from cloud_broker.errors import BrokerError, ConfigError
     from cloud_broker.mcp.server import run_stdio
     from cloud_broker.mcp.settings import load_settings
 
     try:
-        wired = wire(settings_from(config, db, state_dir))
+        wired = wired_from(config, db, state_dir)
         agent = wired.config.agent(agent_id or "")
         if agent is None:
             raise ConfigError([f"--agent-id / AGT_AGENT_ID must name an agent of {config}"])

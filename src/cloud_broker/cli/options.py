@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from cloud_broker.errors import BrokerError
 from cloud_broker.settings import Settings
+
+if TYPE_CHECKING:
+    from cloud_broker.cli.wiring import Wired
 
 ConfigOpt = Annotated[
     Path | None,
@@ -22,6 +25,13 @@ StateOpt = Annotated[
 
 def settings_from(config: Path | None, db: str | None, state_dir: Path | None, **extra: object) -> Settings:
     return Settings.build(config, db_url=db, state_dir=state_dir, **extra)  # type: ignore[arg-type]
+
+
+def wired_from(config: Path | None, db: str | None, state_dir: Path | None) -> Wired:
+    """The wired broker; imported here, not at module top, so ``cloud-broker mcp`` starts fast."""
+    from cloud_broker.cli.wiring import wire
+
+    return wire(settings_from(config, db, state_dir))
 
 
 def fail(exc: BrokerError) -> typer.Exit:

@@ -5,13 +5,15 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cloud_broker.cli.options import ConfigOpt, DbOpt, StateOpt, fail, settings_from
-from cloud_broker.cli.wiring import Wired, wire
+from cloud_broker.cli.options import ConfigOpt, DbOpt, StateOpt, fail, wired_from
 from cloud_broker.errors import BrokerError
+
+if TYPE_CHECKING:
+    from cloud_broker.cli.wiring import Wired
 
 log = logging.getLogger("cloud_broker")
 SWEEP_INTERVAL_SECONDS = 15.0
@@ -34,7 +36,7 @@ def serve(
         run_sandbox(host=host, port=port, state_dir=state_dir, info_path=sandbox_info)
         return
     try:
-        wired = wire(settings_from(config, db, state_dir))
+        wired = wired_from(config, db, state_dir)
     except BrokerError as exc:
         raise fail(exc) from None
     run_api(wired, host, port)

@@ -15,32 +15,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
 
-ACCOUNT_ID_PATTERN = r"^[0-9]{12}$"
-UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-TTL_MIN, TTL_MAX = 300, 3600
+from cloud_broker.domain.ids import ACCOUNT_ID_PATTERN, UUID_PATTERN
+from cloud_broker.wire_types import TTL_MAX, TTL_MIN, AccountId, Text, TtlSeconds, Uuid
 
-
-def _whole_number(value: Any) -> Any:
-    """Accept a JSON number without a fractional part; refuse strings and booleans outright."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise PydanticCustomError("number_type", "must be a JSON number of seconds, not {kind}", {"kind": _kind(value)})
-    if isinstance(value, float) and not value.is_integer():
-        raise PydanticCustomError("whole_number", "must be a whole number of seconds")
-    return int(value)
-
-
-def _kind(value: Any) -> str:
-    return {bool: "a boolean", str: "a string", type(None): "null"}.get(type(value), type(value).__name__)
-
-
-Text = Annotated[str, Field(strict=True)]
-AccountId = Annotated[Text, StringConstraints(pattern=ACCOUNT_ID_PATTERN)]
-Uuid = Annotated[Text, StringConstraints(pattern=UUID_PATTERN)]
 NonEmptyList = Annotated[list[Annotated[Text, StringConstraints(min_length=1)]], Field(min_length=1)]
-TtlSeconds = Annotated[int, BeforeValidator(_whole_number), Field(ge=TTL_MIN, le=TTL_MAX)]
 
 
 class ToolArgs(BaseModel):

@@ -20,6 +20,7 @@ from cloud_broker.mcp.aws_api import AwsBrokerApi
 from cloud_broker.mcp.errors import BrokerCallError
 from cloud_broker.mcp.inventory import render_block
 from cloud_broker.mcp.turn_initiator import TurnInitiatorReader
+from cloud_broker.wire_types import describe_issues
 
 
 @dataclass(frozen=True)
@@ -149,20 +150,9 @@ class AwsToolbox:
         return body
 
 
-_FRIENDLY_PATTERNS = {
-    schemas.ACCOUNT_ID_PATTERN: "must be a 12-digit AWS account id (ASCII digits only)",
-    schemas.UUID_PATTERN: "must be a UUID (8-4-4-4-12 hexadecimal digits)",
-}
-
-
 def describe_validation_error(tool: str, error: ValidationError) -> str:
     """One readable line naming each offending field; input values are not echoed back."""
-    problems = []
-    for issue in error.errors(include_input=False, include_url=False):
-        pattern = (issue.get("ctx") or {}).get("pattern")
-        message = _FRIENDLY_PATTERNS.get(pattern, issue["msg"])
-        where = ".".join(str(part) for part in issue["loc"])
-        problems.append(f"{where}: {message}" if where else message)
+    problems = describe_issues(error.errors(include_input=False, include_url=False))
     return f"Invalid arguments for tool {tool}: " + "; ".join(problems)
 
 

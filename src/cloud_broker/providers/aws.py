@@ -66,7 +66,7 @@ class AwsStsProvider:
             cloud_expires_at=creds["Expiration"],
         )
 
-    def revoke(self, request: MintRequest, expires_at: datetime) -> RevokeResult:
+    def revoke(self, grant_id: str, account_id: str, expires_at: datetime) -> RevokeResult:
         # STS sessions cannot be revoked through STS. What bounds them is the aws:CurrentTime
         # condition written into the session policy at mint time.
         return RevokeResult(

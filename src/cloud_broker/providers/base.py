@@ -57,6 +57,6 @@ class Provider(Protocol):
         """Issue credentials limited to ``request.session_policy``. Raises ProviderError."""
         ...
 
-    def revoke(self, request: MintRequest, expires_at: datetime) -> RevokeResult:
-        """Stop the credentials working as far as the cloud allows, and say how far that was."""
+    def revoke(self, grant_id: str, account_id: str, expires_at: datetime) -> RevokeResult:
+        """Stop the grant's credentials working as far as the cloud allows, and say how far that was."""
         ...

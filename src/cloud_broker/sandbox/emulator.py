@@ -7,7 +7,9 @@ watch AWS-like refusals without an AWS account. moto's server is started on
 policies; the broker depends on them) and
 :mod:`~cloud_broker.sandbox.assume_role_validation` (moto accepts any AssumeRole
 input) -- a small world is seeded with auth off, and only then is IAM enforcement
-switched on, for every request that follows.
+switched on, for every request that follows. moto's unauthenticated control API
+(``/moto-api/``, which can switch auth off, wipe state or dump every secret key) is
+closed as soon as seeding is done: see :mod:`~cloud_broker.sandbox.guarded_server`.
 
 moto keeps its state, its auth switch and our patches in process-wide globals, so run
 one emulator per process at a time: ``start_emulator`` resets moto's state first, and
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,9 +31,9 @@ import boto3
 from botocore.exceptions import ClientError
 from moto import settings
 from moto.core.authorization import ActionAuthenticatorMixin
-from moto.server import ThreadedMotoServer
 
 from cloud_broker.sandbox import assume_role_validation, session_policy_enforcement
+from cloud_broker.sandbox.guarded_server import GuardedMotoServer
 
 REGION = "us-east-1"
 SOURCE_USER = "cloud-broker"
@@ -43,6 +46,7 @@ FINANCE_KEY = "q3.csv"
 FINANCE_CSV = b"quarter,margin\nQ3,0.31\n"
 _SEEDING_CREDENTIALS = {"aws_access_key_id": "seeding", "aws_secret_access_key": "seeding"}
 _UNKNOWN_CREDENTIALS = {"aws_access_key_id": "AKIAUNKNOWNKEY000000", "aws_secret_access_key": "unknown"}
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # 127.0.0.1 only: no proxies
 
 
 class _Seeded(NamedTuple):
@@ -66,7 +70,7 @@ class Emulator:
     role_arn: str
     source_access_key_id: str = field(repr=False)
     source_secret_access_key: str = field(repr=False)
-    _server: ThreadedMotoServer = field(repr=False)
+    _server: GuardedMotoServer = field(repr=False)
     _restore: Callable[[], None] = field(repr=False)
 
     def stop(self) -> None:
@@ -84,21 +88,23 @@ class Emulator:
 def start_emulator(*, port: int = 0) -> Emulator:
     """Start moto on 127.0.0.1 (a free port if 0), seed it, then enforce IAM.
 
-    Returns once unknown keys are verifiably refused; raises RuntimeError if not.
+    Returns once unknown keys and moto's control API are verifiably refused;
+    raises RuntimeError if not.
     """
     restore = _install_extensions()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request
     settings.INITIAL_NO_AUTH_ACTION_COUNT = float("inf")  # seeding goes unauthenticated
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server = GuardedMotoServer(host="127.0.0.1", port=port)
     server.start()
-    host, bound_port = server.get_host_and_port()
-    endpoint_url = f"http://{host}:{bound_port}"
+    endpoint_url = server.endpoint_url
     try:
         _post(f"{endpoint_url}/moto-api/reset")
         seeded = _seed(endpoint_url)
+        server.close_control_api()  # from here on, only AWS's own APIs are served
         settings.INITIAL_NO_AUTH_ACTION_COUNT = 0
         ActionAuthenticatorMixin.request_count = 0
         _require_enforcement(endpoint_url)
+        _require_closed_control_api(endpoint_url)
     except BaseException:
         server.stop()
         restore()
@@ -190,8 +196,7 @@ def _policy(*statements: dict[str, Any]) -> str:
 
 
 def _post(url: str) -> None:
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # 127.0.0.1 only
-    with opener.open(urllib.request.Request(url, method="POST"), timeout=10):
+    with _OPENER.open(urllib.request.Request(url, method="POST"), timeout=10):
         pass
 
 
@@ -208,3 +213,15 @@ def _require_enforcement(endpoint_url: str) -> None:
             return
         raise RuntimeError("emulator refused an unknown key oddly") from refused
     raise RuntimeError("emulator accepted an unknown access key: IAM enforcement is off")
+
+
+def _require_closed_control_api(endpoint_url: str) -> None:
+    """moto's state dump must be refused, or anyone on the machine can read every secret key."""
+    try:
+        with _OPENER.open(f"{endpoint_url}/moto-api/data.json", timeout=10):
+            pass
+    except urllib.error.HTTPError as refused:
+        if refused.code == 403:
+            return
+        raise RuntimeError(f"emulator answered {refused.code} for moto's control API, not 403") from refused
+    raise RuntimeError("emulator serves moto's control API after seeding")

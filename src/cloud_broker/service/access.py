@@ -112,8 +112,6 @@ class AgentAccess:
         return grant, None
 
     def _revoke(self, grant: Grant, current: GrantStatus) -> tuple[Grant, str | None]:
-        from cloud_broker.service.minting import mint_request_for
-
         now = self._deps.clock()
         revoked = grant.moved_to(GrantStatus.REVOKED, now)
         with self._deps.store.unit_of_work() as uow:
@@ -123,7 +121,7 @@ class AgentAccess:
             audit(uow, "grant.released", agent_actor(grant), now, revoked, reason="released by the agent")
         if current is not GrantStatus.ACTIVE or grant.expires_at is None:
             return revoked, None
-        result = self._deps.provider.revoke(mint_request_for(self._deps, grant), grant.expires_at)
+        result = self._deps.provider.revoke(grant.grant_id, grant.account_id, grant.expires_at)
         return revoked, result.detail
 
     def _own_grant(self, host: str, agent_id: str, grant_id: str) -> Grant:

@@ -1,0 +1,58 @@
+"""Field types of the tool contract, shared by both faces: the HTTP API validates what the MCP
+server already validated, with the same rules, so neither can drift from the other."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Field, StringConstraints
+from pydantic_core import PydanticCustomError
+
+from cloud_broker.domain.ids import ACCOUNT_ID_PATTERN, REGION_PATTERN, UUID_PATTERN
+from cloud_broker.domain.requests import MAX_TTL, MIN_TTL
+
+TTL_MIN, TTL_MAX = int(MIN_TTL.total_seconds()), int(MAX_TTL.total_seconds())
+# Syntax only; whether an action exists or a resource is acceptable is the policy engine's call.
+ACTION_PATTERN = r"^[a-zA-Z0-9-]{1,64}:[a-zA-Z0-9*?]{1,128}$"
+RESOURCE_PATTERN = r"^(\*|arn:[^\s:]*:[^\s:]*:[^\s:]*:[^\s:]*:[^\s]+)$"
+
+_PATTERN_MESSAGES = {
+    ACCOUNT_ID_PATTERN: "must be a 12-digit AWS account id (ASCII digits only)",
+    UUID_PATTERN: "must be a UUID (8-4-4-4-12 hexadecimal digits)",
+    REGION_PATTERN: "must be an AWS region name such as us-east-1",
+    ACTION_PATTERN: "must be an IAM action such as s3:GetObject (letters and digits, * and ? allowed)",
+    RESOURCE_PATTERN: "must be an ARN (arn:partition:service:region:account:resource) or *",
+}
+
+
+def whole_number(value: Any) -> Any:
+    """Accept a JSON number without a fractional part; refuse strings and booleans outright."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise PydanticCustomError("number_type", "must be a JSON number of seconds, not {kind}", {"kind": _kind(value)})
+    if isinstance(value, float) and not value.is_integer():
+        raise PydanticCustomError("whole_number", "must be a whole number of seconds")
+    return int(value)
+
+
+def _kind(value: Any) -> str:
+    return {bool: "a boolean", str: "a string", type(None): "null"}.get(type(value), type(value).__name__)
+
+
+Text = Annotated[str, Field(strict=True)]
+AccountId = Annotated[Text, StringConstraints(pattern=ACCOUNT_ID_PATTERN)]
+Uuid = Annotated[Text, StringConstraints(pattern=UUID_PATTERN)]
+TtlSeconds = Annotated[int, BeforeValidator(whole_number), Field(ge=TTL_MIN, le=TTL_MAX)]
+
+
+def describe_issues(issues: Iterable[Mapping[str, Any]], *, drop: tuple[str, ...] = ()) -> list[str]:
+    """One readable ``field: problem`` per pydantic issue, never echoing the input (it may be a
+    pasted secret); ``drop`` removes framework prefixes such as ``body`` from locations."""
+    problems = []
+    for issue in issues:
+        pattern = (issue.get("ctx") or {}).get("pattern")
+        message = "unknown field" if issue.get("type") == "extra_forbidden" else issue.get("msg", "invalid")
+        message = _PATTERN_MESSAGES.get(pattern, message)
+        where = ".".join(str(part) for part in issue.get("loc", ()) if part not in drop)
+        problems.append(f"{where}: {message}" if where else str(message))
+    return problems
