@@ -209,3 +209,19 @@ def test_secret_ref_is_not_built_from_unsafe_parts() -> None:
 )
 def test_mask_shows_at_most_a_short_hint(secret: str, shown: str) -> None:
     assert mask(secret) == shown
+
+
+def _key_id_from(path: str) -> str:
+    from cloud_broker.vault import Vault
+
+    return Vault.from_environment(Path(path), {}).key_id
+
+
+def test_processes_racing_to_create_the_key_file_all_get_the_same_key(tmp_path: Path) -> None:
+    import multiprocessing
+
+    path = str(tmp_path / "state" / "master.key")
+    with multiprocessing.get_context("spawn").Pool(4) as pool:
+        key_ids = pool.map(_key_id_from, [path] * 8)
+    assert len(set(key_ids)) == 1
+    assert sorted(p.name for p in (tmp_path / "state").iterdir()) == ["master.key"], "no temporary file is left"

@@ -179,24 +179,26 @@ def _check_key_file_mode(path: Path, status: os.stat_result) -> None:
 
 
 def _create_key_file(path: Path) -> bytes:
-    """O_EXCL makes creation atomic and refuses to follow a planted symlink."""
+    """Write the key to a private temporary file, then link it into place: the name appears
+    only once it holds the whole key, so a process racing us never reads a partial file, and
+    ``link`` fails (FileExistsError) rather than replace a key someone else created."""
     key = os.urandom(KEY_BYTES)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(path, flags, 0o600)
-    except FileExistsError:
-        raise
-    except OSError as exc:
-        raise VaultError(f"cannot create the master key file {path}: {exc.strerror}") from None
-    try:
+        fd = os.open(temporary, flags, 0o600)
         with os.fdopen(fd, "wb") as handle:
             handle.write(key)
             handle.flush()
             os.fsync(handle.fileno())
+        os.link(temporary, path)
+    except FileExistsError:
+        raise
     except OSError as exc:
-        path.unlink(missing_ok=True)
-        raise VaultError(f"cannot write the master key file {path}: {exc.strerror}") from None
+        raise VaultError(f"cannot create the master key file {path}: {exc.strerror}") from None
+    finally:
+        temporary.unlink(missing_ok=True)
     return key
 
 

@@ -17,8 +17,9 @@ ApproverOpt = Annotated[str, typer.Option("--approver", help="Approver name, as 
 
 def approve(grant_id: str, approver: ApproverOpt, config: ConfigOpt = None, db: DbOpt = None, state_dir: StateOpt = None) -> None:
     """Approve a pending grant; this mints its credentials."""
+    approvals = wired_from(config, db, state_dir).broker.approvals
     try:
-        grant = wired_from(config, db, state_dir).broker.approvals.approve(grant_id, approver)
+        grant = approvals.approve(grant_id, approver)
     except BrokerError as exc:
         raise fail(exc) from None
     typer.echo(f"grant {grant.grant_id}: {grant.status.value}" + (f" ({grant.denial_reason})" if grant.denial_reason else ""))
@@ -35,8 +36,9 @@ def deny(
     state_dir: StateOpt = None,
 ) -> None:
     """Deny a pending grant."""
+    approvals = wired_from(config, db, state_dir).broker.approvals
     try:
-        grant = wired_from(config, db, state_dir).broker.approvals.deny(grant_id, approver, reason)
+        grant = approvals.deny(grant_id, approver, reason)
     except BrokerError as exc:
         raise fail(exc) from None
     typer.echo(f"grant {grant.grant_id}: {grant.status.value}")

@@ -28,10 +28,14 @@ def settings_from(config: Path | None, db: str | None, state_dir: Path | None, *
 
 
 def wired_from(config: Path | None, db: str | None, state_dir: Path | None) -> Wired:
-    """The wired broker; imported here, not at module top, so ``cloud-broker mcp`` starts fast."""
+    """The wired broker, or a clean exit naming the problem. Imported here, not at module top,
+    so that ``cloud-broker mcp`` starts fast."""
     from cloud_broker.cli.wiring import wire
 
-    return wire(settings_from(config, db, state_dir))
+    try:
+        return wire(settings_from(config, db, state_dir))
+    except BrokerError as exc:
+        raise fail(exc) from None
 
 
 def fail(exc: BrokerError) -> typer.Exit:

@@ -9,8 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cloud_broker.cli.options import ConfigOpt, DbOpt, StateOpt, fail, wired_from
-from cloud_broker.errors import BrokerError
+from cloud_broker.cli.options import ConfigOpt, DbOpt, StateOpt, wired_from
 
 if TYPE_CHECKING:
     from cloud_broker.cli.wiring import Wired
@@ -35,11 +34,7 @@ def serve(
 
         run_sandbox(host=host, port=port, state_dir=state_dir, info_path=sandbox_info)
         return
-    try:
-        wired = wired_from(config, db, state_dir)
-    except BrokerError as exc:
-        raise fail(exc) from None
-    run_api(wired, host, port)
+    run_api(wired_from(config, db, state_dir), host, port)
 
 
 def run_api(wired: Wired, host: str, port: int, on_ready: object = None) -> None:

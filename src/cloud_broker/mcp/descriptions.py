@@ -29,8 +29,9 @@ ttl_seconds as aws_request_access."""
 CHECK_APPROVAL_CHANNEL = """\
 Pre-flight check that your Slack bot can post in the approval channel for this account. Call it \
 once per account per session before your first aws_request_access there. Reply: {ok, channel?, \
-bot_user_handle?, reason?, raw_error?}. If ok is false, do not request access; tell the user \
-what to fix instead: reason channel_not_found or not_in_channel -> ask them to invite the bot \
+bot_user_handle?, reason?, raw_error?}. It matters only for requests a human must approve: a \
+request that aws_preview_request says would auto_approve can go ahead whatever this answers. If \
+ok is false and the request would route to an approver, tell the user what to fix first: reason channel_not_found or not_in_channel -> ask them to invite the bot \
 (/invite @<bot_user_handle>) to the approvals channel; archived -> an admin must point the \
 setting at a live channel; no_approval_channel_configured -> an approval channel must be set in \
 the team settings; agent_slack_not_configured -> escalate to the operator (this agent has no \
@@ -39,16 +40,16 @@ Slack bot); auth_failed or unknown -> escalate to the operator and quote raw_err
 REQUEST_ACCESS = """\
 Ask for short-lived AWS credentials scoped to exactly the actions, resources and regions the \
 task needs. The policy decides: an auto-approved request comes back status "active" with a \
-secret_ref pointer and expires_at; otherwise it comes back "pending" and a human approver is \
-paged, or "denied" with denial_reason. Raw credentials are never included in this reply: fetch \
+secret_ref pointer and expires_at; otherwise it comes back "pending" for a human approver to \
+decide, or "denied" with denial_reason. Raw credentials are never included in this reply: fetch \
 them with aws_get_credentials once the grant is active.
 When pending: notification_status says whether the approver was reached (sent, failed, \
 not_attempted). Quote notification_channel_name to the user exactly as #name, and share \
 notification_permalink if present. If posting failed but notification_operator_alerted is true, \
-an operator was paged elsewhere and the grant can still be approved. The decision is pushed to \
-you as a new message (naming the original conversation, where you should acknowledge it in one \
-line and carry on); do not poll in a loop. After about 5 minutes of silence one aws_poll_grant \
-is reasonable.
+an operator was paged elsewhere and the grant can still be approved. When the decision is \
+pushed to you as a new message (naming the original conversation, where you should acknowledge \
+it in one line and carry on), act on it; do not poll in a loop. After about 5 minutes of silence \
+one aws_poll_grant is reasonable.
 Reusing grants: if you already hold a grant_id for the same access, call aws_poll_grant first. \
 Keep waiting on pending; reuse an active grant whose expires_at is in the future; drop the id \
 and file a new request if it is denied, expired, failed, revoked or past expires_at. Only say a \
@@ -59,8 +60,8 @@ is announced there. Put a short, secret-free explanation for the approver in rea
 POLL_GRANT = """\
 One status check of a grant: {grant_id, status, secret_ref?, expires_at?, denial_reason?}. \
 Statuses: pending (still waiting for a human), active (usable until expires_at), denied, failed, \
-revoked, expired; everything except pending is final. Decisions are pushed to you, so use this \
-only to re-check an id you already hold, never in a tight loop."""
+revoked, expired; everything except pending is final. Use it to re-check an id you already \
+hold (after about 5 minutes of silence on a pending one), never in a tight loop."""
 
 RELEASE_ACCESS = """\
 Give a grant back before its TTL ends, as soon as the work is done. Safe to repeat: releasing \
