@@ -38,12 +38,16 @@ class AgentSession:
 
 
 @asynccontextmanager
-async def agent_session(env: dict[str, str], *, errlog: Any = None) -> AsyncIterator[AgentSession]:
-    """Spawn ``cloud-broker mcp`` with ``env`` (the AGT_* variables) and initialise a session."""
+async def agent_session(
+    env: dict[str, str], *, errlog: Any = None, command: list[str] | None = None
+) -> AsyncIterator[AgentSession]:
+    """Spawn an MCP server (``cloud-broker mcp`` unless ``command`` names another) with ``env``
+    (the AGT_* variables) and initialise a session."""
     from mcp.client.session import ClientSession
     from mcp.client.stdio import StdioServerParameters, stdio_client
 
-    params = StdioServerParameters(command=sys.executable, args=["-m", "cloud_broker", "mcp"], env=child_env(**env))
+    command = command or [sys.executable, "-m", "cloud_broker", "mcp"]
+    params = StdioServerParameters(command=command[0], args=command[1:], env=child_env(**env))
     async with stdio_client(params, errlog=errlog or sys.stderr) as (read, write):
         async with ClientSession(read, write) as session:
             await session.initialize()
