@@ -186,3 +186,25 @@ def test_families_not_served_yet_answer_empty_inventories(bt: BrokerUnderTest) -
 def test_openapi_document_is_published(bt: BrokerUnderTest) -> None:
     paths = bt.client.get("/openapi.json").json()["paths"]
     assert {"/aws/grants", "/aws/grants/{grant_id}/credentials", "/host/exchange"} <= set(paths)
+
+
+def test_a_mint_interrupted_by_a_crash_is_settled_failed_by_the_sweeper(bt: BrokerUnderTest) -> None:
+    """The intent row is committed before STS is called; if the process dies there, the row must
+    not be forgotten. Simulated by committing the intent and never calling the provider."""
+    from cloud_broker.api.schemas import GrantCreateBody
+    from cloud_broker.service import access
+
+    ask = GrantCreateBody(**bt.grant_body()).to_ask()
+    decision = bt.broker.access.preview("host-a", bt.agent_id, ask.request)
+    agent = bt.broker.deps.config.agent(bt.agent_id)
+    grant = access._new_grant(agent, ask, decision, bt.clock())
+    with bt.broker.deps.store.unit_of_work() as uow:
+        uow.insert_grant(grant)
+    assert grant.status.value == "minting"
+    assert bt.broker.sweeper.sweep()["failed"] == 0, "a mint in progress is left alone"
+    bt.clock.offset = timedelta(minutes=6)
+    assert bt.broker.sweeper.sweep()["failed"] == 1
+    polled = bt.client.get(f"/aws/grants/{grant.grant_id}", params={"agent_id": bt.agent_id}, headers=bt.headers()).json()
+    assert polled["status"] == "failed" and "interrupted" in polled["denial_reason"]
+    with bt.broker.deps.store.unit_of_work() as uow:
+        assert [e.event for e in uow.list_audit(grant_id=grant.grant_id)] == ["grant.failed"]

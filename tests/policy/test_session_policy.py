@@ -112,7 +112,7 @@ def test_a_policy_over_the_aws_limit_is_refused_with_its_length(catalogue: Catal
     assert caught.value.length > SESSION_POLICY_LIMIT
     assert isinstance(caught.value, BrokerError)
     assert caught.value.code == "SESSION_POLICY_TOO_LARGE"
-    assert "SESSION_POLICY_TOO_LARGE" in caught.value.message
+    assert "SESSION_POLICY_TOO_LARGE: session policy would be" in caught.value.text
 
 
 def test_a_policy_at_the_limit_is_accepted(catalogue: Catalogue) -> None:

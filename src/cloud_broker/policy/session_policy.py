@@ -36,7 +36,7 @@ class SessionPolicyTooLarge(InvalidInput):
 
     def __init__(self, length: int) -> None:
         super().__init__(
-            f"SESSION_POLICY_TOO_LARGE: session policy would be {length:,} characters, "
+            f"session policy would be {length:,} characters, "
             f"over AWS's {SESSION_POLICY_LIMIT:,} limit"
         )
         self.length = length
@@ -56,7 +56,7 @@ def build_session_policy(request: AwsAccessRequest, *, expires_at: datetime, cat
     """
     entries = _grant_entries(request, catalogue)
     if not entries:
-        raise NothingGranted("NOTHING_GRANTED: no requested action applies to any requested resource")
+        raise NothingGranted("no requested action applies to any requested resource")
     condition = _condition(request.regions, expires_at)
     statements = [
         {"Effect": "Allow", "Action": actions, "Resource": list(resources), "Condition": condition}

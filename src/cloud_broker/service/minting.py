@@ -10,7 +10,7 @@ from __future__ import annotations
 from cloud_broker.domain.grants import Grant, GrantStatus
 from cloud_broker.domain.ids import session_name
 from cloud_broker.domain.requests import AwsAccessRequest
-from cloud_broker.errors import NotFound, ProviderError
+from cloud_broker.errors import BrokerError, NotFound
 from cloud_broker.providers.base import IssuedCredential, MintRequest
 from cloud_broker.service.deps import Deps, audit
 
@@ -51,8 +51,8 @@ class Minter:
         """Returns the settled grant (active or failed) and, when active, the credential."""
         try:
             issued = self._deps.provider.mint(mint_request_for(self._deps, grant))
-        except (ProviderError, NotFound) as exc:
-            return self._fail(grant, actor, exc.message), None
+        except BrokerError as exc:  # the cloud refused, the account left, the policy cannot be built
+            return self._fail(grant, actor, exc.text), None
         return self._activate(grant, actor, issued), issued
 
     def _activate(self, grant: Grant, actor: str, issued: IssuedCredential) -> Grant:
