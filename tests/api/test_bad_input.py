@@ -146,3 +146,23 @@ def test_unknown_enrolment_is_not_found(bt: BrokerUnderTest) -> None:
     reply = bt.client.get("/aws/scope", params={"agent_id": bt.agent_id, "account_id": "999999999999"}, headers=bt.headers())
     assert reply.status_code == 404
     assert "NO_ENROLMENT" in reply.json()["error"]
+
+
+def test_an_oversized_body_is_refused_before_it_is_parsed(bt: BrokerUnderTest) -> None:
+    before = bt.counts()
+    huge = bt.grant_body(reason="x" * 600_000)
+    reply = bt.client.post("/aws/grants", json=huge, headers=bt.headers())
+    assert reply.status_code == 413
+    assert reply.json()["error"].startswith("PAYLOAD_TOO_LARGE")
+    assert bt.counts() == before
+
+
+def test_an_oversized_chunked_body_is_refused(bt: BrokerUnderTest) -> None:
+    def chunks() -> Any:
+        yield b'{"reason": "'
+        for _ in range(100):
+            yield b"x" * 10_000
+        yield b'"}'
+
+    reply = bt.client.post("/aws/grants", content=chunks(), headers={**bt.headers(), "Content-Type": "application/json"})
+    assert reply.status_code == 413

@@ -237,3 +237,13 @@ def test_a_requested_pattern_is_routed_when_only_todays_actions_are_covered(ceil
     assert decision.reason is not None and "'s3:GetObject*'" in decision.reason and not decision.uncovered
     closed = with_rules(ceiling, AutoApproveRule("pattern", ("s3:GetObject*",), REPORTS))
     assert run(ask(("s3:GetObject*",), ("arn:aws:s3:::reports/*",)), closed, catalogue).outcome is Outcome.AUTO_APPROVE
+
+
+def test_the_explanation_of_a_huge_request_is_cut_but_counts_every_pair(ceiling: Ceiling, catalogue: Catalogue) -> None:
+    decision = run(ask(("s3:*",), ("*",)), ceiling, catalogue)
+    total = len(decision.covered) + len(decision.uncovered) + len(decision.not_applicable)
+    assert total > 100
+    block = decision.explanation(limit=5)
+    assert all(len(block[name]) <= 5 for name in ("covered", "uncovered", "not_applicable"))
+    assert sum(block["counts"].values()) == total
+    assert "counts" not in run(ask(("s3:GetObject",), ("arn:aws:s3:::reports/a",)), ceiling, catalogue).explanation()

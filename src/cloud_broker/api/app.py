@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from cloud_broker import __version__
 from cloud_broker.api import routes_aws, routes_host
 from cloud_broker.api.errors import install_error_handlers
+from cloud_broker.api.limits import BodyLimit
 from cloud_broker.api.tokens import TokenIssuer
 from cloud_broker.service.broker import Broker
 
@@ -22,6 +23,7 @@ def create_app(broker: Broker, tokens: TokenIssuer) -> FastAPI:
     app.state.broker = broker
     app.state.tokens = tokens
     install_error_handlers(app)
+    app.add_middleware(BodyLimit)
     app.include_router(routes_host.router)
     app.include_router(routes_aws.router)
     return app

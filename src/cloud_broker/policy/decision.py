@@ -7,6 +7,9 @@ from enum import StrEnum
 from typing import Any
 
 
+EXPLAINED_PAIRS = 100
+
+
 class Outcome(StrEnum):
     AUTO_APPROVE = "auto_approve"
     ROUTE_TO_APPROVER = "route_to_approver"
@@ -39,11 +42,24 @@ class Decision:
     not_applicable: tuple[Pair, ...] = ()
     suggestions: dict[str, list[str]] = field(default_factory=dict)
 
-    def explanation(self) -> dict[str, Any]:
-        """The explanation block of the wire reply."""
-        return {
-            "covered": [{"action": p.action, "resource": p.resource, "rule": p.rule} for p in self.covered],
-            "uncovered": [{"action": p.action, "resource": p.resource} for p in self.uncovered],
-            "not_applicable": [{"action": p.action, "resource": p.resource} for p in self.not_applicable],
-            "suggestions": self.suggestions,
+    def explanation(self, limit: int = EXPLAINED_PAIRS) -> dict[str, Any]:
+        """The explanation block of the wire reply and the audit row.
+
+        A request for ``*`` can expand to thousands of pairs; each list is cut at ``limit`` and
+        the full counts are given, so a reply stays readable and an audit row stays small.
+        """
+        lists = {"covered": self.covered, "uncovered": self.uncovered, "not_applicable": self.not_applicable}
+        block: dict[str, Any] = {
+            name: [_pair_public(p, with_rule=name == "covered") for p in pairs[:limit]] for name, pairs in lists.items()
         }
+        block["suggestions"] = self.suggestions
+        if any(len(pairs) > limit for pairs in lists.values()):
+            block["counts"] = {name: len(pairs) for name, pairs in lists.items()}
+        return block
+
+
+def _pair_public(pair: Pair, *, with_rule: bool) -> dict[str, Any]:
+    body: dict[str, Any] = {"action": pair.action, "resource": pair.resource}
+    if with_rule:
+        body["rule"] = pair.rule
+    return body
