@@ -52,7 +52,7 @@ def describe_issues(issues: Iterable[Mapping[str, Any]], *, drop: tuple[str, ...
     for issue in issues:
         pattern = (issue.get("ctx") or {}).get("pattern")
         message = "unknown field" if issue.get("type") == "extra_forbidden" else issue.get("msg", "invalid")
-        message = _PATTERN_MESSAGES.get(pattern, message)
+        message = _PATTERN_MESSAGES.get(str(pattern), message)
         where = ".".join(str(part) for part in issue.get("loc", ()) if part not in drop)
         problems.append(f"{where}: {message}" if where else str(message))
     return problems

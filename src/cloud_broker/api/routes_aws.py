@@ -105,7 +105,7 @@ def credentials(host: Host, broker: B, grant_id: GrantP, agent_id: AgentQ) -> di
 
 
 def _account_public(account: AwsAccount) -> dict[str, Any]:
-    body = {"account_id": account.account_id, "display_name": account.display_name}
+    body: dict[str, Any] = {"account_id": account.account_id, "display_name": account.display_name}
     if account.description:
         body["description"] = account.description
     body["default_region"] = account.default_region

@@ -37,12 +37,24 @@ class Entries:
 
     @classmethod
     def of(cls, config: BrokerConfig) -> Entries:
-        return cls(*(list(enumerate(getattr(config, name))) for name in _SECTIONS))
+        return cls(
+            teams=list(enumerate(config.teams)),
+            hosts=list(enumerate(config.hosts)),
+            agents=list(enumerate(config.agents)),
+            aws_accounts=list(enumerate(config.aws_accounts)),
+            ceilings=list(enumerate(config.ceilings)),
+        )
 
     @classmethod
     def salvage(cls, data: Mapping[str, Any]) -> Entries:
         """Validates each entry on its own, keeping those that pass."""
-        return cls(*(_valid_items(data.get(name), model) for name, model in _SECTIONS.items()))
+        return cls(
+            teams=_valid_items(data.get("teams"), Team),
+            hosts=_valid_items(data.get("hosts"), Host),
+            agents=_valid_items(data.get("agents"), Agent),
+            aws_accounts=_valid_items(data.get("aws_accounts"), AwsAccount),
+            ceilings=_valid_items(data.get("ceilings"), CeilingConfig),
+        )
 
 
 @dataclass(frozen=True)
@@ -60,15 +72,6 @@ class Declared:
             hosts=_raw_values(data, "hosts", "name"),
             accounts=_raw_values(data, "aws_accounts", "account_id"),
         )
-
-
-_SECTIONS: dict[str, type[BaseModel]] = {
-    "teams": Team,
-    "hosts": Host,
-    "agents": Agent,
-    "aws_accounts": AwsAccount,
-    "ceilings": CeilingConfig,
-}
 
 
 def cross_check(data: Mapping[str, Any], entries: Entries) -> list[Problem]:
@@ -205,7 +208,7 @@ def _raw_items(container: Any, section: str) -> list[tuple[int, dict[str, Any]]]
     raw = container.get(section) if isinstance(container, Mapping) else None
     if not isinstance(raw, list):
         return []
-    return [(index, item) for index, item in enumerate(raw) if isinstance(item, Mapping)]
+    return [(index, dict(item)) for index, item in enumerate(raw) if isinstance(item, Mapping)]
 
 
 def _text(item: Mapping[str, Any], key: str) -> str:

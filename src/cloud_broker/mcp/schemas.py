@@ -18,7 +18,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
 
-from cloud_broker.domain.ids import ACCOUNT_ID_PATTERN, UUID_PATTERN
+from cloud_broker.domain.ids import ACCOUNT_ID_PATTERN
 from cloud_broker.wire_types import TTL_MAX, TTL_MIN, AccountId, Text, TtlSeconds, Uuid
 
 NonEmptyList = Annotated[list[Annotated[Text, StringConstraints(min_length=1)]], Field(min_length=1)]

@@ -19,7 +19,7 @@ import math
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 LEDGER_NAME = ".turn-initiator-ledger.json"
 FRESH_WINDOW_MS = 5 * 60 * 1000
@@ -79,7 +79,7 @@ def _is_fresh(entry: Any, now: float) -> bool:
     return _is_number(ts) and math.isfinite(ts) and 0 <= now - ts <= FRESH_WINDOW_MS
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[float]:
     # JSON true/false are not numbers, although Python's bool is an int.
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 

@@ -114,7 +114,6 @@ def _decide_pairs(request: AwsAccessRequest, compiled: CompiledCeiling, catalogu
         reason = f"the request grants nothing: {why if not_applicable else 'it names no action or no resource'}"
         return Decision(Outcome.HARD_DENY, reason, not_applicable=not_applicable)
     covered, uncovered = _cover(applicable, compiled)
-    pairs = {"covered": covered, "uncovered": uncovered, "not_applicable": not_applicable}
     try:
         build_session_policy(request, expires_at=now + request.ttl, catalogue=catalogue)
     except SessionPolicyTooLarge as exc:
@@ -122,18 +121,25 @@ def _decide_pairs(request: AwsAccessRequest, compiled: CompiledCeiling, catalogu
             f"session policy would be {exc.length:,} characters, over AWS's {SESSION_POLICY_LIMIT:,} limit; "
             "request fewer actions or resources, or patterns"
         )
-        return Decision(Outcome.HARD_DENY, reason, **pairs)
+        return _with_pairs(Outcome.HARD_DENY, reason, covered, uncovered, not_applicable)
     if uncovered:
         reason = f"not covered by a single auto-approve rule: {_listing(uncovered)}"
-        return Decision(Outcome.ROUTE_TO_APPROVER, reason, **pairs)
+        return _with_pairs(Outcome.ROUTE_TO_APPROVER, reason, covered, uncovered, not_applicable)
     open_ended = _open_ended_patterns(request, covered, compiled)
     if open_ended:
         reason = (
             f"action pattern(s) {', '.join(map(repr, open_ended))} could match actions AWS adds later, "
             "which no single rule covers; name the actions, or ask an approver"
         )
-        return Decision(Outcome.ROUTE_TO_APPROVER, reason, **pairs)
-    return Decision(Outcome.AUTO_APPROVE, None, **pairs)
+        return _with_pairs(Outcome.ROUTE_TO_APPROVER, reason, covered, uncovered, not_applicable)
+    return _with_pairs(Outcome.AUTO_APPROVE, None, covered, uncovered, not_applicable)
+
+
+def _with_pairs(
+    outcome: Outcome, reason: str | None, covered: tuple[Pair, ...], uncovered: tuple[Pair, ...],
+    not_applicable: tuple[Pair, ...],
+) -> Decision:
+    return Decision(outcome, reason, covered=covered, uncovered=uncovered, not_applicable=not_applicable)
 
 
 def _open_ended_patterns(request: AwsAccessRequest, covered: tuple[Pair, ...], compiled: CompiledCeiling) -> list[str]:
