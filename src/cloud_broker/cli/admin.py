@@ -11,7 +11,6 @@ import typer
 from cloud_broker.cli.options import ConfigOpt, DbOpt, StateOpt, fail, wired_from
 from cloud_broker.errors import BrokerError
 
-
 ApproverOpt = Annotated[str, typer.Option("--approver", help="Approver name, as listed in the ceiling")]
 
 

@@ -87,11 +87,7 @@ class CompiledCeiling:
         return _memoised(self._close_memo, key, lambda: self._find_closing_rule(*key))
 
     def _find_closing_rule(self, folded: str, resources: frozenset[str]) -> str | None:
-        service, colon, _ = literal_prefix(folded).partition(":")
-        candidates = self._actions_by_service.get(service, []) + self._actions_any_service if colon else [
-            c for group in self._actions_by_service.values() for c in group
-        ] + self._actions_any_service
-        for index in sorted({i for i, pattern in candidates if contains(pattern, folded)}):
+        for index in sorted({i for i, pattern in self._action_candidates(folded) if contains(pattern, folded)}):
             if all(self._rule_covers_resource(index, r) for r in resources):
                 return self._names[index]
         return None
@@ -100,12 +96,19 @@ class CompiledCeiling:
         return any(i == index and contains(p, resource) for i, p in self._resource_candidates(resource))
 
     def _rules_for_action(self, action: str) -> frozenset[int]:
-        return _memoised(self._rules_memo, fold(action), lambda: self._find_rules_for_action(fold(action)))
+        folded = fold(action)
+        return _memoised(self._rules_memo, folded, lambda: self._find_rules_for_action(folded))
 
     def _find_rules_for_action(self, folded: str) -> frozenset[int]:
-        service = folded.partition(":")[0]
-        candidates = self._actions_by_service.get(service, []) + self._actions_any_service
-        return frozenset(i for i, pattern in candidates if matches(pattern, folded))
+        return frozenset(i for i, pattern in self._action_candidates(folded) if matches(pattern, folded))
+
+    def _action_candidates(self, folded: str) -> list[_Candidate]:
+        """Rule action patterns that could match or contain ``folded`` (an action or a pattern):
+        those of its service when its service is spelt out, else all of them."""
+        service, colon, _ = literal_prefix(folded).partition(":")
+        if colon:
+            return self._actions_by_service.get(service, []) + self._actions_any_service
+        return [c for group in self._actions_by_service.values() for c in group] + self._actions_any_service
 
     def _resource_candidates(self, resource: str) -> tuple[_Candidate, ...]:
         return _memoised(self._resources_memo, resource, lambda: self._find_resource_candidates(resource))

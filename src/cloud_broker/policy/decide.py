@@ -111,35 +111,34 @@ def _decide_pairs(request: AwsAccessRequest, compiled: CompiledCeiling, catalogu
     applicable, not_applicable = _split_pairs(request, catalogue)
     if not applicable:
         why = f"no requested action applies to any requested resource ({_listing(not_applicable)})"
-        reason = f"the request grants nothing: {why if not_applicable else 'it names no action or no resource'}"
-        return Decision(Outcome.HARD_DENY, reason, not_applicable=not_applicable)
+        nothing = f"the request grants nothing: {why if not_applicable else 'it names no action or no resource'}"
+        return Decision(Outcome.HARD_DENY, nothing, not_applicable=not_applicable)
     covered, uncovered = _cover(applicable, compiled)
+    outcome, reason = _judge(request, compiled, catalogue, now, covered, uncovered)
+    return Decision(outcome, reason, covered=covered, uncovered=uncovered, not_applicable=not_applicable)
+
+
+def _judge(
+    request: AwsAccessRequest, compiled: CompiledCeiling, catalogue: Catalogue, now: datetime,
+    covered: tuple[Pair, ...], uncovered: tuple[Pair, ...],
+) -> tuple[Outcome, str | None]:
+    """The outcome of a request that could be granted at all, once its pairs are sorted."""
     try:
         build_session_policy(request, expires_at=now + request.ttl, catalogue=catalogue)
     except SessionPolicyTooLarge as exc:
-        reason = (
+        return Outcome.HARD_DENY, (
             f"session policy would be {exc.length:,} characters, over AWS's {SESSION_POLICY_LIMIT:,} limit; "
             "request fewer actions or resources, or patterns"
         )
-        return _with_pairs(Outcome.HARD_DENY, reason, covered, uncovered, not_applicable)
     if uncovered:
-        reason = f"not covered by a single auto-approve rule: {_listing(uncovered)}"
-        return _with_pairs(Outcome.ROUTE_TO_APPROVER, reason, covered, uncovered, not_applicable)
+        return Outcome.ROUTE_TO_APPROVER, f"not covered by a single auto-approve rule: {_listing(uncovered)}"
     open_ended = _open_ended_patterns(request, covered, compiled)
     if open_ended:
-        reason = (
+        return Outcome.ROUTE_TO_APPROVER, (
             f"action pattern(s) {', '.join(map(repr, open_ended))} could match actions AWS adds later, "
             "which no single rule covers; name the actions, or ask an approver"
         )
-        return _with_pairs(Outcome.ROUTE_TO_APPROVER, reason, covered, uncovered, not_applicable)
-    return _with_pairs(Outcome.AUTO_APPROVE, None, covered, uncovered, not_applicable)
-
-
-def _with_pairs(
-    outcome: Outcome, reason: str | None, covered: tuple[Pair, ...], uncovered: tuple[Pair, ...],
-    not_applicable: tuple[Pair, ...],
-) -> Decision:
-    return Decision(outcome, reason, covered=covered, uncovered=uncovered, not_applicable=not_applicable)
+    return Outcome.AUTO_APPROVE, None
 
 
 def _open_ended_patterns(request: AwsAccessRequest, covered: tuple[Pair, ...], compiled: CompiledCeiling) -> list[str]:
