@@ -76,6 +76,7 @@ class BrokerUnderTest:
 
 def config_yaml(role_arn: str, key_hash: str, agents: dict[str, str]) -> dict[str, Any]:
     return {
+        "approvers": [{"name": "alice"}, {"name": "bob"}, {"name": "carol"}],
         "teams": [{"name": "data"}, {"name": "other"}],
         "hosts": [
             {"name": "host-a", "team": "data", "api_keys": [key_hash]},

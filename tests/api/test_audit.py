@@ -26,9 +26,9 @@ def test_auto_approved_grant_records_decision_mint_read_and_release(bt: BrokerUn
 
 
 def test_approval_and_denial_name_the_approver(bt: BrokerUnderTest) -> None:
-    body = bt.grant_body(actions=["s3:PutObject"], resources=["arn:aws:s3:::reports/*"])
-    approved = bt.client.post("/aws/grants", json=body, headers=bt.headers()).json()["grant_id"]
-    denied = bt.client.post("/aws/grants", json=body, headers=bt.headers()).json()["grant_id"]
+    scope = {"actions": ["s3:PutObject"], "resources": ["arn:aws:s3:::reports/*"]}
+    approved = bt.client.post("/aws/grants", json=bt.grant_body(**scope), headers=bt.headers()).json()["grant_id"]
+    denied = bt.client.post("/aws/grants", json=bt.grant_body(**scope), headers=bt.headers()).json()["grant_id"]
     bt.broker.approvals.approve(approved, "alice")
     bt.broker.approvals.deny(denied, "alice", "too broad")
     assert ("grant.approved", "approver:alice", "approved") in _events(bt, approved)

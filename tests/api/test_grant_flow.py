@@ -197,7 +197,7 @@ def test_a_mint_interrupted_by_a_crash_is_settled_failed_by_the_sweeper(bt: Brok
     ask = GrantCreateBody(**bt.grant_body()).to_ask()
     decision = bt.broker.access.preview("host-a", bt.agent_id, ask.request)
     agent = bt.broker.deps.config.agent(bt.agent_id)
-    grant = access._new_grant(agent, ask, decision, bt.clock())
+    grant = access._new_grant(agent, ask, decision, bt.clock(), timedelta(hours=1))
     with bt.broker.deps.store.unit_of_work() as uow:
         uow.insert_grant(grant)
     assert grant.status.value == "minting"

@@ -9,6 +9,8 @@ OTHER_KEY = "tlk_" + "Zr9_" * 10 + "xyz"
 AGENT_ID = "38102791-50c9-43a8-8bc8-b24508de8678"
 
 VALID_YAML = f"""\
+approvers:
+  - name: alice
 teams:
   - name: data-platform
   - name: web

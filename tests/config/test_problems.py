@@ -21,7 +21,7 @@ SECOND_ACCOUNT = (
     + "    role_arn: arn:aws:iam::123456789012:role/r\n"
     + "    default_region: eu-west-1\n    allowed_regions: [eu-west-1]\n"
 )
-SECOND_CEILING = CEILING + "    max_ttl_seconds: 900\n    allowed_regions: [eu-west-1]\n    approvers: [bob]\n"
+SECOND_CEILING = CEILING + "    max_ttl_seconds: 900\n    allowed_regions: [eu-west-1]\n    approvers: [alice]\n"
 SECOND_AGENT = f"  - id: {AGENT_ID.upper()}\n    name: other-writer\n    team: data-platform\n    host: runner-1\n"
 
 # (old text, new text, text on the reported line, dotted location, part of the message)

@@ -18,7 +18,6 @@ from cloud_broker.api.schemas import (
 )
 from cloud_broker.api.state import broker_of
 from cloud_broker.config import AwsAccount
-from cloud_broker.domain.grants import GrantStatus
 from cloud_broker.domain.requests import DEFAULT_TTL
 from cloud_broker.service.broker import Broker
 
@@ -64,9 +63,8 @@ def preview(host: Host, broker: B, body: PreviewBody) -> dict[str, Any]:
 
 @router.get("/approval-channel-status")
 def approval_channel_status(host: Host, broker: B, agent_id: AgentQ, account_id: AccountQ) -> dict[str, Any]:
-    broker.access.ceiling(host, agent_id, account_id)
-    # Paging approvers is not wired yet: say so truthfully rather than claim a channel works.
-    return {"ok": False, "reason": "no_approval_channel_configured"}
+    agent, _ = broker.access.ceiling(host, agent_id, account_id)
+    return broker.deps.pager.channel_status(agent.team, account_id)
 
 
 @router.post("/grants")
@@ -74,12 +72,10 @@ def request_access(host: Host, broker: B, body: GrantCreateBody) -> dict[str, An
     outcome = broker.access.request(host, body.agent_id, body.to_ask())
     reply = grant_public(outcome.grant, broker.deps.clock())
     reply.update(decision_public(outcome.decision))
-    if outcome.grant.status is GrantStatus.PENDING:
-        reply.update(
-            notification_status="not_attempted",
-            notification_failure_reason="no_approval_channel_configured",
-            approval_hint=f"an approver resolves it with: cloud-broker approve {outcome.grant.grant_id} --approver NAME",
-        )
+    if outcome.page is not None:
+        reply.update(outcome.page.wire())
+    if outcome.repeated:
+        reply["repeated_request"] = True
     return reply
 
 

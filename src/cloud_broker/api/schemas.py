@@ -100,6 +100,13 @@ def grant_public(grant: Grant, now: datetime) -> dict[str, Any]:
         regions=list(grant.regions),
         ttl_seconds=int(grant.ttl.total_seconds()),
     )
+    if status is GrantStatus.PENDING and grant.pending_expires_at is not None:
+        body["pending_expires_at"] = timestamp(grant.pending_expires_at)
+    if grant.requested is not None:
+        # The approver narrowed the request: the fields above are what was granted.
+        body["requested"] = grant.requested
+    if grant.approvals:
+        body["approved_by"] = list(grant.approvals)
     return body
 
 

@@ -8,16 +8,28 @@ from cloud_broker.config.broker_config import BrokerConfig
 from cloud_broker.config.loader import check_config, load_config, parse_config
 from cloud_broker.config.models import (
     Agent,
+    AgentCallback,
+    ApprovalChannel,
+    ApproverAccount,
     AutoApproveRuleConfig,
     AwsAccount,
     BrokerSettings,
     CeilingConfig,
     Host,
+    Notifications,
+    SlackSettings,
     Team,
+    WebhookConfig,
 )
 
 __all__ = [
     "Agent",
+    "AgentCallback",
+    "ApprovalChannel",
+    "ApproverAccount",
+    "Notifications",
+    "SlackSettings",
+    "WebhookConfig",
     "AutoApproveRuleConfig",
     "AwsAccount",
     "BrokerConfig",

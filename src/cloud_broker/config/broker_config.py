@@ -7,12 +7,16 @@ from pydantic import PrivateAttr
 from cloud_broker.config.api_keys import match_api_key
 from cloud_broker.config.models import (
     Agent,
+    ApprovalChannel,
+    ApproverAccount,
     AwsAccount,
     BrokerSettings,
     CeilingConfig,
     ConfigModel,
     Host,
+    Notifications,
     Team,
+    WebhookConfig,
 )
 from cloud_broker.policy.ceiling import Ceiling
 
@@ -26,6 +30,8 @@ class BrokerConfig(ConfigModel):
     """
 
     broker: BrokerSettings = BrokerSettings()
+    approvers: tuple[ApproverAccount, ...] = ()
+    notifications: Notifications = Notifications()
     teams: tuple[Team, ...] = ()
     hosts: tuple[Host, ...] = ()
     agents: tuple[Agent, ...] = ()
@@ -36,6 +42,8 @@ class BrokerConfig(ConfigModel):
     _hosts: dict[str, Host] = PrivateAttr(default_factory=dict)
     _accounts: dict[str, AwsAccount] = PrivateAttr(default_factory=dict)
     _ceilings: dict[tuple[str, str], Ceiling] = PrivateAttr(default_factory=dict)
+    _ceiling_configs: dict[tuple[str, str], CeilingConfig] = PrivateAttr(default_factory=dict)
+    _approvers: dict[str, ApproverAccount] = PrivateAttr(default_factory=dict)
 
     def model_post_init(self, context: object, /) -> None:
         # Indexes are built once: lookups sit on the path of every request.
@@ -43,6 +51,8 @@ class BrokerConfig(ConfigModel):
         self._hosts = {host.name: host for host in self.hosts}
         self._accounts = {account.account_id: account for account in self.aws_accounts}
         self._ceilings = {(c.team, c.account_id): c.to_ceiling() for c in self.ceilings}
+        self._ceiling_configs = {(c.team, c.account_id): c for c in self.ceilings}
+        self._approvers = {a.name: a for a in self.approvers}
 
     def agent(self, agent_id: str) -> Agent | None:
         """Case-insensitive: a UUID is the same agent in any case."""
@@ -64,3 +74,25 @@ class BrokerConfig(ConfigModel):
 
     def ceiling(self, team: str, account_id: str) -> Ceiling | None:
         return self._ceilings.get((team, account_id))
+
+    def approver(self, name: str) -> ApproverAccount | None:
+        return self._approvers.get(name)
+
+    def approver_by_slack_user(self, user_id: str) -> ApproverAccount | None:
+        """The approver a Slack click belongs to; None for anyone not declared."""
+        return next((a for a in self.approvers if a.slack_user_id and a.slack_user_id == user_id), None)
+
+    def approval_channel(self, team: str, account_id: str) -> ApprovalChannel | None:
+        ceiling = self._ceiling_configs.get((team, account_id))
+        return ceiling.approval_channel if ceiling else None
+
+    def webhook(self, name: str) -> WebhookConfig | None:
+        return next((w for w in self.notifications.webhooks if w.name == name), None)
+
+    def secret_env_names(self) -> list[str]:
+        """Every environment variable this file names as holding a secret."""
+        names = [w.secret_env for w in self.notifications.webhooks]
+        names += [a.callback.secret_env for a in self.agents if a.callback]
+        if self.notifications.slack:
+            names += [self.notifications.slack.bot_token_env, self.notifications.slack.signing_secret_env]
+        return sorted(set(names))

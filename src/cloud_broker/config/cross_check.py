@@ -64,6 +64,8 @@ class Declared:
     teams: set[str]
     hosts: set[str]
     accounts: set[str]
+    approvers: set[str]
+    webhooks: set[str]
 
     @classmethod
     def of(cls, data: Mapping[str, Any]) -> Declared:
@@ -71,6 +73,8 @@ class Declared:
             teams=_raw_values(data, "teams", "name"),
             hosts=_raw_values(data, "hosts", "name"),
             accounts=_raw_values(data, "aws_accounts", "account_id"),
+            approvers=_raw_values(data, "approvers", "name"),
+            webhooks=_raw_values(data.get("notifications") or {}, "webhooks", "name"),
         )
 
 
@@ -85,6 +89,10 @@ def cross_check(data: Mapping[str, Any], entries: Entries) -> list[Problem]:
         *_duplicates(data, "aws_accounts", "account_id"),
         *_duplicates(data, "ceilings", "account_id", _ceiling_key, "ceiling for this team and account"),
         *_duplicate_rule_names(data),
+        *_duplicates(data, "approvers", "name"),
+        *_duplicate_slack_users(data),
+        *_approver_references(data, declared),
+        *_channel_references(data, declared),
         *_duplicate_api_keys(data),
         *_references(data, "hosts", "team", declared.teams),
         *_references(data, "agents", "team", declared.teams),
@@ -143,6 +151,45 @@ def _duplicates(
 def _duplicate_rule_names(data: Mapping[str, Any]) -> Iterable[Problem]:
     for index, ceiling in _raw_items(data, "ceilings"):
         yield from _duplicates(ceiling, "auto_approve", "name", prefix=("ceilings", index))
+
+
+def _duplicate_slack_users(data: Mapping[str, Any]) -> Iterable[Problem]:
+    """One Slack user is one approver: otherwise a click could count for someone else."""
+    yield from _duplicates(data, "approvers", "slack_user_id", what="slack_user_id")
+
+
+def _approver_references(data: Mapping[str, Any], declared: Declared) -> Iterable[Problem]:
+    """Every approver a ceiling or approval rule names must be declared under ``approvers``."""
+    for index, ceiling in _raw_items(data, "ceilings"):
+        for loc, value in _listed(ceiling, "approvers", ("ceilings", index)):
+            if value not in declared.approvers:
+                yield Problem(loc, _unknown("approver", value, declared.approvers))
+        for position, rule in _raw_items(ceiling, "approval_rules"):
+            for loc, value in _listed(rule, "approvers", ("ceilings", index, "approval_rules", position)):
+                if value not in declared.approvers:
+                    yield Problem(loc, _unknown("approver", value, declared.approvers))
+        yield from _duplicates(ceiling, "approval_rules", "name", prefix=("ceilings", index))
+
+
+def _channel_references(data: Mapping[str, Any], declared: Declared) -> Iterable[Problem]:
+    slack = isinstance(data.get("notifications"), Mapping) and data["notifications"].get("slack") is not None
+    for index, ceiling in _raw_items(data, "ceilings"):
+        channel = ceiling.get("approval_channel")
+        if not isinstance(channel, Mapping):
+            continue
+        here = ("ceilings", index, "approval_channel")
+        for loc, value in _listed(channel, "webhooks", here):
+            if value not in declared.webhooks:
+                yield Problem(loc, _unknown("webhook", value, declared.webhooks))
+        if channel.get("slack_channel") and not slack:
+            yield Problem((*here, "slack_channel"), "a Slack channel needs notifications.slack to be configured")
+
+
+def _listed(item: Mapping[str, Any], key: str, loc: Loc) -> Iterable[tuple[Loc, str]]:
+    values = item.get(key)
+    for position, value in enumerate(values if isinstance(values, list) else []):
+        if isinstance(value, str) and value:
+            yield (*loc, key, position), value
 
 
 def _duplicate_api_keys(data: Mapping[str, Any]) -> Iterable[Problem]:

@@ -14,7 +14,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from cloud_broker.config import syntax
 from cloud_broker.config.api_keys import check_api_key_hash
-from cloud_broker.policy.ceiling import AutoApproveRule, Ceiling
+from cloud_broker.policy.ceiling import ApprovalRule, AutoApproveRule, Ceiling
 
 Name = Annotated[str, AfterValidator(syntax.name)]
 Approver = Annotated[str, AfterValidator(syntax.approver)]
@@ -25,6 +25,10 @@ ActionPattern = Annotated[str, AfterValidator(syntax.action_pattern)]
 ArnPattern = Annotated[str, AfterValidator(syntax.arn_pattern)]
 ApiKeyHash = Annotated[str, AfterValidator(check_api_key_hash)]
 Text = Annotated[str, Field(min_length=1, max_length=1000)]
+EnvName = Annotated[str, AfterValidator(syntax.env_name)]
+HttpUrl = Annotated[str, AfterValidator(syntax.http_url)]
+ChatId = Annotated[str, Field(min_length=1, max_length=256)]
+AccessLevel = Annotated[str, AfterValidator(syntax.access_level)]
 
 # The published MCP client refreshes its token 600 s before expiry, so a shorter token would
 # be refreshed on every call.
@@ -43,10 +47,71 @@ class BrokerSettings(ConfigModel):
     """Server settings that belong with the policy; everything else comes from the environment."""
 
     jwt_ttl_seconds: Annotated[int, Field(strict=True, ge=MIN_JWT_TTL_SECONDS, le=86_400)] = 3600
+    # How long a routed request waits for its approvers before it expires.
+    pending_timeout_seconds: Annotated[int, Field(strict=True, ge=60, le=7 * 86_400)] = 3600
+    # Where approvers reach the console; used for links in Slack messages and webhooks.
+    public_url: HttpUrl | None = None
+    console_session_seconds: Annotated[int, Field(strict=True, ge=300, le=86_400)] = 8 * 3600
 
     @property
     def jwt_ttl(self) -> timedelta:
         return timedelta(seconds=self.jwt_ttl_seconds)
+
+    @property
+    def pending_timeout(self) -> timedelta:
+        return timedelta(seconds=self.pending_timeout_seconds)
+
+
+class ApproverAccount(ConfigModel):
+    """A person who may resolve grants. ``password_hash`` (argon2, from
+    ``cloud-broker approvers hash-password``) enables console sign-in; ``slack_user_id`` lets
+    their clicks in Slack count; ``chat_ids`` are the sender ids their chat messages carry, so a
+    request their own message triggered is recognised and they cannot approve it."""
+
+    name: Approver
+    display_name: Text | None = None
+    password_hash: Annotated[str, AfterValidator(syntax.argon2_hash)] | None = None
+    slack_user_id: Annotated[str, AfterValidator(syntax.slack_id)] | None = None
+    chat_ids: tuple[ChatId, ...] = ()
+
+    def identities(self) -> frozenset[str]:
+        """Every chat sender id that is this person."""
+        return frozenset((*self.chat_ids, *((self.slack_user_id,) if self.slack_user_id else ())))
+
+
+class SlackSettings(ConfigModel):
+    """The Slack app that pages approvers. Secrets are named by environment variable, never inlined."""
+
+    bot_token_env: EnvName = "SLACK_BOT_TOKEN"
+    signing_secret_env: EnvName = "SLACK_SIGNING_SECRET"
+    api_base_url: HttpUrl = "https://slack.com/api/"
+
+
+class WebhookConfig(ConfigModel):
+    """A receiver of signed JSON events (pages and resolutions)."""
+
+    name: Name
+    url: HttpUrl
+    secret_env: EnvName
+
+
+class Notifications(ConfigModel):
+    slack: SlackSettings | None = None
+    webhooks: tuple[WebhookConfig, ...] = ()
+
+
+class AgentCallback(ConfigModel):
+    """Where the agent's runtime takes the signed resolution push (its direct chat)."""
+
+    url: HttpUrl
+    secret_env: EnvName
+
+
+class ApprovalChannel(ConfigModel):
+    """Where requests of one team on one account are paged: a Slack channel id and/or webhooks."""
+
+    slack_channel: Annotated[str, AfterValidator(syntax.slack_id)] | None = None
+    webhooks: tuple[Name, ...] = ()
 
 
 class Team(ConfigModel):
@@ -68,6 +133,7 @@ class Agent(ConfigModel):
     name: Name
     team: Name
     host: Name
+    callback: AgentCallback | None = None
 
 
 class AwsAccount(ConfigModel):
@@ -108,6 +174,27 @@ class AutoApproveRuleConfig(ConfigModel):
         return AutoApproveRule(name=self.name, actions=self.actions, resources=self.resources)
 
 
+class ApprovalRuleConfig(ConfigModel):
+    name: Name
+    actions: tuple[ActionPattern, ...] = ()
+    access_levels: tuple[AccessLevel, ...] = ()
+    approvers: tuple[Approver, ...] = ()
+    required_approvals: Annotated[int, Field(strict=True, ge=1, le=5)] = 1
+
+    @field_validator("access_levels")
+    @classmethod
+    def _something_to_match(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        if not value and not info.data.get("actions"):
+            raise ValueError("an approval rule needs actions or access_levels to match")
+        return value
+
+    def to_rule(self) -> ApprovalRule:
+        return ApprovalRule(
+            name=self.name, actions=self.actions, access_levels=self.access_levels,
+            approvers=self.approvers, required_approvals=self.required_approvals,
+        )
+
+
 class CeilingConfig(ConfigModel):
     """What ``team`` may ever get in ``account_id``; built into the policy engine's ``Ceiling``."""
 
@@ -118,6 +205,8 @@ class CeilingConfig(ConfigModel):
     auto_approve: tuple[AutoApproveRuleConfig, ...] = ()
     action_denylist: tuple[ActionPattern, ...] = ()
     approvers: tuple[Approver, ...] = Field(min_length=1)
+    approval_rules: tuple[ApprovalRuleConfig, ...] = ()
+    approval_channel: ApprovalChannel | None = None
 
     def to_ceiling(self) -> Ceiling:
         return Ceiling(
@@ -127,4 +216,5 @@ class CeilingConfig(ConfigModel):
             auto_approve=tuple(rule.to_rule() for rule in self.auto_approve),
             action_denylist=self.action_denylist,
             approvers=self.approvers,
+            approval_rules=tuple(rule.to_rule() for rule in self.approval_rules),
         )

@@ -122,3 +122,43 @@ def _arn_part_problem(part: str, text: str, shape: re.Pattern[str], also: tuple[
     if not text or text in also or any(w in text for w in _WILDCARDS) or shape.fullmatch(text):
         return None
     return f"its {part} part {text!r} is neither empty, a wildcard nor a valid {part}"
+
+
+_ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]{0,127}")
+_SLACK_ID = re.compile(r"[A-Z0-9]{2,32}")
+ACCESS_LEVELS = ("List", "Read", "Write", "Permissions management", "Tagging")
+
+
+def env_name(value: str) -> str:
+    if not _ENV_NAME.fullmatch(value):
+        raise ValueError(f"{value!r} is not an environment variable name (upper case, digits, '_')")
+    return value
+
+
+def http_url(value: str) -> str:
+    """http(s) only, with a host; anything else is a typo or an attempt to reach a local file."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{value!r} is not an http(s) URL")
+    return value
+
+
+def slack_id(value: str) -> str:
+    if not _SLACK_ID.fullmatch(value):
+        raise ValueError(f"{value!r} is not a Slack id such as 'C0123ABCD' or 'U0123ABCD'")
+    return value
+
+
+def argon2_hash(value: str) -> str:
+    if not value.startswith("$argon2id$"):
+        raise ValueError("password_hash must be an argon2id hash: make one with `cloud-broker approvers hash-password`")
+    return value
+
+
+def access_level(value: str) -> str:
+    for level in ACCESS_LEVELS:
+        if value.lower() == level.lower():
+            return level
+    raise ValueError(f"{value!r} is not an IAM access level (one of {', '.join(ACCESS_LEVELS)})")

@@ -84,11 +84,22 @@ class Grant:
     source_context: dict[str, Any] | None = None
     turn_initiator: dict[str, Any] | None = None
     approver: str | None = None
+    # Approvals recorded so far (names, in order); a grant needing two stays pending after one.
+    approvals: tuple[str, ...] = ()
+    # The scope as the agent asked for it, kept when an approver narrowed it.
+    requested: dict[str, Any] | None = None
+    pending_expires_at: datetime | None = None
+    # Identifies "the same request from the same run", so a repeat does not page again.
+    request_key: str | None = None
+    # Bumped by the store on every write: lets a writer detect that someone else wrote first.
+    revision: int = 0
 
     def status_at(self, now: datetime) -> GrantStatus:
-        """The status as the caller must see it: an active grant past ``expires_at`` is expired
-        even before any sweeper has written that down."""
+        """The status as the caller must see it: an active grant past ``expires_at``, or a
+        pending one past ``pending_expires_at``, is expired before any sweeper writes it down."""
         if self.status is GrantStatus.ACTIVE and self.expires_at is not None and now >= self.expires_at:
+            return GrantStatus.EXPIRED
+        if self.status is GrantStatus.PENDING and self.pending_expires_at is not None and now >= self.pending_expires_at:
             return GrantStatus.EXPIRED
         return self.status
 

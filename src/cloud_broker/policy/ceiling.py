@@ -21,8 +21,23 @@ class AutoApproveRule:
 
 
 @dataclass(frozen=True)
+class ApprovalRule:
+    """Who must approve a routed request, and how many of them, when the rule applies.
+
+    The rule applies when any requested action matches one of ``actions`` or has one of
+    ``access_levels`` in the IAM catalogue. Empty ``approvers`` means the ceiling's own.
+    """
+
+    name: str
+    actions: tuple[str, ...] = ()
+    access_levels: tuple[str, ...] = ()
+    approvers: tuple[str, ...] = ()
+    required_approvals: int = 1
+
+
+@dataclass(frozen=True)
 class Ceiling:
-    """The envelope for (team, account). ``approvers`` are names; paging comes later."""
+    """The envelope for (team, account), and the people who may approve beyond it."""
 
     account_id: str
     max_ttl: timedelta
@@ -30,3 +45,4 @@ class Ceiling:
     auto_approve: tuple[AutoApproveRule, ...] = ()
     action_denylist: tuple[str, ...] = ()
     approvers: tuple[str, ...] = field(default_factory=tuple)
+    approval_rules: tuple[ApprovalRule, ...] = ()

@@ -6,7 +6,10 @@ for its own agents; a grant of another agent reads as not found, so grant ids le
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from cloud_broker.domain.grants import Grant, GrantStatus
@@ -16,6 +19,7 @@ from cloud_broker.errors import Conflict, Forbidden, Gone, NotFound
 from cloud_broker.policy.decision import Decision, Outcome
 from cloud_broker.providers.base import IssuedCredential
 from cloud_broker.service.deps import Deps, agent_actor, audit
+from cloud_broker.service.ports import DuplicateRequest, PageReport, UnitOfWork
 from cloud_broker.service.minting import Minter
 
 if TYPE_CHECKING:
@@ -40,6 +44,9 @@ class GrantOutcome:
     grant: Grant
     decision: Decision
     credential: IssuedCredential | None = None
+    page: PageReport | None = None
+    # True when an identical pending request of the same run was returned instead of a new one.
+    repeated: bool = False
 
 
 class AgentAccess:
@@ -74,7 +81,9 @@ class AgentAccess:
         agent = self.agent(host, agent_id)
         decision = self._decide(agent, ask.request)
         now = self._deps.clock()
-        grant = _new_grant(agent, ask, decision, now)
+        grant = _new_grant(agent, ask, decision, now, self._deps.config.broker.pending_timeout)
+        if grant.status is GrantStatus.PENDING:
+            return self._file_for_approval(grant, ask, decision)
         actor = agent_actor(grant)
         with self._deps.store.unit_of_work() as uow:
             uow.insert_grant(grant)
@@ -84,6 +93,29 @@ class AgentAccess:
             return GrantOutcome(grant, decision)
         minted, issued = self._minter.mint(grant, actor)
         return GrantOutcome(minted, decision, issued)
+
+    def _file_for_approval(self, grant: Grant, ask: GrantAsk, decision: Decision) -> GrantOutcome:
+        """Insert and page, unless the same run already waits on the same request: then that
+        grant is the answer and nobody is paged twice."""
+        actor, now = agent_actor(grant), grant.created_at
+        assert grant.request_key is not None
+        for _ in range(3):
+            try:
+                with self._deps.store.unit_of_work() as uow:
+                    existing = uow.find_pending_duplicate(grant.request_key)
+                    if existing is not None and existing.status_at(now) is GrantStatus.PENDING:
+                        seq = audit(uow, "grant.request_repeated", actor, now, existing,
+                                    detail={"task_id": ask.task_id})
+                        return GrantOutcome(existing, decision, page=self._deps.pager.page(existing, seq), repeated=True)
+                    if existing is not None:
+                        settle_expired(self._deps, existing, "system:request", uow=uow)
+                    uow.insert_grant(grant)
+                    seq = audit(uow, "grant.requested", actor, now, grant, decision=decision.outcome.value,
+                                reason=decision.reason, detail=_request_detail(ask, decision))
+            except DuplicateRequest:
+                continue  # an identical request committed first: answer with that one
+            return GrantOutcome(grant, decision, page=self._deps.pager.page(grant, seq))
+        raise Conflict("an identical request is being filed concurrently; try again", code="GRANT_BUSY")
 
     def poll(self, host: str, agent_id: str, grant_id: str) -> Grant:
         return self._own_grant(host, agent_id, grant_id)
@@ -146,8 +178,9 @@ _STATUS_FOR = {
 }
 
 
-def _new_grant(agent: Agent, ask: GrantAsk, decision: Decision, now: Any) -> Grant:
+def _new_grant(agent: Agent, ask: GrantAsk, decision: Decision, now: Any, pending_timeout: timedelta) -> Grant:
     status = _STATUS_FOR[decision.outcome]
+    pending = status is GrantStatus.PENDING
     return Grant(
         grant_id=new_grant_id(),
         provider="aws",
@@ -171,7 +204,17 @@ def _new_grant(agent: Agent, ask: GrantAsk, decision: Decision, now: Any) -> Gra
         reason=ask.reason,
         source_context=ask.source_context,
         turn_initiator=ask.turn_initiator,
+        pending_expires_at=now + pending_timeout if pending else None,
+        request_key=request_key(agent.id, ask) if pending else None,
     )
+
+
+def request_key(agent_id: str, ask: GrantAsk) -> str:
+    """Same agent, same run, same scope: the same request, whatever order its lists came in."""
+    request = ask.request
+    scope = [agent_id, canonical_uuid(ask.run_id), request.account_id, sorted(request.actions),
+             sorted(request.resources), sorted(request.regions), int(request.ttl.total_seconds())]
+    return hashlib.sha256(json.dumps(scope, separators=(",", ":")).encode()).hexdigest()
 
 
 def _request_detail(ask: GrantAsk, decision: Decision) -> dict[str, Any]:
@@ -197,13 +240,17 @@ def _require_usable(grant: Grant, status: GrantStatus) -> None:
     raise Conflict(f"grant {grant.grant_id} is {status.value}, not active", code="GRANT_NOT_ACTIVE")
 
 
-def settle_expired(deps: Deps, grant: Grant, actor: str) -> Grant:
+def settle_expired(deps: Deps, grant: Grant, actor: str, uow: UnitOfWork | None = None) -> Grant:
     """Write down an expiry that has already happened, and drop the ciphertext."""
+    if uow is None:
+        with deps.store.unit_of_work() as own:
+            return settle_expired(deps, grant, actor, own)
     now = deps.clock()
-    expired = grant.moved_to(GrantStatus.EXPIRED, now)
-    with deps.store.unit_of_work() as uow:
-        if not uow.update_grant(expired, expected=grant.status):
-            return uow.get_grant(grant.grant_id)
-        uow.delete_secret(grant.grant_id)
-        audit(uow, "grant.expired", actor, now, expired)
+    waited = grant.status is GrantStatus.PENDING
+    reason = "no approver decided before the request timed out" if waited else None
+    expired = grant.moved_to(GrantStatus.EXPIRED, now, denial_reason=reason or grant.denial_reason)
+    if not uow.update_grant(expired, expected=grant.status):
+        return uow.get_grant(grant.grant_id)
+    uow.delete_secret(grant.grant_id)
+    audit(uow, "grant.expired", actor, now, expired, decision="expired", reason=reason)
     return expired

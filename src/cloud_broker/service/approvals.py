@@ -1,21 +1,54 @@
-"""A human's decision on a pending grant.
+"""A human's decision on a grant: approve (possibly narrowed), deny, comment, revoke.
 
 Approval re-runs the policy engine first: a ceiling tightened since the request was made
-must not be bypassed by an approval of the old request. Moving ``pending → minting`` is a
-conditional update, so two approvers racing produce exactly one mint.
+must not be bypassed by an approval of the old request. Every write is conditional on the
+grant's status and revision, so two approvers racing produce exactly one mint, and a grant
+that needs two approvals never loses one of them to a concurrent write.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
 from cloud_broker.domain.grants import Grant, GrantStatus
 from cloud_broker.domain.ids import canonical_uuid
-from cloud_broker.domain.requests import AwsAccessRequest
+from cloud_broker.domain.requests import MIN_TTL, AwsAccessRequest
 from cloud_broker.errors import Conflict, Forbidden, InvalidInput
 from cloud_broker.policy.decision import Outcome
 from cloud_broker.service.deps import Deps, audit
 from cloud_broker.service.minting import Minter
 
-MAX_DENIAL_REASON = 1000
+if TYPE_CHECKING:
+    from cloud_broker.policy.approval import ApprovalRequirement
+
+MAX_TEXT = 1000
+# Conditional writes that lose a race are retried against the fresh row this many times.
+WRITE_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class Narrowing:
+    """What an approver cut from the request: each field, when set, replaces the grant's own."""
+
+    actions: tuple[str, ...] | None = None
+    resources: tuple[str, ...] | None = None
+    ttl: timedelta | None = None
+
+    def apply(self, grant: Grant) -> Grant:
+        actions = _subset("actions", self.actions, grant.actions)
+        resources = _subset("resources", self.resources, grant.resources)
+        ttl = grant.ttl if self.ttl is None else self.ttl
+        if ttl > grant.ttl or ttl < MIN_TTL:
+            raise InvalidInput(
+                f"an approved TTL must be between {int(MIN_TTL.total_seconds())} s and the requested "
+                f"{int(grant.ttl.total_seconds())} s"
+            )
+        if (actions, resources, ttl) == (grant.actions, grant.resources, grant.ttl):
+            return grant
+        requested = grant.requested or _scope(grant)
+        return replace(grant, actions=actions, resources=resources, ttl=ttl, requested=requested)
 
 
 class Approvals:
@@ -23,39 +56,123 @@ class Approvals:
         self._deps = deps
         self._minter = minter
 
-    def approve(self, grant_id: str, approver: str) -> Grant:
-        grant = self._pending(grant_id, approver)
-        actor = f"approver:{approver}"
-        hard_deny = self._still_allowed(grant)
-        if hard_deny is not None:
-            return self._settle_denied(grant, actor, f"the ceiling no longer allows this request: {hard_deny}")
-        now = self._deps.clock()
-        minting = grant.moved_to(GrantStatus.MINTING, now, approver=approver, expires_at=now + grant.ttl)
-        with self._deps.store.unit_of_work() as uow:
-            if not uow.update_grant(minting, expected=GrantStatus.PENDING):
-                raise _already_resolved(uow.get_grant(grant.grant_id))
-            audit(uow, "grant.approved", actor, now, minting, decision="approved")
-        minted, _ = self._minter.mint(minting, actor)
-        return minted
+    def requirement(self, grant: Grant) -> ApprovalRequirement:
+        """Who may approve ``grant`` under today's ceiling, and how many approvals it needs."""
+        from cloud_broker.policy.approval import ApprovalRequirement, approval_requirement
+
+        ceiling = self._deps.config.ceiling(grant.team, grant.account_id)
+        if ceiling is None:
+            return ApprovalRequirement(approvers=frozenset(), required=1)
+        return approval_requirement(grant.actions, ceiling, self._deps.catalogue)
+
+    def may_review(self, grant: Grant, approver: str) -> bool:
+        """Whether ``approver`` approves for the grant's ceiling at all (and so may see it)."""
+        ceiling = self._deps.config.ceiling(grant.team, grant.account_id)
+        if ceiling is None or self._deps.config.approver(approver) is None:
+            return False
+        return approver in ceiling.approvers or any(approver in r.approvers for r in ceiling.approval_rules)
+
+    def approve(self, grant_id: str, approver: str, narrowing: Narrowing = Narrowing(), comment: str | None = None) -> Grant:
+        """Record ``approver``'s approval; the grant mints once enough distinct approvers agreed."""
+        comment = _optional_text(comment)
+        for _ in range(WRITE_ATTEMPTS):
+            grant = self._pending(grant_id, approver)
+            self._refuse_self_approval(grant, approver)
+            narrowed = narrowing.apply(grant)
+            hard_deny = self._hard_deny(narrowed)
+            if hard_deny is not None:
+                return self._settle_denied(grant, "system:policy", f"the ceiling no longer allows this request: {hard_deny}")
+            written = self._record_approval(grant, narrowed, approver, comment)
+            if written is not None:
+                if written.status is GrantStatus.MINTING:
+                    return self._minter.mint(written, f"approver:{approver}")[0]
+                return written
+        raise Conflict(f"grant {grant_id} kept changing while being approved; try again", code="GRANT_BUSY")
 
     def deny(self, grant_id: str, approver: str, reason: str) -> Grant:
-        reason = reason.strip()
-        if not reason or len(reason) > MAX_DENIAL_REASON:
-            raise InvalidInput(f"a denial needs a reason of 1 to {MAX_DENIAL_REASON} characters")
-        grant = self._pending(grant_id, approver)
+        reason = _required_text("a denial", reason)
+        grant = self._pending(grant_id, approver, allow_repeat=True)
         return self._settle_denied(grant, f"approver:{approver}", reason, approver=approver)
 
-    def _pending(self, grant_id: str, approver: str) -> Grant:
+    def comment(self, grant_id: str, approver: str, text: str) -> None:
+        text = _required_text("a comment", text)
+        grant = self._visible(grant_id, approver)
         with self._deps.store.unit_of_work() as uow:
-            grant = uow.get_grant(canonical_uuid(grant_id))
-        ceiling = self._deps.config.ceiling(grant.team, grant.account_id)
-        if ceiling is None or approver not in ceiling.approvers:
-            raise Forbidden(f"'{approver}' is not an approver for team '{grant.team}' on account {grant.account_id}")
+            audit(uow, "grant.comment", f"approver:{approver}", self._deps.clock(), grant, reason=text)
+
+    def revoke(self, grant_id: str, approver: str, reason: str) -> Grant:
+        """End an active grant early: drop its ciphertext and ask the cloud to cut the session."""
+        reason = _required_text("a revocation", reason)
+        grant = self._visible(grant_id, approver)
+        now = self._deps.clock()
+        if grant.status_at(now) is not GrantStatus.ACTIVE:
+            raise Conflict(f"grant {grant.grant_id} is {grant.status_at(now).value}, not active; nothing was changed",
+                           code="GRANT_NOT_ACTIVE")
+        revoked = grant.moved_to(GrantStatus.REVOKED, now, denial_reason=f"revoked by {approver}: {reason}")
+        with self._deps.store.unit_of_work() as uow:
+            if not uow.update_grant(revoked, expected=GrantStatus.ACTIVE):
+                raise _already_resolved(uow.get_grant(grant.grant_id))
+            uow.delete_secret(grant.grant_id)
+            audit(uow, "grant.revoked", f"approver:{approver}", now, revoked, decision="revoked", reason=reason)
+        assert grant.expires_at is not None
+        result = self._deps.provider.revoke(grant.grant_id, grant.account_id, grant.expires_at)
+        with self._deps.store.unit_of_work() as uow:
+            audit(uow, "grant.cloud_revocation", f"approver:{approver}", self._deps.clock(), revoked,
+                  detail={"result": result.detail})
+        return revoked
+
+    def _record_approval(self, grant: Grant, narrowed: Grant, approver: str, comment: str | None) -> Grant | None:
+        """One conditional write; None when someone else wrote first (the caller retries)."""
+        now = self._deps.clock()
+        approvals = (*grant.approvals, approver)
+        needed = self.requirement(narrowed).required
+        detail = {"approvals": list(approvals), "required": needed, **_narrowing_detail(grant, narrowed)}
+        if len(approvals) < needed:
+            updated = replace(narrowed, approvals=approvals, updated_at=now)
+            event, decision = "grant.approval_recorded", "approval_recorded"
+        else:
+            updated = narrowed.moved_to(GrantStatus.MINTING, now, approvals=approvals, approver=approver,
+                                        expires_at=now + narrowed.ttl)
+            event, decision = "grant.approved", "approved"
+        with self._deps.store.unit_of_work() as uow:
+            if not uow.update_grant(updated, expected=GrantStatus.PENDING, revision=grant.revision):
+                return None
+            audit(uow, event, f"approver:{approver}", now, updated, decision=decision, reason=comment, detail=detail)
+        return replace(updated, revision=grant.revision + 1)
+
+    def _pending(self, grant_id: str, approver: str, allow_repeat: bool = False) -> Grant:
+        grant = self._load(grant_id)
+        requirement = self.requirement(grant)
+        if self._deps.config.approver(approver) is None or not requirement.allows(approver):
+            raise Forbidden(f"'{approver}' is not an approver for this request (team '{grant.team}', "
+                            f"account {grant.account_id})", code="NOT_AN_APPROVER")
         if grant.status_at(self._deps.clock()) is not GrantStatus.PENDING:
             raise _already_resolved(grant)
+        if not allow_repeat and approver in grant.approvals:
+            raise Conflict(f"you already approved grant {grant.grant_id}; it needs "
+                           f"{requirement.required} distinct approvers", code="ALREADY_APPROVED")
         return grant
 
-    def _still_allowed(self, grant: Grant) -> str | None:
+    def _visible(self, grant_id: str, approver: str) -> Grant:
+        grant = self._load(grant_id)
+        if not self.may_review(grant, approver):
+            raise Forbidden(f"'{approver}' does not approve for team '{grant.team}' on account {grant.account_id}",
+                            code="NOT_AN_APPROVER")
+        return grant
+
+    def _load(self, grant_id: str) -> Grant:
+        with self._deps.store.unit_of_work() as uow:
+            return uow.get_grant(canonical_uuid(grant_id))
+
+    def _refuse_self_approval(self, grant: Grant, approver: str) -> None:
+        """Nobody approves a request their own chat message set off (the ``turn_initiator``)."""
+        account = self._deps.config.approver(approver)
+        sender = (grant.turn_initiator or {}).get("sender_id")
+        if account is not None and isinstance(sender, str) and sender in account.identities():
+            raise Forbidden(f"'{approver}' started the conversation that made this request and cannot approve it; "
+                            "another approver must", code="SELF_APPROVAL")
+
+    def _hard_deny(self, grant: Grant) -> str | None:
         from cloud_broker.policy.decide import decide
 
         request = AwsAccessRequest(grant.account_id, grant.actions, grant.resources, grant.regions, grant.ttl)
@@ -79,3 +196,41 @@ def _already_resolved(grant: Grant) -> Conflict:
         f"grant {grant.grant_id} is already {grant.status.value}{by}; nothing was changed",
         code="ALREADY_RESOLVED",
     )
+
+
+def _subset(what: str, chosen: tuple[str, ...] | None, current: tuple[str, ...]) -> tuple[str, ...]:
+    """Narrowing picks from what was asked; it never adds."""
+    if chosen is None:
+        return current
+    extra = [item for item in chosen if item not in current]
+    if extra:
+        raise InvalidInput(f"narrowed {what} must come from the request; not requested: {', '.join(extra[:5])}")
+    picked = tuple(item for item in current if item in chosen)
+    if not picked:
+        raise InvalidInput(f"an approval must keep at least one of the requested {what}; deny the request instead")
+    return picked
+
+
+def _scope(grant: Grant) -> dict[str, object]:
+    return {"actions": list(grant.actions), "resources": list(grant.resources), "regions": list(grant.regions),
+            "ttl_seconds": int(grant.ttl.total_seconds())}
+
+
+def _narrowing_detail(before: Grant, after: Grant) -> dict[str, object]:
+    if after is before:
+        return {}
+    return {"narrowed_to": _scope(after), "narrowed_from": _scope(before)}
+
+
+def _required_text(what: str, text: str) -> str:
+    text = (text or "").strip()
+    if not text or len(text) > MAX_TEXT:
+        raise InvalidInput(f"{what} needs a reason of 1 to {MAX_TEXT} characters")
+    return text
+
+
+def _optional_text(text: str | None) -> str | None:
+    text = (text or "").strip()
+    if len(text) > MAX_TEXT:
+        raise InvalidInput(f"a comment may have at most {MAX_TEXT} characters")
+    return text or None

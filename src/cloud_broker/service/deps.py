@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from cloud_broker.domain.grants import Grant
 from cloud_broker.providers.base import Provider
-from cloud_broker.service.ports import AuditEvent, GrantStore, UnitOfWork
+from cloud_broker.service.ports import AuditEvent, GrantStore, NoPager, Pager, UnitOfWork
 from cloud_broker.vault import Vault
 
 if TYPE_CHECKING:
@@ -31,16 +31,18 @@ class Deps:
     vault: Vault
     catalogue: Catalogue
     clock: Callable[[], datetime] = utc_now
+    pager: Pager = NoPager()
 
 
-def audit(uow: UnitOfWork, event: str, actor: str, at: datetime, grant: Grant | None = None, **fields: Any) -> None:
-    """Append one audit row; grant fields fill agent, run and team so every row is attributable."""
+def audit(uow: UnitOfWork, event: str, actor: str, at: datetime, grant: Grant | None = None, **fields: Any) -> int:
+    """Append one audit row and return its position; grant fields fill agent, run and team so
+    every row is attributable. The trail doubles as the event feed pushes are made from."""
     if grant is not None:
         fields.setdefault("grant_id", grant.grant_id)
         fields.setdefault("agent_id", grant.agent_id)
         fields.setdefault("run_id", grant.run_id)
         fields.setdefault("team", grant.team)
-    uow.append_audit(AuditEvent(event=event, actor=actor, at=at, **fields))
+    return uow.append_audit(AuditEvent(event=event, actor=actor, at=at, **fields))
 
 
 def agent_actor(grant: Grant) -> str:

@@ -28,12 +28,113 @@ class AuditEvent:
     decision: str | None = None
     reason: str | None = None
     detail: dict[str, Any] = field(default_factory=dict)
+    # Assigned by the store; the position of the row in the trail (and in the event feed).
+    seq: int | None = None
+
+
+@dataclass(frozen=True)
+class GrantFilter:
+    """What the console's history view can narrow by; empty fields match everything."""
+
+    statuses: tuple[GrantStatus, ...] = ()
+    team: str | None = None
+    account_id: str | None = None
+    agent_id: str | None = None
+    approver: str | None = None
+    limit: int = 100
+
+
+@dataclass(frozen=True)
+class ConsoleSession:
+    session_hash: str
+    approver: str
+    csrf_token: str
+    created_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One outbound message (a Slack post, a webhook call, an agent push) and how it went.
+
+    ``payload`` is what is sent, minus any secret: signatures are computed at send time.
+    """
+
+    grant_id: str | None
+    event_seq: int
+    kind: str
+    target: str
+    status: str
+    attempts: int
+    payload: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+    next_attempt_at: datetime | None = None
+    last_error: str | None = None
+    response_status: int | None = None
+    external_ref: str | None = None
+    permalink: str | None = None
+    id: int | None = None
+
+
+class DuplicateRequest(Exception):
+    """Another pending grant holds the same request key (two identical requests raced)."""
+
+
+@dataclass(frozen=True)
+class PageReport:
+    """How paging the approvers went, as the contract's ``notification_*`` fields say it."""
+
+    status: str  # sent | failed | not_attempted
+    failure_reason: str | None = None
+    channel_name: str | None = None
+    channel_id: str | None = None
+    permalink: str | None = None
+    bot_user_handle: str | None = None
+    operator_alerted: bool | None = None
+
+    def wire(self) -> dict[str, Any]:
+        fields = {
+            "notification_status": self.status,
+            "notification_failure_reason": self.failure_reason,
+            "notification_channel_name": self.channel_name,
+            "notification_channel_id": self.channel_id,
+            "notification_permalink": self.permalink,
+            "notification_bot_user_handle": self.bot_user_handle,
+            "notification_operator_alerted": self.operator_alerted,
+        }
+        return {k: v for k, v in fields.items() if v is not None}
+
+
+NOT_CONFIGURED = PageReport(status="not_attempted", failure_reason="no_approval_channel_configured")
+
+
+class Pager(Protocol):
+    """Pages a grant's approvers. Idempotent per grant: a second call reports the first page."""
+
+    def page(self, grant: Grant, event_seq: int) -> PageReport: ...
+
+    def channel_status(self, team: str, account_id: str) -> dict[str, Any]:
+        """The contract's approval-channel-status reply: ``{ok, channel?, bot_user_handle?, reason?, raw_error?}``."""
+        ...
+
+
+class NoPager:
+    """For a broker with no approval channel: says so, truthfully."""
+
+    def page(self, grant: Grant, event_seq: int) -> PageReport:
+        return NOT_CONFIGURED
+
+    def channel_status(self, team: str, account_id: str) -> dict[str, Any]:
+        return {"ok": False, "reason": "no_approval_channel_configured"}
 
 
 class UnitOfWork(Protocol):
     """One transaction. Writes are visible to others only after the context exits cleanly."""
 
-    def insert_grant(self, grant: Grant) -> None: ...
+    def insert_grant(self, grant: Grant) -> None:
+        """Raise DuplicateRequest when a pending grant already holds ``grant.request_key``."""
+        ...
 
     def update_grant(self, grant: Grant, *, expected: GrantStatus) -> bool:
         """Write ``grant`` only if the stored status is still ``expected``; False if someone else moved it."""
@@ -47,8 +148,16 @@ class UnitOfWork(Protocol):
 
     def list_grants(self, *, statuses: tuple[GrantStatus, ...] = (), limit: int = 100) -> list[Grant]: ...
 
+    def search_grants(self, where: GrantFilter) -> list[Grant]:
+        """Newest first."""
+        ...
+
+    def find_pending_duplicate(self, request_key: str) -> Grant | None:
+        """The pending grant already filed under ``request_key``, if any."""
+        ...
+
     def list_due_for_expiry(self, now: datetime) -> list[Grant]:
-        """Active grants whose ``expires_at`` has passed."""
+        """Active grants whose ``expires_at`` has passed, and pending ones past ``pending_expires_at``."""
         ...
 
     def put_secret(self, grant_id: str, sealed: SealedSecret) -> None: ...
@@ -57,9 +166,41 @@ class UnitOfWork(Protocol):
 
     def delete_secret(self, grant_id: str) -> None: ...
 
-    def append_audit(self, event: AuditEvent) -> None: ...
+    def append_audit(self, event: AuditEvent) -> int:
+        """Append a row and return its position."""
+        ...
 
     def list_audit(self, *, grant_id: str | None = None, limit: int = 1000) -> list[AuditEvent]: ...
+
+    def list_audit_after(self, seq: int, *, agent_id: str | None = None, limit: int = 500) -> list[AuditEvent]:
+        """Rows with a position after ``seq``, oldest first: the trail doubles as an event feed."""
+        ...
+
+    def last_audit_seq(self) -> int: ...
+
+    def put_console_session(self, session: ConsoleSession) -> None: ...
+
+    def find_console_session(self, session_hash: str) -> ConsoleSession | None: ...
+
+    def delete_console_session(self, session_hash: str) -> None: ...
+
+    def insert_delivery(self, delivery: Delivery) -> int | None:
+        """The new row's id, or None when that (event, kind, target) was already recorded."""
+        ...
+
+    def update_delivery(self, delivery: Delivery) -> None: ...
+
+    def due_deliveries(self, now: datetime, limit: int = 50) -> list[Delivery]:
+        """Deliveries waiting for a (re)try whose time has come."""
+        ...
+
+    def list_deliveries(self, *, grant_id: str | None = None, limit: int = 200) -> list[Delivery]: ...
+
+    def read_cursor(self, name: str) -> int | None: ...
+
+    def move_cursor(self, name: str, expected: int | None, seq: int) -> bool:
+        """Move from ``expected`` to ``seq``; False when another process moved it first."""
+        ...
 
 
 class GrantStore(Protocol):

@@ -9,12 +9,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, insert, select, update
+from sqlalchemy import Connection, Engine, create_engine, event, func, insert, or_, select, update
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 
 from cloud_broker.domain.grants import Grant, GrantStatus
 from cloud_broker.errors import NotFound
-from cloud_broker.service.ports import AuditEvent
+from cloud_broker.service.ports import AuditEvent, DuplicateRequest, GrantFilter
+from cloud_broker.store.outbox_rows import OutboxRows
 from cloud_broker.store.tables import audit_events, grant_secrets, grants, json_list
 from cloud_broker.vault import SealedSecret
 
@@ -74,21 +76,27 @@ class SqlStore:
             yield SqlUnitOfWork(connection)
 
 
-class SqlUnitOfWork:
+class SqlUnitOfWork(OutboxRows):
     """The store's verbs inside one transaction; see ``service.ports.UnitOfWork``."""
 
     def __init__(self, connection: Connection) -> None:
         self._c = connection
 
     def insert_grant(self, grant: Grant) -> None:
-        self._c.execute(insert(grants).values(**_grant_row(grant)))
+        try:
+            with self._c.begin_nested():
+                self._c.execute(insert(grants).values(**_grant_row(grant)))
+        except IntegrityError as exc:
+            if grant.request_key is None:
+                raise
+            raise DuplicateRequest(grant.request_key) from exc
 
-    def update_grant(self, grant: Grant, *, expected: GrantStatus) -> bool:
-        result = self._c.execute(
-            update(grants)
-            .where(grants.c.grant_id == grant.grant_id, grants.c.status == expected.value)
-            .values(**_grant_row(grant))
-        )
+    def update_grant(self, grant: Grant, *, expected: GrantStatus, revision: int | None = None) -> bool:
+        """``revision``, when given, must also still match: the writer saw the latest version."""
+        query = update(grants).where(grants.c.grant_id == grant.grant_id, grants.c.status == expected.value)
+        if revision is not None:
+            query = query.where(grants.c.revision == revision)
+        result = self._c.execute(query.values(**_grant_row(grant), revision=grants.c.revision + 1))
         return result.rowcount == 1
 
     def get_grant(self, grant_id: str) -> Grant:
@@ -107,8 +115,30 @@ class SqlUnitOfWork:
             query = query.where(grants.c.status.in_([s.value for s in statuses]))
         return [_grant_from_row(r) for r in self._c.execute(query).mappings()]
 
+    def search_grants(self, where: GrantFilter) -> list[Grant]:
+        query = select(grants).order_by(grants.c.created_at.desc()).limit(where.limit)
+        if where.statuses:
+            query = query.where(grants.c.status.in_([s.value for s in where.statuses]))
+        for column, value in (
+            (grants.c.team, where.team), (grants.c.account_id, where.account_id),
+            (grants.c.agent_id, where.agent_id), (grants.c.approver, where.approver),
+        ):
+            if value:
+                query = query.where(column == value)
+        return [_grant_from_row(r) for r in self._c.execute(query).mappings()]
+
+    def find_pending_duplicate(self, request_key: str) -> Grant | None:
+        query = select(grants).where(grants.c.request_key == request_key, grants.c.status == GrantStatus.PENDING.value)
+        row = self._c.execute(query).mappings().first()
+        return _grant_from_row(row) if row else None
+
     def list_due_for_expiry(self, now: datetime) -> list[Grant]:
-        query = select(grants).where(grants.c.status == GrantStatus.ACTIVE.value, grants.c.expires_at <= now)
+        query = select(grants).where(
+            or_(
+                (grants.c.status == GrantStatus.ACTIVE.value) & (grants.c.expires_at <= now),
+                (grants.c.status == GrantStatus.PENDING.value) & (grants.c.pending_expires_at <= now),
+            )
+        )
         return [_grant_from_row(r) for r in self._c.execute(query).mappings()]
 
     def put_secret(self, grant_id: str, sealed: SealedSecret) -> None:
@@ -121,8 +151,11 @@ class SqlUnitOfWork:
     def delete_secret(self, grant_id: str) -> None:
         self._c.execute(grant_secrets.delete().where(grant_secrets.c.grant_id == grant_id))
 
-    def append_audit(self, event: AuditEvent) -> None:
-        self._c.execute(insert(audit_events).values(**asdict(event)))
+    def append_audit(self, event: AuditEvent) -> int:
+        row = asdict(event)
+        row.pop("seq")
+        result = self._c.execute(insert(audit_events).values(**row))
+        return int(result.inserted_primary_key[0])
 
     def list_audit(self, *, grant_id: str | None = None, limit: int = 1000) -> list[AuditEvent]:
         query = select(audit_events).order_by(audit_events.c.seq).limit(limit)
@@ -130,12 +163,25 @@ class SqlUnitOfWork:
             query = query.where(audit_events.c.grant_id == grant_id)
         return [_audit_from_row(r) for r in self._c.execute(query).mappings()]
 
+    def list_audit_after(self, seq: int, *, agent_id: str | None = None, limit: int = 500) -> list[AuditEvent]:
+        query = select(audit_events).where(audit_events.c.seq > seq).order_by(audit_events.c.seq).limit(limit)
+        if agent_id is not None:
+            query = query.where(audit_events.c.agent_id == agent_id)
+        return [_audit_from_row(r) for r in self._c.execute(query).mappings()]
+
+    def last_audit_seq(self) -> int:
+        return int(self._c.execute(select(func.coalesce(func.max(audit_events.c.seq), 0))).scalar_one())
+
+
+_LISTS = ("actions", "resources", "regions", "approvals")
+
 
 def _grant_row(grant: Grant) -> dict[str, Any]:
     row = asdict(grant)
+    row.pop("revision")  # the store owns it: every write bumps it
     row["ttl_seconds"] = int(row.pop("ttl").total_seconds())
     row["status"] = grant.status.value
-    for name in ("actions", "resources", "regions"):
+    for name in _LISTS:
         row[name] = list(row[name])
     return row
 
@@ -143,12 +189,10 @@ def _grant_row(grant: Grant) -> dict[str, Any]:
 def _grant_from_row(row: Any) -> Grant:
     values = dict(row)
     ttl = timedelta(seconds=values.pop("ttl_seconds"))
-    for name in ("actions", "resources", "regions"):
+    for name in _LISTS:
         values[name] = json_list(values[name])
     return Grant(ttl=ttl, **{**values, "status": GrantStatus(values["status"])})
 
 
 def _audit_from_row(row: Any) -> AuditEvent:
-    values = dict(row)
-    values.pop("seq")
-    return AuditEvent(**values)
+    return AuditEvent(**dict(row))

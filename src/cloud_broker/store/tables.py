@@ -58,6 +58,11 @@ grants = Table(
     Column("source_context", JSON),
     Column("turn_initiator", JSON),
     Column("approver", String(256)),
+    Column("approvals", JSON, nullable=False, server_default="[]"),
+    Column("requested", JSON),
+    Column("pending_expires_at", UtcDateTime),
+    Column("request_key", String(64)),
+    Column("revision", Integer, nullable=False, server_default="0"),
 )
 
 grant_secrets = Table(
@@ -82,6 +87,46 @@ audit_events = Table(
     Column("decision", String(32)),
     Column("reason", Text),
     Column("detail", JSON, nullable=False),
+)
+
+
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    # The SHA-256 of the session cookie: a stolen database does not yield live sessions.
+    Column("session_hash", String(64), primary_key=True),
+    Column("approver", String(256), nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("grant_id", String(36), index=True),
+    # The audit row that caused it; with kind and target it makes a delivery happen once.
+    Column("event_seq", Integer, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("target", String(512), nullable=False),
+    Column("status", String(16), nullable=False, index=True),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UtcDateTime),
+    Column("last_error", Text),
+    Column("response_status", Integer),
+    Column("external_ref", String(256)),
+    Column("permalink", Text),
+    Column("payload", JSON, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+outbox_cursors = Table(
+    "outbox_cursors",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("seq", Integer, nullable=False),
 )
 
 

@@ -1,0 +1,1 @@
+"""Paging approvers and pushing outcomes: Slack, signed webhooks, agent callbacks."""

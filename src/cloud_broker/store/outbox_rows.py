@@ -1,0 +1,85 @@
+"""Store verbs for what flows out of the broker: deliveries, feed cursors, console sessions."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from cloud_broker.service.ports import ConsoleSession, Delivery
+from cloud_broker.store.tables import console_sessions, deliveries, outbox_cursors
+
+PENDING_DELIVERY = "pending"
+
+
+class OutboxRows:
+    """Mixed into the unit of work; ``_c`` is its connection."""
+
+    _c: Connection
+
+    def put_console_session(self, session: ConsoleSession) -> None:
+        self._c.execute(insert(console_sessions).values(**asdict(session)))
+
+    def find_console_session(self, session_hash: str) -> ConsoleSession | None:
+        query = select(console_sessions).where(console_sessions.c.session_hash == session_hash)
+        row = self._c.execute(query).mappings().first()
+        return ConsoleSession(**dict(row)) if row else None
+
+    def delete_console_session(self, session_hash: str) -> None:
+        self._c.execute(console_sessions.delete().where(console_sessions.c.session_hash == session_hash))
+
+    def insert_delivery(self, delivery: Delivery) -> int | None:
+        row = asdict(delivery)
+        row.pop("id")
+        # A savepoint, so a duplicate does not poison the caller's transaction.
+        try:
+            with self._c.begin_nested():
+                result = self._c.execute(insert(deliveries).values(**row))
+        except IntegrityError:
+            return None
+        key = result.inserted_primary_key
+        return int(key[0]) if key else None
+
+    def update_delivery(self, delivery: Delivery) -> None:
+        row = asdict(delivery)
+        row.pop("id")
+        self._c.execute(update(deliveries).where(deliveries.c.id == delivery.id).values(**row))
+
+    def due_deliveries(self, now: datetime, limit: int = 50) -> list[Delivery]:
+        query = (
+            select(deliveries)
+            .where(deliveries.c.status == PENDING_DELIVERY, deliveries.c.next_attempt_at <= now)
+            .order_by(deliveries.c.next_attempt_at)
+            .limit(limit)
+        )
+        return [_delivery(r) for r in self._c.execute(query).mappings()]
+
+    def list_deliveries(self, *, grant_id: str | None = None, limit: int = 200) -> list[Delivery]:
+        query = select(deliveries).order_by(deliveries.c.id).limit(limit)
+        if grant_id is not None:
+            query = query.where(deliveries.c.grant_id == grant_id)
+        return [_delivery(r) for r in self._c.execute(query).mappings()]
+
+    def read_cursor(self, name: str) -> int | None:
+        row = self._c.execute(select(outbox_cursors.c.seq).where(outbox_cursors.c.name == name)).first()
+        return int(row[0]) if row else None
+
+    def move_cursor(self, name: str, expected: int | None, seq: int) -> bool:
+        if expected is None:
+            try:
+                with self._c.begin_nested():
+                    self._c.execute(insert(outbox_cursors).values(name=name, seq=seq))
+            except IntegrityError:
+                return False
+            return True
+        result = self._c.execute(
+            update(outbox_cursors).where(outbox_cursors.c.name == name, outbox_cursors.c.seq == expected).values(seq=seq)
+        )
+        return result.rowcount == 1
+
+
+def _delivery(row: Any) -> Delivery:
+    return Delivery(**dict(row))
