@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,7 @@ class Clock:
     offset: timedelta = field(default_factory=timedelta)
 
     def __call__(self) -> datetime:
-        return datetime.now(timezone.utc) + self.offset
+        return datetime.now(UTC) + self.offset
 
 
 @dataclass
@@ -74,6 +75,17 @@ class BrokerUnderTest:
                          for t in (grants, grant_secrets, audit_events))
 
 
+def s3_client(bt: BrokerUnderTest, creds: dict[str, str], region: str = "us-east-1") -> Any:
+    """An S3 client on the emulator that signs with credentials the broker handed out."""
+    import boto3
+
+    return boto3.client(
+        "s3", endpoint_url=bt.emulator.endpoint_url, region_name=region,
+        aws_access_key_id=creds["access_key_id"], aws_secret_access_key=creds["secret_access_key"],
+        aws_session_token=creds["session_token"],
+    )
+
+
 def config_yaml(role_arn: str, key_hash: str, agents: dict[str, str]) -> dict[str, Any]:
     return {
         "approvers": [{"name": "alice"}, {"name": "bob"}, {"name": "carol"}],
@@ -103,18 +115,35 @@ def config_yaml(role_arn: str, key_hash: str, agents: dict[str, str]) -> dict[st
 
 @pytest.fixture
 def bt(emulator: Any, tmp_path: Path) -> Iterator[BrokerUnderTest]:
+    with broker_under_test(emulator, tmp_path) as under_test:
+        yield under_test
+
+
+@contextmanager
+def broker_under_test(
+    emulator: Any,
+    tmp_path: Path,
+    edit_config: Callable[[dict[str, Any]], None] | None = None,
+    provider: Any = None,
+) -> Iterator[BrokerUnderTest]:
+    """The broker of ``bt``; ``edit_config`` may change the config dict before it is parsed,
+    ``provider`` may wrap the real STS provider (e.g. to count calls)."""
     import boto3
 
     host_key = new_api_key()
     agents = {k: str(uuid.uuid4()) for k in ("agent", "other", "foreign")}
-    config = parse_config(config_yaml(emulator.role_arn, hash_api_key(host_key), agents))
+    raw = config_yaml(emulator.role_arn, hash_api_key(host_key), agents)
+    if edit_config is not None:
+        edit_config(raw)
+    config = parse_config(raw)
     session = boto3.Session(aws_access_key_id=emulator.source_access_key_id,
                             aws_secret_access_key=emulator.source_secret_access_key, region_name="us-east-1")
     db_path = tmp_path / "broker.db"
     clock = Clock()
     vault = Vault(os.urandom(32))
+    sts = AwsStsProvider(session, endpoint_url=emulator.endpoint_url)
     deps = Deps(config=config, store=SqlStore.open(f"sqlite:///{db_path}"),
-                provider=AwsStsProvider(session, endpoint_url=emulator.endpoint_url),
+                provider=provider(sts) if provider else sts,
                 vault=vault, catalogue=Catalogue.default(), clock=clock)
     broker = Broker(deps)
     tokens = TokenIssuer(vault.derive_key(SIGNING_KEY_PURPOSE))

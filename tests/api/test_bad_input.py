@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
@@ -92,7 +92,7 @@ def test_host_cannot_act_for_an_agent_of_another_host(bt: BrokerUnderTest) -> No
 
 
 def _forged(host: str, key: bytes, **claims: Any) -> str:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     body = {"iss": "cloud-broker", "aud": "cloud-broker-api", "sub": host, "iat": int(now.timestamp()),
             "exp": int((now + timedelta(hours=1)).timestamp()), **claims}
     return jwt.encode(body, key, algorithm="HS256")
@@ -102,7 +102,7 @@ def _forged(host: str, key: bytes, **claims: Any) -> str:
     "token_kind", ["forged-signature", "expired", "alg-none", "garbage", "missing"],
 )
 def test_bad_tokens_are_refused_and_write_nothing(bt: BrokerUnderTest, token_kind: str) -> None:
-    past = datetime.now(timezone.utc) - timedelta(hours=2)
+    past = datetime.now(UTC) - timedelta(hours=2)
     headers = {
         "forged-signature": {"Authorization": "Bearer " + _forged("host-a", b"k" * 32)},
         "expired": {"Authorization": "Bearer " + bt.tokens.issue("host-a", now=past)},
@@ -118,7 +118,7 @@ def test_bad_tokens_are_refused_and_write_nothing(bt: BrokerUnderTest, token_kin
 
 
 def test_expired_token_says_so(bt: BrokerUnderTest) -> None:
-    past = datetime.now(timezone.utc) - timedelta(hours=2)
+    past = datetime.now(UTC) - timedelta(hours=2)
     reply = bt.client.get("/aws/inventory", params={"agent_id": bt.agent_id},
                           headers={"Authorization": "Bearer " + bt.tokens.issue("host-a", now=past)})
     assert reply.status_code == 401

@@ -5,19 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.api.conftest import ACCOUNT, BrokerUnderTest
+from tests.api.conftest import ACCOUNT, BrokerUnderTest, s3_client
 
-
-def _s3(bt: BrokerUnderTest, creds: dict[str, str], region: str = "us-east-1") -> Any:
-    return boto3.client(
-        "s3", endpoint_url=bt.emulator.endpoint_url, region_name=region,
-        aws_access_key_id=creds["access_key_id"], aws_secret_access_key=creds["secret_access_key"],
-        aws_session_token=creds["session_token"],
-    )
+_s3 = s3_client
 
 
 def _request(bt: BrokerUnderTest, **overrides: Any) -> dict[str, Any]:
@@ -152,11 +145,10 @@ def test_preview_writes_nothing(bt: BrokerUnderTest) -> None:
 
 
 def test_sts_failure_leaves_a_failed_grant_with_reason_and_no_secret(bt: BrokerUnderTest) -> None:
-    from cloud_broker.providers.aws import AwsStsProvider
-
     from dataclasses import replace
 
     from cloud_broker.api.schemas import GrantCreateBody
+    from cloud_broker.providers.aws import AwsStsProvider
     from cloud_broker.service.broker import Broker
 
     unreachable = AwsStsProvider(endpoint_url="http://127.0.0.1:9", max_attempts=1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from cloud_broker import __version__
-from cloud_broker.api import routes_aws, routes_host
+from cloud_broker.api import routes_aws, routes_events, routes_host
 from cloud_broker.api.errors import install_error_handlers
 from cloud_broker.api.limits import BodyLimit
 from cloud_broker.api.tokens import TokenIssuer
@@ -22,8 +22,10 @@ def create_app(broker: Broker, tokens: TokenIssuer) -> FastAPI:
     )
     app.state.broker = broker
     app.state.tokens = tokens
+    app.state.event_streams = routes_events.StreamSlots()
     install_error_handlers(app)
     app.add_middleware(BodyLimit)
     app.include_router(routes_host.router)
     app.include_router(routes_aws.router)
+    app.include_router(routes_events.router)
     return app

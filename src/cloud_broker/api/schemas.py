@@ -14,7 +14,13 @@ from cloud_broker.domain.requests import DEFAULT_TTL, AwsAccessRequest
 from cloud_broker.policy.decision import Decision
 from cloud_broker.service.access import GrantAsk
 from cloud_broker.vault import format_secret_ref
-from cloud_broker.wire_types import ACTION_PATTERN, RESOURCE_PATTERN, AccountId, TtlSeconds, Uuid
+from cloud_broker.wire_types import (
+    ACTION_PATTERN,
+    RESOURCE_PATTERN,
+    AccountId,
+    TtlSeconds,
+    Uuid,
+)
 
 Action = Annotated[str, StringConstraints(pattern=ACTION_PATTERN)]
 Resource = Annotated[str, StringConstraints(pattern=RESOURCE_PATTERN, max_length=2048)]

@@ -1,43 +1,73 @@
-"""Operator commands that act on the store directly: approve, deny, sweep, audit."""
+"""Operator commands that act on the store directly: approve, deny, revoke, sweep, audit, deliveries."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from typing import Annotated
+from datetime import timedelta
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from cloud_broker.cli.options import ConfigOpt, DbOpt, StateOpt, fail, wired_from
 from cloud_broker.errors import BrokerError
 
+if TYPE_CHECKING:
+    from cloud_broker.cli.wiring import Wired
+
 ApproverOpt = Annotated[str, typer.Option("--approver", help="Approver name, as listed in the ceiling")]
+ReasonOpt = Annotated[str, typer.Option("--reason", help="Why; shown to the agent")]
 
 
-def approve(grant_id: str, approver: ApproverOpt, config: ConfigOpt = None, db: DbOpt = None, state_dir: StateOpt = None) -> None:
-    """Approve a pending grant; this mints its credentials."""
-    approvals = wired_from(config, db, state_dir).broker.approvals
-    try:
-        grant = approvals.approve(grant_id, approver)
-    except BrokerError as exc:
-        raise fail(exc) from None
-    typer.echo(f"grant {grant.grant_id}: {grant.status.value}" + (f" ({grant.denial_reason})" if grant.denial_reason else ""))
-    if grant.status.value != "active":
-        raise typer.Exit(code=1)
-
-
-def deny(
+def approve(
     grant_id: str,
     approver: ApproverOpt,
-    reason: Annotated[str, typer.Option("--reason", help="Why; shown to the agent")],
+    action: Annotated[list[str] | None, typer.Option("--action", help="Keep only these requested actions (repeat)")] = None,
+    resource: Annotated[list[str] | None, typer.Option("--resource", help="Keep only these requested resources (repeat)")] = None,
+    ttl: Annotated[int | None, typer.Option("--ttl", help="A shorter TTL in seconds")] = None,
+    comment: Annotated[str | None, typer.Option("--comment", help="Recorded in the audit trail")] = None,
     config: ConfigOpt = None,
     db: DbOpt = None,
     state_dir: StateOpt = None,
 ) -> None:
-    """Deny a pending grant."""
+    """Approve a pending grant, optionally narrowed; it mints once enough approvers agreed."""
+    from cloud_broker.service.approvals import Narrowing
+
+    narrowing = Narrowing(
+        actions=tuple(action) if action else None,
+        resources=tuple(resource) if resource else None,
+        ttl=timedelta(seconds=ttl) if ttl is not None else None,
+    )
     approvals = wired_from(config, db, state_dir).broker.approvals
     try:
-        grant = approvals.deny(grant_id, approver, reason)
+        grant = approvals.approve(grant_id, approver, narrowing, comment=comment)
+    except BrokerError as exc:
+        raise fail(exc) from None
+    waiting = f" ({len(grant.approvals)} approval(s) so far)" if grant.status.value == "pending" else ""
+    typer.echo(f"grant {grant.grant_id}: {grant.status.value}{waiting}"
+               + (f" ({grant.denial_reason})" if grant.denial_reason else ""))
+    if grant.status.value not in ("active", "pending"):
+        raise typer.Exit(code=1)
+
+
+def revoke(grant_id: str, approver: ApproverOpt, reason: ReasonOpt, config: ConfigOpt = None,
+           db: DbOpt = None, state_dir: StateOpt = None) -> None:
+    """Revoke an active grant: its credentials stop working and cannot be read again."""
+    _settle("revoke", grant_id, approver, reason, wired_from(config, db, state_dir))
+
+
+def deny(grant_id: str, approver: ApproverOpt, reason: ReasonOpt, config: ConfigOpt = None,
+         db: DbOpt = None, state_dir: StateOpt = None) -> None:
+    """Deny a pending grant."""
+    _settle("deny", grant_id, approver, reason, wired_from(config, db, state_dir))
+
+
+def _settle(verb: str, grant_id: str, approver: str, reason: str, wired: Wired) -> None:
+    """Deny or revoke: both end a grant for a stated reason and print where it landed."""
+    approvals = wired.broker.approvals
+    act = approvals.deny if verb == "deny" else approvals.revoke
+    try:
+        grant = act(grant_id, approver, reason)
     except BrokerError as exc:
         raise fail(exc) from None
     typer.echo(f"grant {grant.grant_id}: {grant.status.value}")
@@ -60,3 +90,18 @@ def audit(
     with store.unit_of_work() as uow:
         for event in uow.list_audit(grant_id=grant_id):
             typer.echo(json.dumps(asdict(event), default=str))
+
+
+def deliveries(
+    grant_id: Annotated[str | None, typer.Option("--grant", help="Only this grant's deliveries")] = None,
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+    state_dir: StateOpt = None,
+) -> None:
+    """Print the delivery log (Slack pages, webhooks, agent pushes) as JSON lines, without payloads."""
+    store = wired_from(config, db, state_dir).broker.deps.store
+    with store.unit_of_work() as uow:
+        for delivery in uow.list_deliveries(grant_id=grant_id):
+            row = asdict(delivery)
+            row.pop("payload")
+            typer.echo(json.dumps(row, default=str))

@@ -28,6 +28,11 @@ class AgentSession:
     def __init__(self, session: Any) -> None:
         self._session = session
 
+    @property
+    def session(self) -> Any:
+        """The SDK's ClientSession, for resources and other requests beyond tools."""
+        return self._session
+
     async def call(self, tool: str, arguments: dict[str, Any] | None = None) -> ToolReply:
         result = await self._session.call_tool(tool, arguments or {})
         text = "".join(getattr(item, "text", "") for item in result.content)
@@ -39,16 +44,17 @@ class AgentSession:
 
 @asynccontextmanager
 async def agent_session(
-    env: dict[str, str], *, errlog: Any = None, command: list[str] | None = None
+    env: dict[str, str], *, errlog: Any = None, command: list[str] | None = None, **session_options: Any
 ) -> AsyncIterator[AgentSession]:
     """Spawn an MCP server (``cloud-broker mcp`` unless ``command`` names another) with ``env``
-    (the AGT_* variables) and initialise a session."""
+    (the AGT_* variables) and initialise a session. ``session_options`` go to the SDK's
+    ClientSession (e.g. ``message_handler`` to see server notifications)."""
     from mcp.client.session import ClientSession
     from mcp.client.stdio import StdioServerParameters, stdio_client
 
     command = command or [sys.executable, "-m", "cloud_broker", "mcp"]
     params = StdioServerParameters(command=command[0], args=command[1:], env=child_env(**env))
     async with stdio_client(params, errlog=errlog or sys.stderr) as (read, write):
-        async with ClientSession(read, write) as session:
+        async with ClientSession(read, write, **session_options) as session:
             await session.initialize()
             yield AgentSession(session)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cloud_broker.cli import admin, config_cmd, demo, mcp_cmd, serve
+from cloud_broker.cli import admin, approvers_cmd, config_cmd, demo, mcp_cmd, serve
 
 app = typer.Typer(
     name="cloud-broker",
@@ -18,8 +18,11 @@ app.command("mcp")(mcp_cmd.mcp)
 app.command("demo")(demo.demo)
 app.command("approve")(admin.approve)
 app.command("deny")(admin.deny)
+app.command("revoke")(admin.revoke)
+app.command("deliveries")(admin.deliveries)
 app.command("sweep")(admin.sweep)
 app.command("audit")(admin.audit)
 app.add_typer(config_cmd.config_app, name="config")
 app.add_typer(config_cmd.hosts_app, name="hosts")
 app.add_typer(config_cmd.token_app, name="token")
+app.add_typer(approvers_cmd.approvers_app, name="approvers")

@@ -38,16 +38,17 @@ def serve(
 
 
 def run_api(wired: Wired, host: str, port: int, on_ready: object = None) -> None:
-    """Run uvicorn until interrupted, sweeping in the background; ``on_ready(port)`` once bound."""
+    """Run uvicorn until interrupted, sweeping and dispatching notifications in the background;
+    ``on_ready(port)`` once bound."""
     import uvicorn
 
-    from cloud_broker.api.app import create_app
+    from cloud_broker.cli.http_app import build_app
 
     stop = threading.Event()
-    sweeper = threading.Thread(target=_sweep_forever, args=(wired, stop), daemon=True, name="sweeper")
-    sweeper.start()
-    server = uvicorn.Server(uvicorn.Config(create_app(wired.broker, wired.tokens), host=host, port=port,
-                                           log_level="warning", access_log=False))
+    threading.Thread(target=_sweep_forever, args=(wired, stop), daemon=True, name="sweeper").start()
+    threading.Thread(target=wired.dispatcher().run_forever, args=(stop,), daemon=True, name="dispatcher").start()
+    server = uvicorn.Server(uvicorn.Config(build_app(wired), host=host, port=port,
+                                           log_level="warning", access_log=False, proxy_headers=True))
     if on_ready is not None:
         threading.Thread(target=_announce, args=(server, on_ready), daemon=True).start()
     try:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from cloud_broker.api.tokens import SIGNING_KEY_PURPOSE, TokenIssuer
 from cloud_broker.config import BrokerConfig, load_config
+from cloud_broker.errors import ConfigError
 from cloud_broker.providers.base import Provider
 from cloud_broker.service.broker import Broker
 from cloud_broker.service.deps import Deps
@@ -15,34 +18,86 @@ from cloud_broker.settings import Settings
 from cloud_broker.store.sql import SqlStore
 from cloud_broker.vault import Vault
 
+if TYPE_CHECKING:
+    from cloud_broker.notify.dispatcher import Dispatcher
+    from cloud_broker.notify.slack import SlackNotifier
+
 
 @dataclass(frozen=True)
 class Wired:
     broker: Broker
     tokens: TokenIssuer
     config: BrokerConfig
+    # Secret values named by broker.yaml's *_env fields, read once from the environment.
+    secrets: Mapping[str, str]
+    slack: SlackNotifier | None = None
+
+    def dispatcher(self) -> Dispatcher:
+        """The background sender of Slack updates, webhooks and agent pushes."""
+        from cloud_broker.notify.dispatcher import Dispatcher
+
+        return Dispatcher(self.broker.deps, slack=self.slack, secrets=self.secrets)
+
+    @property
+    def slack_signing_secret(self) -> str | None:
+        slack = self.config.notifications.slack
+        return self.secrets.get(slack.signing_secret_env) if slack else None
 
 
-def wire(settings: Settings, provider: Provider | None = None, config: BrokerConfig | None = None) -> Wired:
+def wire(
+    settings: Settings,
+    provider: Provider | None = None,
+    config: BrokerConfig | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Wired:
     """Load config, open the store (migrating it), load the key, and build the broker."""
+    from cloud_broker.notify.pager import BrokerPager
     from cloud_broker.policy.catalogue import Catalogue
 
+    env = os.environ if env is None else env
     config = config or load_config(settings.config_path)
+    secrets = notification_secrets(config, env)
     settings.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    vault = Vault.from_environment(settings.key_file, os.environ)
+    vault = Vault.from_environment(settings.key_file, env)
     provider = provider or aws_provider(settings)
-    deps = Deps(
+    bare = Deps(
         config=config,
         store=SqlStore.open(settings.db_url),
         provider=provider,
         vault=vault,
         catalogue=Catalogue.default(),
     )
+    slack = slack_notifier(config, secrets)
+    deps = replace(bare, pager=BrokerPager(bare, slack=slack, secrets=secrets))
     tokens = TokenIssuer(
         vault.derive_key(SIGNING_KEY_PURPOSE),
         ttl=timedelta(seconds=config.broker.jwt_ttl_seconds),
     )
-    return Wired(broker=Broker(deps), tokens=tokens, config=config)
+    return Wired(broker=Broker(deps), tokens=tokens, config=config, secrets=secrets, slack=slack)
+
+
+def notification_secrets(config: BrokerConfig, env: Mapping[str, str]) -> dict[str, str]:
+    """The secrets broker.yaml names; Slack's must all be there, or the broker refuses to start.
+
+    A missing webhook or callback secret only fails those deliveries (recorded in the
+    delivery log): one misconfigured receiver must not take approvals down.
+    """
+    secrets = {name: env[name] for name in config.secret_env_names() if env.get(name)}
+    slack = config.notifications.slack
+    if slack is not None:
+        missing = [n for n in (slack.bot_token_env, slack.signing_secret_env) if n not in secrets]
+        if missing:
+            raise ConfigError([f"notifications.slack: environment variable {n} is not set" for n in missing])
+    return secrets
+
+
+def slack_notifier(config: BrokerConfig, secrets: Mapping[str, str]) -> SlackNotifier | None:
+    from cloud_broker.notify.slack import SlackNotifier
+
+    slack = config.notifications.slack
+    if slack is None:
+        return None
+    return SlackNotifier(secrets[slack.bot_token_env], base_url=slack.api_base_url)
 
 
 def aws_provider(settings: Settings) -> Provider:

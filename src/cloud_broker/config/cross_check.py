@@ -9,7 +9,6 @@ reported again: that entry already has its own problem.
 from __future__ import annotations
 
 import re
-
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar

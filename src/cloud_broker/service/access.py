@@ -19,8 +19,8 @@ from cloud_broker.errors import Conflict, Forbidden, Gone, NotFound
 from cloud_broker.policy.decision import Decision, Outcome
 from cloud_broker.providers.base import IssuedCredential
 from cloud_broker.service.deps import Deps, agent_actor, audit
-from cloud_broker.service.ports import DuplicateRequest, PageReport, UnitOfWork
 from cloud_broker.service.minting import Minter
+from cloud_broker.service.ports import DuplicateRequest, PageReport, UnitOfWork
 
 if TYPE_CHECKING:
     from cloud_broker.config import Agent
@@ -103,17 +103,21 @@ class AgentAccess:
             try:
                 with self._deps.store.unit_of_work() as uow:
                     existing = uow.find_pending_duplicate(grant.request_key)
-                    if existing is not None and existing.status_at(now) is GrantStatus.PENDING:
+                    repeat = existing is not None and existing.status_at(now) is GrantStatus.PENDING
+                    if existing is not None and repeat:
                         seq = audit(uow, "grant.request_repeated", actor, now, existing,
                                     detail={"task_id": ask.task_id})
-                        return GrantOutcome(existing, decision, page=self._deps.pager.page(existing, seq), repeated=True)
-                    if existing is not None:
+                    elif existing is not None:
                         settle_expired(self._deps, existing, "system:request", uow=uow)
-                    uow.insert_grant(grant)
-                    seq = audit(uow, "grant.requested", actor, now, grant, decision=decision.outcome.value,
-                                reason=decision.reason, detail=_request_detail(ask, decision))
+                    if not repeat:
+                        uow.insert_grant(grant)
+                        seq = audit(uow, "grant.requested", actor, now, grant, decision=decision.outcome.value,
+                                    reason=decision.reason, detail=_request_detail(ask, decision))
             except DuplicateRequest:
                 continue  # an identical request committed first: answer with that one
+            # Paged after the commit: the pager writes its own rows and may wait on the network.
+            if repeat and existing is not None:
+                return GrantOutcome(existing, decision, page=self._deps.pager.page(existing, seq), repeated=True)
             return GrantOutcome(grant, decision, page=self._deps.pager.page(grant, seq))
         raise Conflict("an identical request is being filed concurrently; try again", code="GRANT_BUSY")
 

@@ -58,7 +58,10 @@ class Approvals:
 
     def requirement(self, grant: Grant) -> ApprovalRequirement:
         """Who may approve ``grant`` under today's ceiling, and how many approvals it needs."""
-        from cloud_broker.policy.approval import ApprovalRequirement, approval_requirement
+        from cloud_broker.policy.approval import (
+            ApprovalRequirement,
+            approval_requirement,
+        )
 
         ceiling = self._deps.config.ceiling(grant.team, grant.account_id)
         if ceiling is None:

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from cloud_broker.domain.grants import Grant
 from cloud_broker.providers.base import Provider
-from cloud_broker.service.ports import AuditEvent, GrantStore, NoPager, Pager, UnitOfWork
+from cloud_broker.service.ports import (
+    AuditEvent,
+    GrantStore,
+    NoPager,
+    Pager,
+    UnitOfWork,
+)
 from cloud_broker.vault import Vault
 
 if TYPE_CHECKING:
@@ -18,7 +24,7 @@ if TYPE_CHECKING:
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)

@@ -136,8 +136,9 @@ class UnitOfWork(Protocol):
         """Raise DuplicateRequest when a pending grant already holds ``grant.request_key``."""
         ...
 
-    def update_grant(self, grant: Grant, *, expected: GrantStatus) -> bool:
-        """Write ``grant`` only if the stored status is still ``expected``; False if someone else moved it."""
+    def update_grant(self, grant: Grant, *, expected: GrantStatus, revision: int | None = None) -> bool:
+        """Write ``grant`` only if the stored status is still ``expected`` (and, when given, the
+        stored revision still ``revision``); False if someone else wrote first."""
         ...
 
     def get_grant(self, grant_id: str) -> Grant:

@@ -9,7 +9,17 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    create_engine,
+    event,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
@@ -155,7 +165,9 @@ class SqlUnitOfWork(OutboxRows):
         row = asdict(event)
         row.pop("seq")
         result = self._c.execute(insert(audit_events).values(**row))
-        return int(result.inserted_primary_key[0])
+        key = result.inserted_primary_key
+        assert key is not None  # every insert of this table assigns seq
+        return int(key[0])
 
     def list_audit(self, *, grant_id: str | None = None, limit: int = 1000) -> list[AuditEvent]:
         query = select(audit_events).order_by(audit_events.c.seq).limit(limit)

@@ -1,0 +1,163 @@
+"""``GET /aws/events``: grant outcomes pushed to the agent as Server-Sent Events.
+
+Without a push the agent has to poll each pending grant; a human approval can take minutes, so
+the stream lets it wait instead. The events come from :class:`GrantFeed` (the audit trail is the
+outbox), so whichever process made a change, the stream reports it once it has committed.
+
+Wire form (one frame per grant event, ``id`` is the audit sequence number)::
+
+    id: 42
+    event: grant
+    data: {"event_id": 42, "grant_id": "…", "status": "active", …}
+
+The first frame is ``event: ready`` carrying the starting position as its ``id``: a client that
+reconnects with that id misses nothing, even if no grant event arrived in between. Idle streams
+get a ``: keepalive`` comment every 15 s so proxies and clients can tell quiet from dead. A
+stream ends after an hour (a token's life): the reconnect must show a fresh token, so a host
+whose token expired or whose agent was taken away stops hearing within the hour.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from functools import partial
+from typing import Annotated
+
+import anyio
+import anyio.to_thread
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
+
+from cloud_broker.api.auth import caller_host
+from cloud_broker.api.errors import error_response
+from cloud_broker.api.state import broker_of
+from cloud_broker.errors import InvalidInput
+from cloud_broker.service.broker import Broker
+from cloud_broker.service.feed import GrantEvent, GrantFeed
+from cloud_broker.wire_types import Uuid
+
+router = APIRouter(prefix="/aws", tags=["aws"])
+
+POLL_SECONDS = 0.5
+KEEPALIVE_SECONDS = 15.0
+MAX_STREAMS_PER_HOST = 20
+MAX_STREAM_SECONDS = 3600.0
+KEEPALIVE = b": keepalive\n\n"
+
+Host = Annotated[str, Depends(caller_host)]
+B = Annotated[Broker, Depends(broker_of)]
+
+
+class StreamSlots:
+    """Open streams per host. Each stream polls the store, so one host must not take them all."""
+
+    def __init__(self, limit: int = MAX_STREAMS_PER_HOST) -> None:
+        self.limit = limit
+        self._open: Counter[str] = Counter()
+
+    def acquire(self, host: str) -> bool:
+        """Take a slot for ``host``; False when it already holds ``limit`` streams."""
+        if self._open[host] >= self.limit:
+            return False
+        self._open[host] += 1
+        return True
+
+    def release(self, host: str) -> None:
+        self._open[host] -= 1
+        if self._open[host] <= 0:
+            del self._open[host]
+
+    def open_for(self, host: str) -> int:
+        return self._open[host]
+
+
+class EventStreamResponse(StreamingResponse):
+    """A streaming response that gives its slot back however the stream ends.
+
+    The slot is released here rather than in the generator: a generator cancelled while parked
+    at ``yield`` is only finalised when it is garbage-collected, which may be much later.
+    """
+
+    media_type = "text/event-stream"
+
+    def __init__(self, frames: AsyncIterator[bytes], release: Callable[[], None]) -> None:
+        super().__init__(frames, headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+        self._release = release
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._release()
+            closer = getattr(self.body_iterator, "aclose", None)
+            if closer is not None:
+                with anyio.CancelScope(shield=True):
+                    await closer()
+
+
+@router.get("/events", response_model=None)
+async def grant_events(
+    request: Request,
+    host: Host,
+    broker: B,
+    agent_id: Annotated[Uuid, Query(description="The agent whose grants to follow")],
+    after: Annotated[int | None, Query(ge=0, description="Resume after this event id")] = None,
+    last_event_id: Annotated[str | None, Header(description="Set by SSE clients on reconnect")] = None,
+) -> Response:
+    agent = broker.access.agent(host, agent_id)
+    feed = GrantFeed(broker.deps)
+    requested = _requested_cursor(last_event_id, after)
+    head = await anyio.to_thread.run_sync(feed.head)
+    # A cursor beyond the newest row (a stale id from another database) would hide new events.
+    cursor = head if requested is None else min(requested, head)
+    slots = stream_slots(request)
+    if not slots.acquire(host):
+        return error_response(429, "TOO_MANY_STREAMS",
+                              f"host '{host}' already has {slots.limit} event streams open; close one first")
+    return EventStreamResponse(_frames(feed, agent.id, cursor), partial(slots.release, host))
+
+
+def stream_slots(request: Request) -> StreamSlots:
+    """The app's slot table, created with the app so each app (and test) counts its own."""
+    return request.app.state.event_streams  # type: ignore[no-any-return]
+
+
+def _requested_cursor(last_event_id: str | None, after: int | None) -> int | None:
+    """``Last-Event-ID`` wins: an SSE client resends its original URL, ``?after`` included."""
+    if last_event_id is None or not last_event_id.strip():
+        return after
+    value = last_event_id.strip()
+    if not (value.isascii() and value.isdigit()):
+        raise InvalidInput("Last-Event-ID must be a non-negative integer event id")
+    return int(value)
+
+
+async def _frames(feed: GrantFeed, agent_id: str, cursor: int) -> AsyncIterator[bytes]:
+    yield _sse(cursor, "ready", {"after": cursor})
+    last_write = anyio.current_time()
+    ends_at = last_write + MAX_STREAM_SECONDS
+    while anyio.current_time() < ends_at:
+        events, moved_to = await anyio.to_thread.run_sync(partial(feed.after, cursor, agent_id=agent_id))
+        for event in events:
+            yield grant_frame(event)
+        if events:
+            last_write = anyio.current_time()
+        elif anyio.current_time() - last_write >= KEEPALIVE_SECONDS:
+            yield KEEPALIVE
+            last_write = anyio.current_time()
+        if moved_to == cursor:  # nothing new; otherwise read on at once, there may be more
+            await anyio.sleep(POLL_SECONDS)
+        cursor = moved_to
+
+
+def grant_frame(event: GrantEvent) -> bytes:
+    return _sse(event.seq, "grant", event.to_json())
+
+
+def _sse(event_id: int, kind: str, payload: object) -> bytes:
+    # json.dumps escapes newlines, so the data always fits on the one `data:` line.
+    data = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+    return f"id: {event_id}\nevent: {kind}\ndata: {data}\n\n".encode()

@@ -1,0 +1,218 @@
+"""Paging approvers while the agent waits for its reply, and reporting truthfully how it went.
+
+The agent quotes the ``notification_*`` fields to its user ("I asked in #cloud-approvals"),
+so the report must say what really happened: the Slack post is made synchronously and its
+outcome reported as is; a webhook gets one quick attempt now and is retried by the
+dispatcher, but the report only says ``sent`` once a receiver accepted it. Every page is a
+delivery row, which makes paging idempotent per grant and gives operators a log.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any, Protocol
+
+import httpx
+
+from cloud_broker.domain.grants import Grant
+from cloud_broker.notify.cards import ApprovalCard, card_for
+from cloud_broker.notify.webhook import (
+    DELIVERED,
+    FAILED,
+    LEASE,
+    PENDING,
+    SLACK_PAGE,
+    WEBHOOK_PAGE,
+    SignedSender,
+)
+from cloud_broker.service.deps import Deps
+from cloud_broker.service.ports import NOT_CONFIGURED, Delivery, PageReport
+
+log = logging.getLogger(__name__)
+
+FIRST_ATTEMPT_TIMEOUT = 2.0
+LOCK_STRIPES = 64
+PAGE_KINDS = (SLACK_PAGE, WEBHOOK_PAGE)
+
+
+class SlackPostResult(Protocol):
+    """What a Slack post reports (``notify.slack.SlackPost``)."""
+
+    @property
+    def ok(self) -> bool: ...
+    @property
+    def channel_id(self) -> str: ...
+    @property
+    def channel_name(self) -> str | None: ...
+    @property
+    def ts(self) -> str | None: ...
+    @property
+    def permalink(self) -> str | None: ...
+    @property
+    def error(self) -> str | None: ...
+    @property
+    def raw_error(self) -> str | None: ...
+    @property
+    def bot_user_handle(self) -> str | None: ...
+
+
+class SlackApi(Protocol):
+    """The part of ``notify.slack.SlackNotifier`` paging needs; none of these raise."""
+
+    def channel_status(self, channel_id: str) -> dict[str, Any]: ...
+
+    def post_approval_request(self, channel_id: str, card: ApprovalCard) -> SlackPostResult: ...
+
+    def update_approval_message(self, channel_id: str, ts: str, card: ApprovalCard) -> str | None: ...
+
+
+def required_approvals(deps: Deps, grant: Grant) -> int:
+    """How many distinct approvals the card should say the grant needs."""
+    from cloud_broker.policy.approval import approval_requirement
+
+    ceiling = deps.config.ceiling(grant.team, grant.account_id)
+    return approval_requirement(grant.actions, ceiling, deps.catalogue).required if ceiling else 1
+
+
+class BrokerPager:
+    """The ``Pager`` of a broker with Slack and/or webhooks.
+
+    ``deps`` may be the broker's deps before ``pager=`` is set (``Deps`` is frozen and holds the
+    pager); only config, store, clock and catalogue are used. ``secrets`` maps the ``secret_env``
+    names of the config to their values.
+    """
+
+    def __init__(self, deps: Deps, *, slack: SlackApi | None = None, secrets: Mapping[str, str] | None = None,
+                 transport: httpx.BaseTransport | None = None,
+                 first_attempt_timeout: float = FIRST_ATTEMPT_TIMEOUT) -> None:
+        self._deps = deps
+        self._slack = slack
+        self._sender = SignedSender(deps, secrets or {}, timeout=first_attempt_timeout, transport=transport)
+        # Two requests of one grant racing in this process page it once; striped so that pages
+        # of different grants do not wait on each other's Slack round trip.
+        self._locks = tuple(threading.Lock() for _ in range(LOCK_STRIPES))
+
+    def page(self, grant: Grant, event_seq: int) -> PageReport:
+        """Page once per grant; a repeat reports the first page. Never raises."""
+        channel = self._deps.config.approval_channel(grant.team, grant.account_id)
+        if channel is None or not (channel.slack_channel or channel.webhooks):
+            return NOT_CONFIGURED
+        try:
+            with self._locks[hash(grant.grant_id) % LOCK_STRIPES]:
+                rows = self._page_rows(grant.grant_id)
+                if not rows:
+                    rows = self._page_now(grant, event_seq, channel.slack_channel, channel.webhooks)
+            return report_from(rows)
+        except Exception as exc:  # noqa: BLE001 - the request is filed; paging trouble is only reported
+            log.error("paging grant %s failed: %s", grant.grant_id, type(exc).__name__)
+            return PageReport(status="failed", failure_reason="unknown", channel_id=channel.slack_channel)
+
+    def channel_status(self, team: str, account_id: str) -> dict[str, Any]:
+        """The contract's approval-channel pre-check, for the agent's team and account."""
+        channel = self._deps.config.approval_channel(team, account_id)
+        if channel is None or not (channel.slack_channel or channel.webhooks):
+            return {"ok": False, "reason": "no_approval_channel_configured"}
+        if channel.slack_channel:
+            if self._slack is None:
+                return {"ok": False, "reason": "agent_slack_not_configured"}
+            try:
+                return self._slack.channel_status(channel.slack_channel)
+            except Exception as exc:  # noqa: BLE001 - the pre-check answers, it does not fail
+                return {"ok": False, "reason": "unknown", "raw_error": type(exc).__name__}
+        return self._webhook_status(channel.webhooks)
+
+    def _webhook_status(self, names: tuple[str, ...]) -> dict[str, Any]:
+        problems = []
+        for name in names:
+            probe = Delivery(None, 0, WEBHOOK_PAGE, name, PENDING, 0, {}, self._deps.clock(), self._deps.clock())
+            problem = self._sender.unusable(probe)
+            if problem is None:
+                return {"ok": True, "channel": {"id": f"webhook:{name}", "name": name, "kind": "webhook"}}
+            problems.append(problem)
+        return {"ok": False, "reason": "unknown", "raw_error": "; ".join(problems)}
+
+    def _page_rows(self, grant_id: str) -> list[Delivery]:
+        with self._deps.store.unit_of_work() as uow:
+            return [d for d in uow.list_deliveries(grant_id=grant_id) if d.kind in PAGE_KINDS]
+
+    def _page_now(self, grant: Grant, event_seq: int, slack_channel: str | None,
+                  webhooks: tuple[str, ...]) -> list[Delivery]:
+        card = card_for(self._deps, grant, required_approvals=required_approvals(self._deps, grant))
+        rows = [self._post_slack(grant, event_seq, slack_channel, card)] if slack_channel else []
+        rows += [self._post_webhook(grant, event_seq, name, card) for name in webhooks]
+        return rows
+
+    def _post_slack(self, grant: Grant, event_seq: int, channel_id: str, card: ApprovalCard) -> Delivery:
+        """Posted before the row is written: the row records what Slack said, and a process that
+        dies in between costs a missing log line, never a second card in the channel."""
+        now = self._deps.clock()
+        payload: dict[str, Any] = {"card": card.to_json()}
+        if self._slack is None:
+            post_error: str | None = "agent_slack_not_configured"
+            row = Delivery(grant.grant_id, event_seq, SLACK_PAGE, channel_id, FAILED, 0,
+                           {**payload, "failure_reason": post_error}, now, now,
+                           last_error="Slack is not configured (no bot token)")
+            return self._insert(row)[0]
+        post = self._slack.post_approval_request(channel_id, card)
+        payload.update(channel_name=post.channel_name, bot_user_handle=post.bot_user_handle)
+        if not post.ok:
+            payload["failure_reason"] = post.error or "unknown"
+        row = Delivery(grant.grant_id, event_seq, SLACK_PAGE, channel_id, DELIVERED if post.ok else FAILED, 1,
+                       payload, now, self._deps.clock(), last_error=None if post.ok else (post.raw_error or post.error),
+                       external_ref=post.ts, permalink=post.permalink)
+        if post.ok:
+            log.info("paged grant %s in Slack channel %s", grant.grant_id, channel_id)
+        else:
+            log.warning("Slack page of grant %s in %s failed: %s", grant.grant_id, channel_id, row.last_error)
+        return self._insert(row)[0]
+
+    def _post_webhook(self, grant: Grant, event_seq: int, name: str, card: ApprovalCard) -> Delivery:
+        now = self._deps.clock()
+        payload = {"type": "approval_requested", "grant": card.to_json()}
+        # Leased, so the dispatcher leaves it alone while this first attempt runs.
+        row, fresh = self._insert(Delivery(grant.grant_id, event_seq, WEBHOOK_PAGE, name, PENDING, 0, payload,
+                                           now, now, next_attempt_at=now + LEASE))
+        return self._sender.send(row) if fresh else row
+
+    def _insert(self, row: Delivery) -> tuple[Delivery, bool]:
+        """The stored row and True; when (event, kind, target) exists already, that row and False."""
+        with self._deps.store.unit_of_work() as uow:
+            new_id = uow.insert_delivery(row)
+            if new_id is not None:
+                return replace(row, id=new_id), True
+            same = [d for d in uow.list_deliveries(grant_id=row.grant_id)
+                    if (d.event_seq, d.kind, d.target) == (row.event_seq, row.kind, row.target)]
+        return (same[0] if same else row), False
+
+
+def report_from(rows: list[Delivery]) -> PageReport:
+    """The agent's ``notification_*`` fields, from the page rows of one grant."""
+    slack = next((r for r in rows if r.kind == SLACK_PAGE), None)
+    hooks = [r for r in rows if r.kind == WEBHOOK_PAGE]
+    delivered = next((r for r in hooks if r.status == DELIVERED), None)
+    if slack is not None:
+        return _slack_report(slack, (delivered is not None) if hooks else None)
+    if delivered is not None:
+        return PageReport(status="sent", channel_name=delivered.target, channel_id=f"webhook:{delivered.target}")
+    if not hooks:
+        return NOT_CONFIGURED
+    first = hooks[0]
+    reason = "webhook_secret_not_set" if (first.last_error or "").startswith("secret env") else "webhook_not_delivered"
+    return PageReport(status="failed", failure_reason=reason, channel_name=first.target,
+                      channel_id=f"webhook:{first.target}")
+
+
+def _slack_report(row: Delivery, operator_alerted: bool | None) -> PageReport:
+    info = row.payload
+    if row.status == DELIVERED:
+        return PageReport(status="sent", channel_name=info.get("channel_name"), channel_id=row.target,
+                          permalink=row.permalink, bot_user_handle=info.get("bot_user_handle"))
+    reason = info.get("failure_reason") or "unknown"
+    # Nothing was tried when the broker has no bot: the contract calls that not_attempted.
+    status = "not_attempted" if reason == "agent_slack_not_configured" else "failed"
+    return PageReport(status=status, failure_reason=reason,
+                      channel_name=info.get("channel_name"), channel_id=row.target,
+                      bot_user_handle=info.get("bot_user_handle"), operator_alerted=operator_alerted)

@@ -1,0 +1,192 @@
+"""Block Kit for an approval request, rendered from an ``ApprovalCard``.
+
+Agent-written text (reason, task id, resource names, even action patterns) goes through
+``escape`` before it reaches mrkdwn: Slack turns ``<!channel>`` into a ping and
+``<https://x|y>`` into a disguised link, and an approver must see exactly what was asked.
+Lists and long text are capped so a message never exceeds Slack's block limits and the
+decision buttons are always rendered.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from cloud_broker.notify.cards import ApprovalCard
+from cloud_broker.policy.risk import SENSITIVE_SERVICES, ActionRisk
+
+APPROVE_ACTION = "cloud_broker_approve"
+DENY_ACTION = "cloud_broker_deny"
+DECISION_BLOCK = "cloud_broker_decision"
+
+MAX_LISTED = 20
+SECTION_LIMIT = 3000  # Slack: section text
+FIELD_LIMIT = 2000  # Slack: one section field
+HEADER_LIMIT = 150  # Slack: header plain_text
+REASON_LIMIT = 1000
+ITEM_LIMIT = 300
+
+_STATUS_MARK = {
+    "active": ":white_check_mark:", "denied": ":no_entry:", "expired": ":hourglass:",
+    "failed": ":x:", "revoked": ":no_entry_sign:", "pending": ":hourglass_flowing_sand:",
+}
+_PARTIAL_ENTITY = re.compile(r"&[a-z]{0,3}$")
+
+
+def escape(text: str) -> str:
+    """Make text inert in mrkdwn: no mention, no link, no channel reference survives."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def fit(escaped: str, limit: int) -> str:
+    """Cut already-escaped text to ``limit`` characters without leaving half an entity."""
+    if len(escaped) <= limit:
+        return escaped
+    return _PARTIAL_ENTITY.sub("", escaped[: limit - 1]) + "…"
+
+
+def clip(raw: str, limit: int) -> str:
+    """Cut raw text before escaping, so a long reason cannot crowd out the rest."""
+    return raw if len(raw) <= limit else raw[: limit - 1] + "…"
+
+
+def request_blocks(card: ApprovalCard) -> list[dict[str, Any]]:
+    """The message an approver decides on: the facts, the risk, and the two buttons."""
+    return [*_info_blocks(card), _decision_block(card.grant_id)]
+
+
+def resolved_blocks(card: ApprovalCard) -> list[dict[str, Any]]:
+    """The same facts with the buttons replaced by the outcome, so nobody clicks a dead request."""
+    return [*_info_blocks(card), _section(f"{_STATUS_MARK.get(card.status, '')} *Outcome:* {outcome_text(card)}".strip())]
+
+
+def fallback_text(card: ApprovalCard) -> str:
+    """What notifications and clients without Block Kit show."""
+    return fit(
+        f"Access request from agent {escape(card.agent_name)} (team {escape(card.team)}) for "
+        f"{escape(card.account_name)} ({escape(card.account_id)}): {len(card.actions)} action(s), "
+        f"{escape(card.risk.headline())}",
+        SECTION_LIMIT,
+    )
+
+
+def resolved_fallback_text(card: ApprovalCard) -> str:
+    return fit(f"Access request from agent {escape(card.agent_name)}: {outcome_text(card)}", SECTION_LIMIT)
+
+
+def outcome_text(card: ApprovalCard) -> str:
+    """Escaped: a resolution carries an approver's free-text denial reason."""
+    return fit(escape(clip(card.resolution or card.status, REASON_LIMIT)), SECTION_LIMIT)
+
+
+def _info_blocks(card: ApprovalCard) -> list[dict[str, Any]]:
+    return [
+        {"type": "header", "text": {"type": "plain_text", "emoji": False,
+                                    "text": clip(f"Access request: {card.agent_name} → {card.account_name}", HEADER_LIMIT)}},
+        {"type": "section", "fields": _fields(card)},
+        _section(f"*Reason*\n{escape(clip(card.reason, REASON_LIMIT)) if card.reason else '_none given_'}"),
+        _section(_risk_text(card)),
+        _section(_list_text(f"*Actions* ({len(card.actions)})", [_action_line(a) for a in _action_rows(card)])),
+        _section(_list_text(f"*Resources* ({len(card.resources)})", [_code(r) for r in card.resources])),
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": fit(_context_text(card), SECTION_LIMIT)}]},
+    ]
+
+
+def _fields(card: ApprovalCard) -> list[dict[str, Any]]:
+    approvers = f" ({escape(', '.join(card.approvals))})" if card.approvals else ""
+    rows = [
+        f"*Agent*\n{escape(card.agent_name)}",
+        f"*Team*\n{escape(card.team)}",
+        f"*Account*\n{escape(card.account_name)} ({_code(card.account_id)})",
+        f"*Regions*\n{escape(', '.join(card.regions[:MAX_LISTED])) or '—'}",
+        f"*TTL*\n{_duration(card.ttl_seconds)}",
+        f"*Task*\n{escape(clip(card.task_id, ITEM_LIMIT)) if card.task_id else '—'}",
+        f"*Approvals*\n{len(card.approvals)} of {card.required_approvals}{approvers}",
+    ]
+    return [{"type": "mrkdwn", "text": fit(row, FIELD_LIMIT)} for row in rows]
+
+
+def _risk_text(card: ApprovalCard) -> str:
+    risk = card.risk
+    alarming = risk.writes or risk.sensitive or risk.wildcard_actions or risk.wildcard_resources
+    lines = [f"{':warning: ' if alarming else ''}*Risk:* {escape(risk.headline())}"]
+    if risk.wildcard_actions:
+        lines.append("• wildcard actions: " + _joined(risk.wildcard_actions))
+    if risk.wildcard_resources:
+        lines.append("• wildcard resources: " + _joined(risk.wildcard_resources))
+    if risk.sensitive:
+        lines.append("• sensitive services: " + ", ".join(
+            f"{escape(s)} ({escape(SENSITIVE_SERVICES.get(s, s))})" for s in risk.sensitive))
+    if risk.level_counts:
+        lines.append("• access levels: " + ", ".join(f"{escape(k)} {v}" for k, v in risk.level_counts.items()))
+    return "\n".join(lines)
+
+
+def _action_rows(card: ApprovalCard) -> list[ActionRisk]:
+    """The catalogue's view of each action; an action it does not know is still listed."""
+    if card.risk.actions:
+        return list(card.risk.actions)
+    return [ActionRisk(requested=a, levels=(), expands_to=0, wildcard="*" in a or "?" in a) for a in card.actions]
+
+
+def _action_line(row: ActionRisk) -> str:
+    levels = ", ".join(row.levels) or "unknown to the catalogue"
+    expands = f", expands to {row.expands_to} actions" if row.wildcard else ""
+    return f"{_code(row.requested)} — {escape(levels)}{expands}"
+
+
+def _list_text(title: str, lines: list[str]) -> str:
+    shown = lines[:MAX_LISTED]
+    more = len(lines) - len(shown)
+    body = "\n".join(f"• {line}" for line in shown) or "—"
+    tail = f"\n…and {more} more" if more else ""
+    # Keep the tail even when the list itself has to be cut.
+    return fit(f"{title}\n{body}", SECTION_LIMIT - len(tail)) + tail
+
+
+def _context_text(card: ApprovalCard) -> str:
+    parts = [f"Grant {_code(card.grant_id)}"]
+    if card.pending_expires_at:
+        parts.append(f"waits for approval until {escape(card.pending_expires_at)}")
+    if card.console_url:
+        parts.append(f"<{_link_target(card.console_url)}|Open in the console>")
+    return " · ".join(parts)
+
+
+def _decision_block(grant_id: str) -> dict[str, Any]:
+    return {"type": "actions", "block_id": DECISION_BLOCK, "elements": [
+        {"type": "button", "action_id": APPROVE_ACTION, "style": "primary", "value": grant_id,
+         "text": {"type": "plain_text", "text": "Approve"}},
+        {"type": "button", "action_id": DENY_ACTION, "style": "danger", "value": grant_id,
+         "text": {"type": "plain_text", "text": "Deny"}},
+    ]}
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": fit(text, SECTION_LIMIT)}}
+
+
+def _code(raw: str) -> str:
+    """Inline code keeps ``*`` in ARNs from turning into bold; text holding a backtick
+    cannot be code-spanned, so it is shown escaped but unformatted rather than altered."""
+    text = escape(clip(raw, ITEM_LIMIT))
+    return text if "`" in raw else f"`{text}`"
+
+
+def _joined(items: tuple[str, ...]) -> str:
+    shown = ", ".join(_code(i) for i in items[:MAX_LISTED])
+    return shown + (f" …and {len(items) - MAX_LISTED} more" if len(items) > MAX_LISTED else "")
+
+
+def _link_target(url: str) -> str:
+    """A URL inside ``<…|…>`` must not close the link or start a label early."""
+    return escape(url).replace("|", "%7C")
+
+
+def _duration(seconds: int) -> str:
+    if seconds < 60:
+        return f"{seconds} s"
+    hours, minutes = divmod(seconds // 60, 60)
+    if not hours:
+        return f"{minutes} min"
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"

@@ -1,0 +1,203 @@
+"""Signed HTTP delivery: one POST, and the bookkeeping of a delivery row around it.
+
+Used by the pager (the first attempt of a webhook page, made while the agent waits) and by
+the dispatcher (everything else, and every retry). The URL and the secret are looked up in
+the configuration at send time by the row's ``kind`` and ``target``: the row itself holds
+neither, so a database dump reveals no capability URL and no key.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+
+from cloud_broker.notify.signing import encode_body, sign
+from cloud_broker.service.deps import Deps
+from cloud_broker.service.ports import Delivery
+
+log = logging.getLogger(__name__)
+
+# Delivery kinds.
+SLACK_PAGE = "slack_page"
+WEBHOOK_PAGE = "webhook_page"
+SLACK_UPDATE = "slack_update"
+WEBHOOK_RESOLUTION = "webhook_resolution"
+AGENT_CALLBACK = "agent_callback"
+SIGNED_KINDS = (WEBHOOK_PAGE, WEBHOOK_RESOLUTION, AGENT_CALLBACK)
+
+# Delivery statuses.
+PENDING = "pending"
+DELIVERED = "delivered"
+FAILED = "failed"
+
+MAX_ATTEMPTS = 8
+FIRST_DELAY = timedelta(seconds=1)
+MAX_DELAY = timedelta(minutes=5)
+# A row being sent is pushed this far into the future first, so a process that dies mid-send
+# leaves it to be retried later instead of stuck, and a second process does not pick it up.
+LEASE = timedelta(seconds=60)
+ERROR_LIMIT = 200
+
+
+@dataclass(frozen=True)
+class DeliveryAttempt:
+    ok: bool
+    status_code: int | None = None
+    error: str | None = None
+
+
+def post_signed(url: str, secret: str, payload: Mapping[str, Any], *, delivery_id: str, kind: str,
+                timeout: float = 5.0, transport: httpx.BaseTransport | None = None,
+                timestamp: int | None = None) -> DeliveryAttempt:
+    """POST ``payload`` signed with ``secret``. Never raises; 2xx is delivered, anything else is not.
+
+    Redirects are not followed: a receiver that moved must be reconfigured, not trusted to
+    forward signed bodies elsewhere. Errors are trimmed and scrubbed of the URL and secret.
+    """
+    try:
+        body = encode_body(payload)
+    except (TypeError, ValueError):
+        return DeliveryAttempt(False, None, "the payload is not JSON-serialisable")
+    stamp = timestamp if timestamp is not None else int(time.time())
+    headers = {"Content-Type": "application/json", "User-Agent": "cloud-broker",
+               **sign(secret, body, timestamp=stamp, delivery_id=delivery_id, kind=kind)}
+    try:
+        return _post(url, body, headers, timeout, transport)
+    except Exception as exc:  # noqa: BLE001 - httpx errors and any other: a delivery never raises
+        return DeliveryAttempt(False, None, _scrub(f"{type(exc).__name__}: {exc}", url, secret))
+
+
+def _post(url: str, body: bytes, headers: dict[str, str], timeout: float,
+          transport: httpx.BaseTransport | None) -> DeliveryAttempt:
+    client = httpx.Client(transport=transport, timeout=timeout, follow_redirects=False)
+    try:
+        with client.stream("POST", url, content=body, headers=headers) as response:
+            if 200 <= response.status_code < 300:
+                return DeliveryAttempt(True, response.status_code)
+            return DeliveryAttempt(False, response.status_code, _status_error(response))
+    finally:
+        if transport is None:  # a transport passed in belongs to the caller, who closes it
+            client.close()
+
+
+def _status_error(response: httpx.Response) -> str:
+    text = f"HTTP {response.status_code}"
+    if response.is_redirect:
+        return text + " (redirects are not followed)"
+    # A short head of the reply helps an operator ("invalid signature"); more is never read.
+    head = b""
+    for chunk in response.iter_bytes(chunk_size=256):
+        head = chunk[:120]
+        break
+    snippet = " ".join(head.decode("utf-8", "replace").split())
+    return f"{text}: {snippet}" if snippet else text
+
+
+def _scrub(text: str, url: str, secret: str) -> str:
+    if secret:
+        text = text.replace(secret, "[secret]")
+    text = text.replace(url, "[url]")
+    text = " ".join(text.split())
+    return text if len(text) <= ERROR_LIMIT else text[: ERROR_LIMIT - 1] + "…"
+
+
+def retry_delay(attempts: int) -> timedelta | None:
+    """Wait after the ``attempts``-th failure: 1 s, 2 s, 4 s … capped at 5 min; None when spent."""
+    if attempts >= MAX_ATTEMPTS:
+        return None
+    return min(FIRST_DELAY * (2 ** (attempts - 1)), MAX_DELAY)
+
+
+def after_attempt(delivery: Delivery, attempt: DeliveryAttempt, now: datetime) -> Delivery:
+    """The row once ``attempt`` was made: delivered, pending with a retry time, or failed."""
+    attempts = delivery.attempts + 1
+    if attempt.ok:
+        return replace(delivery, status=DELIVERED, attempts=attempts, next_attempt_at=None, last_error=None,
+                       response_status=attempt.status_code, updated_at=now)
+    delay = retry_delay(attempts)
+    return replace(delivery, status=PENDING if delay else FAILED, attempts=attempts,
+                   next_attempt_at=now + delay if delay else None, last_error=attempt.error,
+                   response_status=attempt.status_code, updated_at=now)
+
+
+def given_up(delivery: Delivery, error: str, now: datetime) -> Delivery:
+    """A delivery that cannot be attempted at all (no secret, target gone): no retry helps."""
+    return replace(delivery, status=FAILED, next_attempt_at=None, last_error=error, updated_at=now)
+
+
+def save(deps: Deps, delivery: Delivery) -> None:
+    with deps.store.unit_of_work() as uow:
+        uow.update_delivery(delivery)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    url: str
+    secret_env: str
+
+
+class SignedSender:
+    """Sends one stored webhook or callback delivery and records how it went."""
+
+    def __init__(self, deps: Deps, secrets: Mapping[str, str], *, timeout: float = 5.0,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        self._deps = deps
+        self._secrets = secrets
+        self._timeout = timeout
+        self._transport = transport
+
+    def send(self, delivery: Delivery, *, timeout: float | None = None) -> Delivery:
+        """Attempt ``delivery`` now, store the outcome and return the stored row."""
+        target = self._resolve(delivery)
+        if isinstance(target, str):
+            updated = given_up(delivery, target, self._deps.clock())
+        else:
+            url, secret = target
+            attempt = post_signed(url, secret, delivery.payload, delivery_id=str(delivery.id), kind=delivery.kind,
+                                  timeout=timeout or self._timeout, transport=self._transport,
+                                  timestamp=int(self._deps.clock().timestamp()))
+            updated = after_attempt(delivery, attempt, self._deps.clock())
+        save(self._deps, updated)
+        _log_outcome(updated)
+        return updated
+
+    def unusable(self, delivery: Delivery) -> str | None:
+        """Why ``delivery`` cannot be sent at all under today's config, or None when it can."""
+        target = self._resolve(delivery)
+        return target if isinstance(target, str) else None
+
+    def _resolve(self, delivery: Delivery) -> tuple[str, str] | str:
+        """The URL and secret, or why there are none. Never sends unsigned."""
+        endpoint = self._endpoint(delivery)
+        if isinstance(endpoint, str):
+            return endpoint
+        secret = self._secrets.get(endpoint.secret_env) or ""
+        if not secret:
+            return f"secret env {endpoint.secret_env} is not set"
+        return endpoint.url, secret
+
+    def _endpoint(self, delivery: Delivery) -> Endpoint | str:
+        config = self._deps.config
+        if delivery.kind == AGENT_CALLBACK:
+            agent = config.agent(delivery.target)
+            if agent is None or agent.callback is None:
+                return f"agent {delivery.target} has no callback configured"
+            return Endpoint(str(agent.callback.url), agent.callback.secret_env)
+        webhook = config.webhook(delivery.target)
+        if webhook is None:
+            return f"webhook {delivery.target} is not configured"
+        return Endpoint(str(webhook.url), webhook.secret_env)
+
+
+def _log_outcome(delivery: Delivery) -> None:
+    if delivery.status == DELIVERED:
+        log.info("delivered %s #%s to %s (attempt %d)", delivery.kind, delivery.id, delivery.target, delivery.attempts)
+    else:
+        log.warning("%s #%s to %s not delivered (attempt %d, now %s): %s", delivery.kind, delivery.id,
+                    delivery.target, delivery.attempts, delivery.status, delivery.last_error)

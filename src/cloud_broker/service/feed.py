@@ -1,0 +1,144 @@
+"""Grant events, read from the audit trail: one source for every push.
+
+The trail is append-only and written in the same transaction as each state change, so it is
+a transactional outbox: an event exists exactly when its change committed. The SSE stream,
+the agent callback and the Slack/webhook updates all read it from a cursor, which makes them
+work the same whichever process (server, CLI, sweeper) made the change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from cloud_broker.domain.grants import Grant, GrantStatus
+from cloud_broker.service.deps import Deps
+from cloud_broker.service.ports import AuditEvent
+
+# Audit events that move a grant, and the status each leaves it in.
+STATUS_AFTER: dict[str, GrantStatus | None] = {
+    "grant.requested": None,  # depends on the decision, see _status_of
+    "grant.request_repeated": GrantStatus.PENDING,
+    "grant.approval_recorded": GrantStatus.PENDING,
+    "grant.approved": GrantStatus.MINTING,
+    "grant.minted": GrantStatus.ACTIVE,
+    "grant.failed": GrantStatus.FAILED,
+    "grant.denied": GrantStatus.DENIED,
+    "grant.expired": GrantStatus.EXPIRED,
+    "grant.released": GrantStatus.REVOKED,
+    "grant.revoked": GrantStatus.REVOKED,
+}
+_REQUESTED = {"auto_approve": GrantStatus.MINTING, "route_to_approver": GrantStatus.PENDING,
+              "hard_deny": GrantStatus.DENIED}
+FEED_BATCH = 200
+
+
+@dataclass(frozen=True)
+class GrantEvent:
+    """One state change of one grant; ``grant`` is the grant as it is now (for its fields)."""
+
+    seq: int
+    event: str
+    at: datetime
+    status: GrantStatus
+    grant: Grant
+    actor: str
+    reason: str | None = None
+
+    @property
+    def resolves(self) -> bool:
+        """Whether this is an outcome someone waited for (not a step on the way)."""
+        return self.status in (GrantStatus.ACTIVE, GrantStatus.DENIED, GrantStatus.FAILED,
+                               GrantStatus.EXPIRED, GrantStatus.REVOKED)
+
+    @property
+    def waited_for_approval(self) -> bool:
+        return self.grant.decision == "route_to_approver"
+
+    def to_json(self) -> dict[str, Any]:
+        """The wire form shared by the SSE stream and the agent callback. Never carries a secret."""
+        grant = self.grant
+        body: dict[str, Any] = {
+            "event_id": self.seq,
+            "event": self.event,
+            "at": _iso(self.at),
+            "grant_id": grant.grant_id,
+            "uri": f"grant://{grant.grant_id}",
+            "status": self.status.value,
+            "agent_id": grant.agent_id,
+            "run_id": grant.run_id,
+            "account_id": grant.account_id,
+            "actions": list(grant.actions),
+            "resources": list(grant.resources),
+            "regions": list(grant.regions),
+            "task_id": grant.task_id,
+            "source_context": grant.source_context,
+            "message": resolution_message(self),
+        }
+        if self.status is GrantStatus.ACTIVE and grant.expires_at is not None:
+            body["expires_at"] = _iso(grant.expires_at)
+        if self.reason and self.status in (GrantStatus.DENIED, GrantStatus.FAILED, GrantStatus.EXPIRED,
+                                           GrantStatus.REVOKED):
+            body["denial_reason"] = self.reason
+        if grant.approvals:
+            body["approved_by"] = list(grant.approvals)
+        return body
+
+
+class GrantFeed:
+    def __init__(self, deps: Deps) -> None:
+        self._deps = deps
+
+    def head(self) -> int:
+        """The position of the newest row: a new subscriber starts here."""
+        with self._deps.store.unit_of_work() as uow:
+            return uow.last_audit_seq()
+
+    def after(self, seq: int, *, agent_id: str | None = None, limit: int = FEED_BATCH) -> tuple[list[GrantEvent], int]:
+        """Grant events after ``seq`` and the position to continue from."""
+        with self._deps.store.unit_of_work() as uow:
+            rows = uow.list_audit_after(seq, agent_id=agent_id, limit=limit)
+            grants = {g: uow.find_grant(g) for g in {r.grant_id for r in rows if r.grant_id}}
+        events = [e for e in (_event(row, grants.get(row.grant_id or "")) for row in rows) if e is not None]
+        return events, (rows[-1].seq or seq) if rows else seq
+
+
+def _event(row: AuditEvent, grant: Grant | None) -> GrantEvent | None:
+    if grant is None or row.seq is None or row.event not in STATUS_AFTER:
+        return None
+    status = STATUS_AFTER[row.event] or _REQUESTED.get(row.decision or "", GrantStatus.PENDING)
+    return GrantEvent(seq=row.seq, event=row.event, at=row.at, status=status, grant=grant,
+                      actor=row.actor, reason=row.reason or grant.denial_reason)
+
+
+def resolution_message(event: GrantEvent) -> str:
+    """A short text for the agent: what happened, what to do next, and where to reply."""
+    grant = event.grant
+    what = f"Your request {grant.grant_id} ({', '.join(grant.actions[:5])}{' …' if len(grant.actions) > 5 else ''})"
+    by = f" by {', '.join(grant.approvals)}" if grant.approvals else ""
+    text = {
+        GrantStatus.ACTIVE: f"{what} was approved{by} and is active; call aws_get_credentials to use it.",
+        GrantStatus.DENIED: f"{what} was denied: {event.reason or 'no reason given'}. Do not retry it unchanged.",
+        GrantStatus.EXPIRED: f"{what} expired: {event.reason or 'its time ran out'}.",
+        GrantStatus.REVOKED: f"{what} was revoked: {event.reason or 'released'}.",
+        GrantStatus.FAILED: f"{what} failed: {event.reason or 'minting failed'}. File a new request.",
+        GrantStatus.PENDING: f"{what} is waiting for approval.",
+        GrantStatus.MINTING: f"{what} was approved{by}; credentials are being minted.",
+    }[event.status]
+    if grant.requested is not None and event.status is GrantStatus.ACTIVE:
+        text += " The approver narrowed it: check actions, resources and TTL before use."
+    return text + _original_conversation(grant.source_context)
+
+
+def _original_conversation(context: dict[str, Any] | None) -> str:
+    if not context:
+        return ""
+    where = f"{context.get('channel_type')} {context.get('channel_id')}"
+    if context.get("thread_ts"):
+        where += f", thread {context['thread_ts']}"
+    return f"\nOriginal conversation: {where}"
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")

@@ -1,0 +1,157 @@
+"""What an approver reads before deciding: their queue, the history, and one grant in full.
+
+Read-only. Everything shown is derived from today's configuration (the ceiling, its approval
+rules, the IAM catalogue) and the stored trail, never from what the agent claims, so that an
+approver judges the request by what it would actually grant. Who may *see* a grant is
+``Approvals.may_review``: an approver of its ceiling or of one of the ceiling's approval rules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from cloud_broker.domain.grants import Grant, GrantStatus
+from cloud_broker.domain.ids import canonical_uuid
+from cloud_broker.domain.requests import AwsAccessRequest
+from cloud_broker.errors import Forbidden
+from cloud_broker.policy.decision import Decision
+from cloud_broker.policy.risk import RiskSummary, assess
+from cloud_broker.service.approvals import Approvals
+from cloud_broker.service.deps import Deps
+from cloud_broker.service.ports import AuditEvent, Delivery, GrantFilter
+
+if TYPE_CHECKING:
+    from cloud_broker.policy.approval import ApprovalRequirement
+
+# Pending grants time out (at most after a week), so the queue stays far below this.
+QUEUE_SCAN = 500
+# History rows are filtered by visibility after the query; scan this many to fill a page.
+HISTORY_SCAN = 1000
+AUDIT_ROWS = 500
+DELIVERY_ROWS = 100
+
+
+@dataclass(frozen=True)
+class Standing:
+    """What one approver may do to one grant right now, and why not when they may not approve."""
+
+    may_approve: bool
+    may_deny: bool
+    may_revoke: bool
+    why_not: str | None = None
+
+
+@dataclass(frozen=True)
+class GrantReview:
+    """Everything the grant page shows, computed at one instant."""
+
+    grant: Grant
+    status: GrantStatus
+    risk: RiskSummary
+    # Re-computed against today's ceiling: what an approval would be checked against.
+    decision: Decision
+    requirement: ApprovalRequirement
+    audit: tuple[AuditEvent, ...]
+    deliveries: tuple[Delivery, ...]
+    standing: Standing
+
+    @property
+    def may_approve(self) -> bool:
+        return self.standing.may_approve
+
+    @property
+    def why_not(self) -> str | None:
+        return self.standing.why_not
+
+
+class Review:
+    def __init__(self, deps: Deps, approvals: Approvals) -> None:
+        self._deps = deps
+        self._approvals = approvals
+
+    def queue(self, approver: str) -> list[Grant]:
+        """Pending grants on ceilings ``approver`` reviews, oldest first (they time out first).
+
+        A grant past ``pending_expires_at`` is left out even before the sweeper settles it:
+        nobody can approve it any more.
+        """
+        now = self._deps.clock()
+        with self._deps.store.unit_of_work() as uow:
+            rows = uow.search_grants(GrantFilter(statuses=(GrantStatus.PENDING,), limit=QUEUE_SCAN))
+        waiting = [g for g in rows if g.status_at(now) is GrantStatus.PENDING and self._approvals.may_review(g, approver)]
+        return sorted(waiting, key=lambda g: g.created_at)
+
+    def history(self, approver: str, where: GrantFilter) -> list[Grant]:
+        """Grants matching ``where`` that ``approver`` may review, newest first.
+
+        Statuses are matched as the approver would see them (``status_at``): a pending grant
+        past its deadline counts as expired even before the sweeper has written that down.
+        """
+        now = self._deps.clock()
+        wanted = set(where.statuses)
+        stored = wanted | ({GrantStatus.PENDING, GrantStatus.ACTIVE} if GrantStatus.EXPIRED in wanted else set())
+        query = replace(where, statuses=tuple(sorted(stored)), limit=max(where.limit, HISTORY_SCAN))
+        with self._deps.store.unit_of_work() as uow:
+            rows = uow.search_grants(query)
+        visible = [g for g in rows if self._approvals.may_review(g, approver)]
+        if wanted:
+            visible = [g for g in visible if g.status_at(now) in wanted]
+        return visible[: where.limit]
+
+    def detail(self, grant_id: str, approver: str) -> GrantReview:
+        """The full picture of one grant; Forbidden unless ``approver`` reviews its ceiling."""
+        with self._deps.store.unit_of_work() as uow:
+            grant = uow.get_grant(canonical_uuid(grant_id))
+            if not self._approvals.may_review(grant, approver):
+                raise Forbidden(f"'{approver}' does not approve for team '{grant.team}' on account "
+                                f"{grant.account_id}", code="NOT_AN_APPROVER")
+            trail = tuple(uow.list_audit(grant_id=grant.grant_id, limit=AUDIT_ROWS))
+            deliveries = tuple(uow.list_deliveries(grant_id=grant.grant_id, limit=DELIVERY_ROWS))
+        now = self._deps.clock()
+        requirement = self._approvals.requirement(grant)
+        return GrantReview(
+            grant=grant,
+            status=grant.status_at(now),
+            risk=assess(grant.actions, grant.resources, self._deps.catalogue),
+            decision=self._decide_today(grant),
+            requirement=requirement,
+            audit=trail,
+            deliveries=deliveries,
+            standing=self._standing(grant, approver, requirement),
+        )
+
+    def _decide_today(self, grant: Grant) -> Decision:
+        """The engine's verdict on the grant's current scope under today's ceiling."""
+        from cloud_broker.policy.decide import decide
+
+        request = AwsAccessRequest(grant.account_id, grant.actions, grant.resources, grant.regions, grant.ttl)
+        ceiling = self._deps.config.ceiling(grant.team, grant.account_id)
+        return decide(request, ceiling, team=grant.team, catalogue=self._deps.catalogue, now=self._deps.clock())
+
+    def _standing(self, grant: Grant, approver: str, requirement: ApprovalRequirement) -> Standing:
+        """Mirrors the checks ``Approvals`` makes, so the page offers only what would succeed."""
+        status = grant.status_at(self._deps.clock())
+        pending = status is GrantStatus.PENDING
+        may_deny = pending and requirement.allows(approver)
+        may_revoke = status is GrantStatus.ACTIVE
+        why_not = self._why_not(grant, approver, requirement, status)
+        return Standing(may_approve=why_not is None, may_deny=may_deny, may_revoke=may_revoke, why_not=why_not)
+
+    def _why_not(self, grant: Grant, approver: str, requirement: ApprovalRequirement, status: GrantStatus) -> str | None:
+        if status is not GrantStatus.PENDING:
+            return f"this request is {status.value}; it can no longer be approved"
+        if not requirement.allows(approver):
+            names = ", ".join(sorted(requirement.approvers)) or "nobody"
+            return f"you are not one of the approvers this request needs ({names})"
+        if approver in grant.approvals:
+            return f"you already approved; it needs {requirement.required} distinct approvers"
+        if self._started_it(grant, approver):
+            return "your own chat message set off this request; another approver must approve it"
+        return None
+
+    def _started_it(self, grant: Grant, approver: str) -> bool:
+        """The self-approval rule of ``Approvals``: the turn's sender is one of the approver's ids."""
+        account = self._deps.config.approver(approver)
+        sender = (grant.turn_initiator or {}).get("sender_id")
+        return account is not None and isinstance(sender, str) and sender in account.identities()

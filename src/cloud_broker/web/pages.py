@@ -1,0 +1,172 @@
+"""The console's pages: the pending queue, one grant in full, and the history.
+
+Routes are plain ``def``: they read the store and FastAPI runs them off the event loop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
+
+from cloud_broker.domain.grants import Grant, GrantStatus
+from cloud_broker.domain.ids import canonical_uuid, is_uuid
+from cloud_broker.domain.requests import MIN_TTL
+from cloud_broker.errors import InvalidInput, NotFound
+from cloud_broker.policy.decision import Decision, Pair
+from cloud_broker.policy.risk import SENSITIVE_SERVICES, RiskSummary, assess
+from cloud_broker.service.ports import AuditEvent, ConsoleSession, GrantFilter
+from cloud_broker.web.context import Console, console_of
+from cloud_broker.web.guard import Session
+
+router = APIRouter()
+
+SHOWN_PAIRS = 100
+SUMMARY_ACTIONS = 3
+HISTORY_ROWS = 100
+Param = Annotated[str, Query(max_length=256)]
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    grant: Grant
+    risk: RiskSummary
+    approvals: int
+    required: int
+
+    @property
+    def actions_summary(self) -> str:
+        return summarise(self.grant.actions)
+
+
+@dataclass(frozen=True)
+class CoverageRow:
+    action: str
+    resource: str
+    rule: str | None
+    kind: str  # uncovered | covered | not_applicable
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """The decision's pairs as one table: what needs a human first, then what a rule covers."""
+
+    rows: tuple[CoverageRow, ...]
+    counts: dict[str, int]
+    hidden: int
+
+
+@router.get("/", response_class=HTMLResponse)
+def queue(request: Request, session: Session) -> HTMLResponse:
+    console = console_of(request)
+    rows = [_queue_row(console, grant) for grant in console.review.queue(session.approver)]
+    return console.renderer.page(request, "queue.html", session=session, rows=rows)
+
+
+@router.get("/grants/{grant_id}", response_class=HTMLResponse)
+def grant_page(request: Request, grant_id: str, session: Session) -> HTMLResponse:
+    return show_grant(request, session, grant_id)
+
+
+@router.get("/history", response_class=HTMLResponse)
+def history(request: Request, session: Session, status: Param = "", team: Param = "", account: Param = "",
+            agent: Param = "", approver: Param = "") -> HTMLResponse:
+    console = console_of(request)
+    chosen = {"status": status, "team": team, "account": account, "agent": agent, "approver": approver}
+    where = _history_filter(console, chosen)
+    grants = console.review.history(session.approver, where)
+    return console.renderer.page(request, "history.html", session=session, grants=grants, chosen=chosen,
+                                 options=_filter_options(console), summarise=summarise)
+
+
+def show_grant(request: Request, session: ConsoleSession, grant_id: str, *, status: int = 200,
+               error: str | None = None) -> HTMLResponse:
+    """The grant page; also re-rendered with an error banner when an action on it failed."""
+    console = console_of(request)
+    review = console.review.detail(checked_grant_id(grant_id), session.approver)
+    config = console.broker.deps.config
+    return console.renderer.page(
+        request, "grant.html", status=status, session=session, error=error, review=review,
+        grant=review.grant, agent=config.agent(review.grant.agent_id), coverage=coverage(review.decision),
+        sensitive_services=SENSITIVE_SERVICES, min_ttl=int(MIN_TTL.total_seconds()),
+        ttl=int(review.grant.ttl.total_seconds()), notes={e.seq: audit_note(e) for e in review.audit},
+    )
+
+
+def checked_grant_id(grant_id: str) -> str:
+    """Grant ids are UUIDs; anything else cannot exist, so it is a 404 before any lookup."""
+    if not is_uuid(grant_id):
+        raise NotFound("no such grant", code="GRANT_NOT_FOUND")
+    return canonical_uuid(grant_id)
+
+
+def summarise(actions: tuple[str, ...]) -> str:
+    shown = ", ".join(actions[:SUMMARY_ACTIONS])
+    more = len(actions) - SUMMARY_ACTIONS
+    return f"{shown} and {more} more" if more > 0 else shown
+
+
+def coverage(decision: Decision) -> Coverage:
+    groups: tuple[tuple[str, tuple[Pair, ...]], ...] = (
+        ("uncovered", decision.uncovered), ("covered", decision.covered), ("not_applicable", decision.not_applicable),
+    )
+    rows = [CoverageRow(p.action, p.resource, p.rule, kind) for kind, pairs in groups for p in pairs[:SHOWN_PAIRS]]
+    counts = {kind: len(pairs) for kind, pairs in groups}
+    return Coverage(rows=tuple(rows), counts=counts, hidden=sum(counts.values()) - len(rows))
+
+
+def audit_note(event: AuditEvent) -> str:
+    """The part of an audit row's detail an approver needs, in words; never the raw blob."""
+    detail: dict[str, Any] = event.detail or {}
+    notes = []
+    if "approvals" in detail and "required" in detail:
+        notes.append(f"approvals {len(detail['approvals'])} of {detail['required']}: {', '.join(map(str, detail['approvals']))}")
+    narrowed = detail.get("narrowed_to")
+    if isinstance(narrowed, dict):
+        notes.append(f"narrowed to {len(narrowed.get('actions', []))} action(s), "
+                     f"{len(narrowed.get('resources', []))} resource(s), TTL {narrowed.get('ttl_seconds')} s")
+    if "result" in detail:
+        notes.append(f"cloud: {detail['result']}")
+    return "; ".join(notes)
+
+
+def _queue_row(console: Console, grant: Grant) -> QueueRow:
+    requirement = console.broker.approvals.requirement(grant)
+    risk = assess(grant.actions, grant.resources, console.broker.deps.catalogue)
+    return QueueRow(grant=grant, risk=risk, approvals=len(grant.approvals), required=requirement.required)
+
+
+def _history_filter(console: Console, chosen: dict[str, str]) -> GrantFilter:
+    status = chosen["status"].strip()
+    if status and status not in {s.value for s in GrantStatus}:
+        raise InvalidInput(f"unknown status; use one of {', '.join(s.value for s in GrantStatus)}")
+    return GrantFilter(
+        statuses=(GrantStatus(status),) if status else (),
+        team=chosen["team"].strip() or None,
+        account_id=chosen["account"].strip() or None,
+        agent_id=_agent_id(console, chosen["agent"].strip()) or None,
+        approver=chosen["approver"].strip() or None,
+        limit=HISTORY_ROWS,
+    )
+
+
+def _agent_id(console: Console, value: str) -> str:
+    """An agent is picked by id, or by name when exactly one agent has that name."""
+    if not value or is_uuid(value):
+        return canonical_uuid(value)
+    named = [a.id for a in console.broker.deps.config.agents if a.name == value]
+    return named[0] if len(named) == 1 else value
+
+
+def _filter_options(console: Console) -> dict[str, list[tuple[str, str]]]:
+    """(value, label) pairs for the history filter's selects, from broker.yaml."""
+    config = console.broker.deps.config
+    return {
+        "status": [(s.value, s.value) for s in GrantStatus],
+        "team": [(t.name, t.name) for t in config.teams],
+        "account": [(a.account_id, f"{a.display_name} ({a.account_id})") for a in config.aws_accounts],
+        "agent": [(a.id, f"{a.name} ({a.team})") for a in config.agents],
+        "approver": [(a.name, a.display_name or a.name) for a in config.approvers],
+    }

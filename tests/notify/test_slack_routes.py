@@ -1,0 +1,143 @@
+"""POST /slack/interactivity on a real broker: clicks approve and deny, forgeries change nothing."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from cloud_broker.notify.cards import card_for
+from cloud_broker.notify.slack import SlackNotifier
+from tests.notify.conftest import APPROVALS, SLACK_IDS, SlackBroker
+
+ALICE, BOB = SLACK_IDS["alice"], SLACK_IDS["bob"]
+
+
+@pytest.fixture
+def assume_role_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
+    """Every STS AssumeRole the emulator serves, so 'exactly one mint' can be checked."""
+    from moto.sts.models import STSBackend
+
+    calls: list[int] = []
+    original = STSBackend.assume_role
+
+    def assume_role(self: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(STSBackend, "assume_role", assume_role)
+    yield calls
+
+
+def _text(reply: Any) -> str:
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    assert body["response_type"] == "ephemeral"
+    return str(body["text"])
+
+
+def test_approve_click_mints_once_and_a_second_click_is_already_active(
+        slack_broker: SlackBroker, assume_role_calls: list[int]) -> None:
+    grant_id = slack_broker.pending_grant()
+    assert "is now active" in _text(slack_broker.click("approve", grant_id, ALICE))
+    assert slack_broker.status(grant_id) == "active" and len(assume_role_calls) == 1
+    again = _text(slack_broker.click("approve", grant_id, ALICE))
+    assert again.startswith("ALREADY_RESOLVED:") and "already active" in again
+    assert len(assume_role_calls) == 1
+
+
+def test_deny_click_denies_in_the_approvers_name(slack_broker: SlackBroker) -> None:
+    grant_id = slack_broker.pending_grant()
+    assert "denied from Slack by alice" in _text(slack_broker.click("deny", grant_id, ALICE))
+    with slack_broker.broker.deps.store.unit_of_work() as uow:
+        grant = uow.get_grant(grant_id)
+    assert (grant.status.value, grant.approver, grant.denial_reason) == ("denied", "alice", "denied from Slack by alice")
+
+
+def test_a_click_by_an_undeclared_slack_user_changes_nothing(slack_broker: SlackBroker,
+                                                            assume_role_calls: list[int]) -> None:
+    grant_id = slack_broker.pending_grant()
+    text = _text(slack_broker.click("approve", grant_id, "U0MALLORY"))
+    assert text.startswith("UNKNOWN_SLACK_USER:") and "nothing was changed" in text
+    assert slack_broker.status(grant_id) == "pending" and assume_role_calls == []
+
+
+def test_a_declared_approver_of_another_ceiling_is_refused(slack_broker: SlackBroker) -> None:
+    grant_id = slack_broker.pending_grant()
+    assert _text(slack_broker.click("approve", grant_id, BOB)).startswith("NOT_AN_APPROVER:")
+    assert _text(slack_broker.click("deny", grant_id, BOB)).startswith("NOT_AN_APPROVER:")
+    assert slack_broker.status(grant_id) == "pending"
+
+
+def test_nobody_approves_a_request_their_own_message_started(slack_broker: SlackBroker) -> None:
+    grant_id = slack_broker.pending_grant(turn_initiator={"channel": "slack", "sender_id": ALICE})
+    assert _text(slack_broker.click("approve", grant_id, ALICE)).startswith("SELF_APPROVAL:")
+    assert slack_broker.status(grant_id) == "pending"
+
+
+def test_a_wrong_signature_is_401_and_changes_nothing(slack_broker: SlackBroker, assume_role_calls: list[int]) -> None:
+    grant_id = slack_broker.pending_grant()
+    reply = slack_broker.click("approve", grant_id, ALICE, secret="not-" + slack_broker.secret)
+    assert reply.status_code == 401 and reply.json()["error"].startswith("BAD_SLACK_SIGNATURE:")
+    leaked = slack_broker.secret in reply.text
+    assert not leaked
+    assert slack_broker.status(grant_id) == "pending" and assume_role_calls == []
+
+
+def test_a_click_six_minutes_old_is_401_and_changes_nothing(slack_broker: SlackBroker) -> None:
+    grant_id = slack_broker.pending_grant()
+    reply = slack_broker.click("approve", grant_id, ALICE, timestamp=int(time.time()) - 360)
+    assert reply.status_code == 401 and reply.json()["error_code"] == "STALE_SLACK_REQUEST"
+    assert slack_broker.status(grant_id) == "pending"
+
+
+def test_malformed_and_oversized_bodies_are_refused(slack_broker: SlackBroker) -> None:
+    from tests.notify.test_slack_interactivity import _signed
+
+    body = b"payload=not-json"
+    stamped = _signed(slack_broker.secret, body, int(time.time()))
+    assert slack_broker.client.post("/slack/interactivity", content=body, headers=stamped).status_code == 400
+    huge = b"payload=" + b"x" * (64 * 1024)
+    stamped = _signed(slack_broker.secret, huge, int(time.time()))
+    reply = slack_broker.client.post("/slack/interactivity", content=huge, headers=stamped)
+    assert reply.status_code == 413 and reply.json()["error_code"] == "PAYLOAD_TOO_LARGE"
+
+
+def test_page_click_and_update_end_to_end(slack_broker: SlackBroker, bot_token: str) -> None:
+    """The whole Slack round: page from a real grant, click Approve, close the page."""
+    notifier = SlackNotifier(bot_token, base_url=slack_broker.slack.base_url)
+    deps = slack_broker.broker.deps
+    grant_id = slack_broker.pending_grant(reason="<!channel> please")
+    with deps.store.unit_of_work() as uow:
+        post = notifier.post_approval_request(APPROVALS, card_for(deps, uow.get_grant(grant_id)))
+    assert post.ok and "&lt;!channel&gt; please" in str(slack_broker.slack.message(post.ts).blocks)
+    headers, body = slack_broker.slack.signed_click(slack_broker.secret, "approve", grant_id, ALICE, APPROVALS, post.ts)
+    assert "is now active" in _text(slack_broker.client.post("/slack/interactivity", content=body, headers=headers))
+    with deps.store.unit_of_work() as uow:
+        card = card_for(deps, uow.get_grant(grant_id), resolution="approved by alice")
+    assert notifier.update_approval_message(APPROVALS, post.ts or "", card) is None
+    assert slack_broker.slack.message(post.ts).action_ids() == []
+    assert "approved by alice" in str(slack_broker.slack.message(post.ts).blocks)
+
+
+def test_the_clicker_is_told_through_the_response_url(slack_broker: SlackBroker) -> None:
+    """Slack ignores the HTTP reply to a button click; the ephemeral notice goes to response_url."""
+    grant_id = slack_broker.pending_grant()
+    slack_broker.click("approve", grant_id, ALICE)
+    slack_broker.click("approve", grant_id, ALICE)
+    texts = [body.get("text", "") for _, body in slack_broker.slack.responses]
+    assert any("is now active" in t for t in texts) and any(t.startswith("ALREADY_RESOLVED:") for t in texts)
+    assert all(body.get("response_type") == "ephemeral" and body.get("replace_original") in (False, "false")
+               for _, body in slack_broker.slack.responses)
+
+
+def test_replies_never_go_to_an_unlisted_host(slack_broker: SlackBroker) -> None:
+    from cloud_broker.notify.slack_routes import _reply_allowed
+
+    allowed = frozenset({"hooks.slack.com"})
+    assert _reply_allowed("https://hooks.slack.com/actions/T0/1/x", allowed)
+    assert not _reply_allowed("http://hooks.slack.com/actions/T0/1/x", allowed)
+    assert not _reply_allowed("https://169.254.169.254/latest/meta-data", allowed)
+    assert not _reply_allowed("https://hooks.slack.com.evil.example/x", allowed)
