@@ -220,18 +220,36 @@ def _race(fn_a: Any, fn_b: Any) -> list[Any]:
     return results
 
 
-def test_two_approvers_racing_mint_exactly_once(ab: BrokerUnderTest, counted: CountingProvider) -> None:
+@pytest.fixture
+def assume_role_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """AssumeRole calls as the emulator (in this process) serves them."""
+    from moto.sts.models import STSBackend
+
+    calls: list[int] = []
+    original = STSBackend.assume_role
+
+    def assume_role(self: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(STSBackend, "assume_role", assume_role)
+    return calls
+
+
+def test_two_approvers_racing_mint_exactly_once(
+    ab: BrokerUnderTest, counted: CountingProvider, assume_role_calls: list[int]
+) -> None:
     for _ in range(5):
-        before = counted.mints
+        before, served = counted.mints, len(assume_role_calls)
         grant_id = _request(ab, **READ_FINANCE)["grant_id"]
-        results = _race(lambda: ab.broker.approvals.approve(grant_id, "alice"),
-                        lambda: ab.broker.approvals.approve(grant_id, "bob"))
+        results = _race(lambda g=grant_id: ab.broker.approvals.approve(g, "alice"),
+                        lambda g=grant_id: ab.broker.approvals.approve(g, "bob"))
         winners = [r for r in results if not isinstance(r, BrokerError)]
         losers = [r for r in results if isinstance(r, BrokerError)]
         assert len(winners) == 1 and winners[0].status.value == "active"
         assert len(losers) == 1 and losers[0].code == "ALREADY_RESOLVED"
         assert "already" in losers[0].text
-        assert counted.mints == before + 1
+        assert counted.mints == before + 1 and len(assume_role_calls) == served + 1
         assert _poll(ab, grant_id)["status"] == "active"
 
 
@@ -239,8 +257,8 @@ def test_two_required_approvals_given_at_once_are_both_kept(ab: BrokerUnderTest,
     for _ in range(3):
         before = counted.mints
         grant_id = _request(ab, **WRITE)["grant_id"]
-        _race(lambda: ab.broker.approvals.approve(grant_id, "alice"),
-              lambda: ab.broker.approvals.approve(grant_id, "bob"))
+        _race(lambda g=grant_id: ab.broker.approvals.approve(g, "alice"),
+              lambda g=grant_id: ab.broker.approvals.approve(g, "bob"))
         polled = _poll(ab, grant_id)
         assert polled["status"] == "active" and sorted(polled["approved_by"]) == ["alice", "bob"]
         assert counted.mints == before + 1

@@ -160,3 +160,12 @@ def test_config_can_be_parsed_from_memory() -> None:
     assert caught.value.problems == [
         "generated: agents.0.host: host 'web-host' belongs to team 'web', not to the agent's team 'data-platform'"
     ]
+
+
+def test_the_commented_example_in_the_repository_is_valid() -> None:
+    """The example is what newcomers copy: it must load, approval settings included."""
+    example = Path(__file__).resolve().parents[2] / "examples" / "broker.yaml"
+    assert check_config(example) == []
+    config = load_config(example)
+    assert config.approver("alice") is not None and config.notifications.slack is not None
+    assert any(c.approval_rules for c in config.ceilings)

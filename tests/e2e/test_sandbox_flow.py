@@ -119,3 +119,47 @@ def test_demo_command_runs_the_worked_example() -> None:
     for step in ("aws_describe_scope", "auto_approve", "route_to_approver", "secret_ref://aws/runs/",
                  "AccessDenied", "Demo complete"):
         assert step in demo.stdout
+
+
+def _cli(sandbox: SandboxProcess, *args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "cloud_broker", *args, "--state-dir", str(sandbox.state_dir)]
+    return subprocess.run(command, capture_output=True, text=True, env=child_env(), timeout=120, check=False)
+
+
+def test_cli_approval_can_narrow_and_an_approver_can_revoke(sandbox: SandboxProcess) -> None:
+    ask = {"actions": ["s3:PutObject", "s3:DeleteObject"], "resources": ["arn:aws:s3:::reports/cli/*"],
+           "regions": ["us-east-1"], "ttl_seconds": 1200}
+
+    async def request() -> dict[str, Any]:
+        async with agent_session(mcp_env(sandbox.info)) as agent:
+            return (await agent.call("aws_request_access", {"account_id": sandbox.info["account_id"], **ask})).json
+
+    grant_id = asyncio.run(request())["grant_id"]
+    approver = sandbox.info["approver"]
+    wider = _cli(sandbox, "approve", grant_id, "--approver", approver, "--action", "s3:GetObject")
+    assert wider.returncode == 2 and "not requested" in wider.stderr
+    narrowed = _cli(sandbox, "approve", grant_id, "--approver", approver, "--action", "s3:PutObject",
+                    "--ttl", "600", "--comment", "uploads only")
+    assert narrowed.returncode == 0 and "active" in narrowed.stdout, narrowed.stderr
+
+    async def fetch() -> tuple[dict[str, Any], dict[str, Any]]:
+        async with agent_session(mcp_env(sandbox.info)) as agent:
+            polled = (await agent.call("aws_poll_grant", {"grant_id": grant_id})).json
+            return polled, (await agent.call("aws_get_credentials", {"grant_id": grant_id})).json
+
+    polled, creds = asyncio.run(fetch())
+    assert polled["actions"] == ["s3:PutObject"] and polled["ttl_seconds"] == 600
+    assert polled["requested"]["actions"] == ["s3:PutObject", "s3:DeleteObject"]
+    assert _aws(sandbox, ["s3", "rm", "s3://reports/cli/x.csv"], creds["credentials"]).access_denied
+
+    revoked = _cli(sandbox, "revoke", grant_id, "--approver", approver, "--reason", "done early")
+    assert revoked.returncode == 0 and "revoked" in revoked.stdout
+
+    async def read_again() -> Any:
+        async with agent_session(mcp_env(sandbox.info)) as agent:
+            return await agent.call("aws_get_credentials", {"grant_id": grant_id})
+
+    assert asyncio.run(read_again()).is_error
+    trail = _cli(sandbox, "audit", "--grant", grant_id).stdout
+    assert '"grant.approved"' in trail and '"uploads only"' in trail and '"grant.revoked"' in trail
+    assert _cli(sandbox, "deliveries", "--grant", grant_id).returncode == 0

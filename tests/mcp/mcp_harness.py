@@ -1,17 +1,21 @@
-"""Shared helpers for the MCP tests: settings, ids, and a connected client session."""
+"""Shared helpers for the MCP tests: settings, ids, a connected client session, and the stdio process."""
 
 from __future__ import annotations
 
 import json
+import os
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import httpx
 from mcp import Client
 from mcp_broker_stub import StubBroker
 
+import cloud_broker
 from cloud_broker.mcp.server import McpApp, open_app
 from cloud_broker.mcp.settings import McpSettings
 from cloud_broker.mcp.tokens import TokenSource
@@ -23,10 +27,25 @@ API_KEY = "tlk_SECRET_host_key_9876543210"
 ACCOUNT = "123456789012"
 GRANT = "33333333-3333-4333-8333-333333333333"
 
+SRC = str(Path(cloud_broker.__file__).resolve().parents[1])
+COMMAND = [sys.executable, "-m", "cloud_broker.mcp"]
+
 
 def make_settings(stub: StubBroker, **overrides: Any) -> McpSettings:
     base = McpSettings(host=stub.base_url, agent_id=AGENT_ID, run_id=RUN_ID, token=PRESET_TOKEN)
     return replace(base, **overrides)
+
+
+def agt_env(stub: StubBroker, **extra: str) -> dict[str, str]:
+    """The AGT_* environment of ``python -m cloud_broker.mcp`` against ``stub``; empty values unset."""
+    env = {"AGT_HOST": stub.base_url, "AGT_AGENT_ID": AGENT_ID, "AGT_RUN_ID": RUN_ID, "AGT_TOKEN": PRESET_TOKEN}
+    env.update(extra)
+    return {key: value for key, value in env.items() if value}
+
+
+def process_env(agt: dict[str, str]) -> dict[str, str]:
+    base = {key: os.environ[key] for key in ("PATH", "HOME", "LANG") if key in os.environ}
+    return {**base, "PYTHONPATH": SRC, **agt}
 
 
 @dataclass

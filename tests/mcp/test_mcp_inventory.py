@@ -11,7 +11,12 @@ from mcp_broker_stub import Reply, StubBroker
 from mcp_harness import connect
 
 from cloud_broker.mcp.descriptions import SUFFIX
-from cloud_broker.mcp.inventory import HEADING, InventoryError, parse_accounts, render_block
+from cloud_broker.mcp.inventory import (
+    HEADING,
+    InventoryError,
+    parse_accounts,
+    render_block,
+)
 
 pytestmark = pytest.mark.anyio
 WITH_INVENTORY = {"aws_describe_scope", "aws_check_approval_channel", "aws_request_access"}

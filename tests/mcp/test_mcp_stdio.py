@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -14,12 +12,18 @@ import pytest
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp_broker_stub import TOKEN_PREFIX, Reply, StubBroker
-from mcp_harness import ACCOUNT, AGENT_ID, API_KEY, GRANT, PRESET_TOKEN, RUN_ID
+from mcp_harness import (
+    ACCOUNT,
+    API_KEY,
+    COMMAND,
+    GRANT,
+    PRESET_TOKEN,
+    agt_env,
+    process_env,
+)
 
 import cloud_broker
 
-SRC = str(Path(cloud_broker.__file__).resolve().parents[1])
-COMMAND = [sys.executable, "-m", "cloud_broker.mcp"]
 SECRET_ACCESS_KEY = "wJalrXUtnFEMI-K7MDENG-SECRET"
 INITIALIZE = {
     "jsonrpc": "2.0",
@@ -27,17 +31,6 @@ INITIALIZE = {
     "method": "initialize",
     "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}},
 }
-
-
-def agt_env(stub: StubBroker, **extra: str) -> dict[str, str]:
-    env = {"AGT_HOST": stub.base_url, "AGT_AGENT_ID": AGENT_ID, "AGT_RUN_ID": RUN_ID, "AGT_TOKEN": PRESET_TOKEN}
-    env.update(extra)
-    return {key: value for key, value in env.items() if value}
-
-
-def process_env(agt: dict[str, str]) -> dict[str, str]:
-    base = {key: os.environ[key] for key in ("PATH", "HOME", "LANG") if key in os.environ}
-    return {**base, "PYTHONPATH": SRC, **agt}
 
 
 @pytest.mark.parametrize(

@@ -1,8 +1,9 @@
 """``cloud-broker mcp``: the MCP server over stdio, against a broker API or an embedded broker.
 
 With ``AGT_HOST`` it talks to a running broker. With ``--config broker.yaml`` it runs the
-broker in this process on SQLite, routing the same HTTP client through ``httpx.ASGITransport``
-with tokens signed locally — so both modes exercise the same API code.
+broker in this process on SQLite, routing the same HTTP client into the app in-process (see
+:mod:`cloud_broker.mcp.asgi_stream`: ``httpx.ASGITransport`` for plain calls, a streaming path
+for the grant event stream) with tokens signed locally — so both modes exercise the same API code.
 """
 
 from __future__ import annotations
@@ -55,10 +56,10 @@ def mcp(
 
 def _embedded(config: Path, db: str | None, state_dir: Path | None, agent_id: str | None, run_id: str) -> int:
     import anyio
-    import httpx
 
     from cloud_broker.api.app import create_app
     from cloud_broker.errors import BrokerError, ConfigError
+    from cloud_broker.mcp.asgi_stream import streaming_asgi_transport
     from cloud_broker.mcp.server import run_stdio
     from cloud_broker.mcp.settings import load_settings
 
@@ -73,6 +74,11 @@ def _embedded(config: Path, db: str | None, state_dir: Path | None, agent_id: st
         print(f"cloud-broker mcp: {exc.text}", file=sys.stderr)
         return 1
     wired.broker.sweeper.sweep()
-    transport = httpx.ASGITransport(app=create_app(wired.broker, wired.tokens))
-    anyio.run(lambda: run_stdio(settings, transport=transport, token_source=LocalTokenSource(wired.tokens, agent.host)))
+    app, tokens = create_app(wired.broker, wired.tokens), LocalTokenSource(wired.tokens, agent.host)
+
+    async def serve() -> None:
+        async with streaming_asgi_transport(app) as transport:
+            await run_stdio(settings, transport=transport, token_source=tokens)
+
+    anyio.run(serve)
     return 0

@@ -18,6 +18,7 @@ from pydantic import (
     Field,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from cloud_broker.config import syntax
@@ -189,12 +190,11 @@ class ApprovalRuleConfig(ConfigModel):
     approvers: tuple[Approver, ...] = ()
     required_approvals: Annotated[int, Field(strict=True, ge=1, le=5)] = 1
 
-    @field_validator("access_levels")
-    @classmethod
-    def _something_to_match(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
-        if not value and not info.data.get("actions"):
+    @model_validator(mode="after")
+    def _something_to_match(self) -> ApprovalRuleConfig:
+        if not self.actions and not self.access_levels:
             raise ValueError("an approval rule needs actions or access_levels to match")
-        return value
+        return self
 
     def to_rule(self) -> ApprovalRule:
         return ApprovalRule(

@@ -7,8 +7,11 @@ Bodies arrive already validated and stripped of unknown keys; this layer only ad
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 from urllib.parse import quote
+
+import httpx
 
 from cloud_broker.mcp.broker_client import BrokerClient
 
@@ -55,6 +58,14 @@ class AwsBrokerApi:
     async def inventory(self) -> Any:
         """``GET /aws/inventory?agent_id=…``: the accounts enrolled for this agent's team."""
         return await self._client.get(f"{PREFIX}/inventory", self._query())
+
+    def events(self, last_event_id: str | None = None) -> AbstractAsyncContextManager[httpx.Response]:
+        """``GET /aws/events?agent_id=…`` (SSE); not part of the published contract, an addition.
+
+        ``last_event_id`` resumes after the last event seen; without it the broker starts at "now".
+        """
+        headers = {"Last-Event-ID": last_event_id} if last_event_id else None
+        return self._client.stream(f"{PREFIX}/events", self._query(), headers=headers)
 
     def _query(self, **leading: str) -> dict[str, str]:
         # Endpoint-specific keys first, agent_id last: the order observed on the wire.

@@ -9,7 +9,8 @@ go through the real API routes.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Any
 from urllib.parse import urlencode
@@ -24,6 +25,9 @@ DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 """Grant creation may page a human channel and mint at STS; leave it room, but not forever."""
 
 USER_AGENT = f"cloud-broker-mcp/{__version__}"
+
+STREAM_TIMEOUT = httpx.Timeout(45.0, connect=10.0)
+"""An event stream sends a keepalive every 15 s: 45 s of silence means the broker is gone."""
 
 
 class BrokerClient:
@@ -58,6 +62,28 @@ class BrokerClient:
     ) -> Any:
         """``POST`` with a JSON body, or with no body at all when ``body`` is None."""
         return await self._send("POST", path, query, body)
+
+    @asynccontextmanager
+    async def stream(
+        self, path: str, query: Mapping[str, str] | None = None, *, headers: Mapping[str, str] | None = None
+    ) -> AsyncIterator[httpx.Response]:
+        """``GET`` a Server-Sent Events stream; the open response is the caller's to read.
+
+        A non-2xx answer raises :class:`BrokerCallError` exactly as :meth:`get` would, and so
+        does a transport failure while the stream is read, with the token redacted either way.
+        """
+        token = await self._tokens.token()
+        sent = {"Authorization": f"Bearer {token}", "Accept": "text/event-stream", "Cache-Control": "no-store",
+                **(headers or {})}
+        try:
+            url = self.url(path, query)
+            async with self._http.stream("GET", url, headers=sent, timeout=STREAM_TIMEOUT) as response:
+                if not response.is_success:
+                    await response.aread()
+                    raise BrokerCallError(redact(_error_text(response), token), status=response.status_code)
+                yield response
+        except httpx.HTTPError as exc:
+            raise BrokerCallError(redact(str(exc) or type(exc).__name__, token)) from None
 
     async def aclose(self) -> None:
         """Close the underlying connection pool."""

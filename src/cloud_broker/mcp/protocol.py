@@ -13,10 +13,18 @@ import mcp_types as types
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import NotificationOptions, Server
 from mcp.server.models import InitializationOptions
+from mcp.server.subscriptions import (
+    InMemorySubscriptionBus,
+    ListenHandler,
+    SubscriptionBus,
+)
 
 from cloud_broker import __version__
+from cloud_broker.mcp.changes import ChangeFanout
+from cloud_broker.mcp.delivery import SessionPeer, install_listen
+from cloud_broker.mcp.grants import GrantResources
+from cloud_broker.mcp.resources import install
 from cloud_broker.mcp.tools import AwsToolbox, ToolOutcome, ToolView
-from cloud_broker.mcp.watchers import ToolListWatchers
 
 SERVER_NAME = "cloud-broker"
 
@@ -26,7 +34,15 @@ class BrokerMcpServer(Server[Any]):
 
     The in-memory test transport calls ``create_initialization_options()`` without arguments;
     overriding the default keeps the capability true on every path, not only in ``run_stdio``.
+    ``resources.listChanged`` follows the same rule once grant resources are served. That is the
+    handshake era; at 2026-07-28 the SDK derives both (and ``resources.subscribe``) from
+    ``subscriptions/listen`` being served, which :func:`build_server` always does.
     """
+
+    bus: SubscriptionBus
+    """Where 2026-07-28 listen streams take their change events from (set by :func:`build_server`)."""
+    listen: ListenHandler
+    """Serves ``subscriptions/listen``; ``close()`` ends every open stream gracefully."""
 
     def create_initialization_options(
         self,
@@ -34,12 +50,25 @@ class BrokerMcpServer(Server[Any]):
         experimental_capabilities: dict[str, dict[str, Any]] | None = None,
         extensions: dict[str, dict[str, Any]] | None = None,
     ) -> InitializationOptions:
-        options = notification_options or NotificationOptions(tools_changed=True)
+        serves_resources = self.get_request_handler("resources/list") is not None
+        options = notification_options or NotificationOptions(tools_changed=True, resources_changed=serves_resources)
         return super().create_initialization_options(options, experimental_capabilities, extensions)
 
 
-def build_server(toolbox: AwsToolbox, watchers: ToolListWatchers, *, warn: Callable[[str], None]) -> BrokerMcpServer:
-    """An MCP server exposing ``toolbox``; ``watchers`` learns of every initialized session."""
+def build_server(
+    toolbox: AwsToolbox,
+    fanout: ChangeFanout,
+    *,
+    warn: Callable[[str], None],
+    grants: GrantResources | None = None,
+    bus: SubscriptionBus | None = None,
+) -> BrokerMcpServer:
+    """An MCP server exposing ``toolbox``, whose changes reach clients of both protocol eras.
+
+    ``fanout`` learns of every initialized (handshake-era) session and publishes on ``bus`` (an
+    in-process one unless given), which serves 2026-07-28 ``subscriptions/listen`` streams.
+    With ``grants``, grants are served as ``grant://`` resources too.
+    """
 
     async def list_tools(
         ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
@@ -56,13 +85,18 @@ def build_server(toolbox: AwsToolbox, watchers: ToolListWatchers, *, warn: Calla
         return _result(outcome)
 
     async def initialized(ctx: ServerRequestContext[Any], params: types.NotificationParams) -> None:
-        watchers.add(ctx.session)
+        # Handshake era only: a 2026-07-28 client sends no `initialized`; it opens a listen stream.
+        fanout.join(SessionPeer(ctx.session))
 
     server = BrokerMcpServer(SERVER_NAME, version=__version__, on_list_tools=list_tools)
     # Registered by method rather than `on_call_tool=` because the handler returns a wire dict:
     # a success result then carries no `isError` key at all, exactly like the published server.
     server.add_request_handler("tools/call", types.CallToolRequestParams, call_tool)
     server.add_notification_handler("notifications/initialized", types.NotificationParams, initialized)
+    if grants is not None:
+        install(server, grants)
+    server.bus = bus if bus is not None else InMemorySubscriptionBus()
+    server.listen = install_listen(server, fanout, server.bus, serves_resources=grants is not None)
     return server
 
 

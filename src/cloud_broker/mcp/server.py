@@ -5,7 +5,13 @@ Start-up is arranged so the agent runtime waits as little as possible for ``init
 1. the broker client is built and ``GET /aws/inventory`` starts at once;
 2. meanwhile the MCP SDK (the slow import) loads in a worker thread;
 3. serving starts when the inventory has landed or ~1 s after start, whichever comes first;
-4. an inventory that lands later updates the descriptions and sends ``tools/list_changed``.
+4. an inventory that lands later updates the descriptions and announces a tool list change;
+5. the grant event stream (``GET /aws/events``) is followed in the background, and each grant
+   change is announced on ``grant://`` resources (see :mod:`events`, :mod:`grants`).
+
+Announcements go through one :class:`~cloud_broker.mcp.changes.ChangeFanout`: standing
+notifications for handshake-era sessions, events on the app's subscription bus for 2026-07-28
+``subscriptions/listen`` streams (see :mod:`changes`, :mod:`delivery`).
 
 Only :func:`main` reads the environment; everything else takes :class:`McpSettings`.
 """
@@ -28,17 +34,21 @@ from pydantic import ValidationError
 from cloud_broker.errors import ConfigError
 from cloud_broker.mcp.aws_api import AwsBrokerApi
 from cloud_broker.mcp.broker_client import BrokerClient
+from cloud_broker.mcp.changes import ChangeFanout, ToolsListChanged
 from cloud_broker.mcp.errors import BrokerCallError
+from cloud_broker.mcp.events import GrantEventStream
+from cloud_broker.mcp.grants import GrantResources
 from cloud_broker.mcp.inventory import InventoryError, parse_accounts
 from cloud_broker.mcp.schemas import SourceContext
 from cloud_broker.mcp.settings import McpSettings, load_settings
 from cloud_broker.mcp.stderr import stderr_line
 from cloud_broker.mcp.tokens import ExchangeTokenSource, TokenSource
-from cloud_broker.mcp.tools import AwsToolbox, RequestDefaults
+from cloud_broker.mcp.tools import AwsToolbox, GrantHook, RequestDefaults
 from cloud_broker.mcp.turn_initiator import TurnInitiatorReader
-from cloud_broker.mcp.watchers import ToolListWatchers
 
 if TYPE_CHECKING:
+    from mcp.server.subscriptions import SubscriptionBus
+
     from cloud_broker.mcp.protocol import BrokerMcpServer
 
 INVENTORY_WAIT_SECONDS = 1.0
@@ -52,15 +62,15 @@ class InventoryLoader:
     once the attempt is over either way, after the descriptions were updated.
     """
 
-    def __init__(self, api: AwsBrokerApi, toolbox: AwsToolbox, watchers: ToolListWatchers, warn: Warn) -> None:
+    def __init__(self, api: AwsBrokerApi, toolbox: AwsToolbox, fanout: ChangeFanout, warn: Warn) -> None:
         self._api = api
         self._toolbox = toolbox
-        self._watchers = watchers
+        self._fanout = fanout
         self._warn = warn
         self.settled = anyio.Event()
 
     async def run(self) -> None:
-        """Fetch, render, and notify initialized sessions if what they were shown changed."""
+        """Fetch, render, and announce a tool list change if what clients were shown changed."""
         try:
             changed = self._toolbox.set_inventory(parse_accounts(await self._api.inventory()))
         except (BrokerCallError, InventoryError) as exc:
@@ -72,7 +82,7 @@ class InventoryLoader:
         finally:
             self.settled.set()
         if changed:
-            await self._watchers.notify_all()
+            await self._fanout.announce(ToolsListChanged())
 
 
 @dataclass(frozen=True)
@@ -82,6 +92,13 @@ class McpApp:
     server: BrokerMcpServer
     toolbox: AwsToolbox
     inventory: InventoryLoader
+    grants: GrantResources | None = None
+    events: GrantEventStream | None = None
+
+    @property
+    def bus(self) -> SubscriptionBus:
+        """The app's subscription bus: every change is published here for 2026-07-28 listeners."""
+        return self.server.bus
 
 
 @asynccontextmanager
@@ -92,12 +109,16 @@ async def open_app(
     token_source: TokenSource | None = None,
     inventory_wait: float = INVENTORY_WAIT_SECONDS,
     warn: Warn = stderr_line,
+    grant_events: bool = False,
+    bus: SubscriptionBus | None = None,
 ) -> AsyncIterator[McpApp]:
     """Build the server for ``settings``; the inventory loads in the background while open.
 
-    ``transport``/``token_source`` let the embedded broker route calls in-process
-    (``httpx.ASGITransport(app)`` plus a token source that signs locally). On exit the
-    inventory task is cancelled and HTTP clients are closed.
+    ``transport``/``token_source`` let the embedded broker route calls in-process (a
+    streaming ASGI transport plus a token source that signs locally). ``grant_events`` serves
+    grants as resources and follows the broker's event stream; :func:`run_stdio` turns it on,
+    in-process callers choose. ``bus`` replaces the in-process subscription bus (say, one shared
+    across replicas). On exit listen streams are closed, background tasks cancelled and clients closed.
     """
     deadline = anyio.current_time() + inventory_wait
     async with AsyncExitStack() as stack:
@@ -105,17 +126,22 @@ async def open_app(
         client = BrokerClient(settings.host, tokens, transport=transport)
         stack.push_async_callback(client.aclose)
         api = AwsBrokerApi(client, agent_id=settings.agent_id)
-        toolbox = _toolbox(settings, api, warn)
-        watchers = ToolListWatchers()
-        loader = InventoryLoader(api, toolbox, watchers, warn)
+        fanout = ChangeFanout(warn)
+        grants = GrantResources(api, warn, fanout) if grant_events else None
+        toolbox = _toolbox(settings, api, warn, grants.remember if grants else None)
+        loader = InventoryLoader(api, toolbox, fanout, warn)
         tasks = await stack.enter_async_context(anyio.create_task_group())
         stack.callback(tasks.cancel_scope.cancel)
         tasks.start_soon(loader.run)
+        events = GrantEventStream(api, grants.publish, warn) if grants else None
+        if events is not None:
+            tasks.start_soon(events.run)
         protocol = await anyio.to_thread.run_sync(_load_sdk)
-        server = protocol.build_server(toolbox, watchers, warn=warn)
+        server = protocol.build_server(toolbox, fanout, warn=warn, grants=grants, bus=bus)
+        stack.callback(server.listen.close)
         with anyio.move_on_after(max(0.0, deadline - anyio.current_time())):
             await loader.settled.wait()
-        yield McpApp(server, toolbox, loader)
+        yield McpApp(server, toolbox, loader, grants, events)
 
 
 async def run_stdio(
@@ -127,8 +153,10 @@ async def run_stdio(
     """Serve the AWS tools over stdio until the client closes stdin."""
     for warning in settings.warnings():
         stderr_line(warning)
-    async with open_app(settings, transport=transport, token_source=token_source) as app:
-        from mcp.server.stdio import stdio_server  # already loaded by _load_sdk, off the event loop
+    async with open_app(settings, transport=transport, token_source=token_source, grant_events=True) as app:
+        from mcp.server.stdio import (
+            stdio_server,  # already loaded by _load_sdk, off the event loop
+        )
 
         async with stdio_server() as (read_stream, write_stream):
             await app.server.run(read_stream, write_stream, app.server.create_initialization_options())
@@ -158,9 +186,9 @@ def _exchange_tokens(
     return source
 
 
-def _toolbox(settings: McpSettings, api: AwsBrokerApi, warn: Warn) -> AwsToolbox:
+def _toolbox(settings: McpSettings, api: AwsBrokerApi, warn: Warn, on_grant: GrantHook | None) -> AwsToolbox:
     defaults = RequestDefaults(settings.agent_id, settings.run_id, _default_source_context(settings, warn))
-    return AwsToolbox(api, defaults, TurnInitiatorReader(settings.turn_initiator_file, warn=warn))
+    return AwsToolbox(api, defaults, TurnInitiatorReader(settings.turn_initiator_file, warn=warn), on_grant=on_grant)
 
 
 def _default_source_context(settings: McpSettings, warn: Warn) -> dict[str, Any] | None:

@@ -51,6 +51,8 @@ class RequestDefaults:
 
 
 Handler = Callable[["AwsToolbox", Any], Awaitable[Any]]
+GrantHook = Callable[[Mapping[str, Any]], Awaitable[None]]
+"""Told of each grant ``aws_request_access`` created (reply without credentials); must not raise."""
 
 
 @dataclass(frozen=True)
@@ -67,10 +69,18 @@ class _Spec:
 class AwsToolbox:
     """The eight ``aws_*`` tools bound to one agent, one broker and the current inventory."""
 
-    def __init__(self, api: AwsBrokerApi, defaults: RequestDefaults, initiators: TurnInitiatorReader) -> None:
+    def __init__(
+        self,
+        api: AwsBrokerApi,
+        defaults: RequestDefaults,
+        initiators: TurnInitiatorReader,
+        *,
+        on_grant: GrantHook | None = None,
+    ) -> None:
         self._api = api
         self._defaults = defaults
         self._initiators = initiators
+        self._on_grant = on_grant
         self._inventory_block: str | None = None
 
     def set_inventory(self, accounts: Sequence[Mapping[str, Any]]) -> bool:
@@ -117,9 +127,12 @@ class AwsToolbox:
     async def _request_access(self, args: schemas.RequestArgs) -> Any:
         reply = await self._api.create_grant(self._grant_request(args))
         # Inline credentials may come back on creation; the model must only ever see the pointer.
-        if isinstance(reply, dict):
-            return {key: value for key, value in reply.items() if key != "credentials"}
-        return reply
+        if not isinstance(reply, dict):
+            return reply
+        public = {key: value for key, value in reply.items() if key != "credentials"}
+        if self._on_grant is not None:
+            await self._on_grant(public)
+        return public
 
     async def _poll(self, args: schemas.GrantArgs) -> Any:
         return await self._api.poll_grant(args.grant_id)

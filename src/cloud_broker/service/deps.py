@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -37,7 +37,7 @@ class Deps:
     vault: Vault
     catalogue: Catalogue
     clock: Callable[[], datetime] = utc_now
-    pager: Pager = NoPager()
+    pager: Pager = field(default_factory=NoPager)
 
 
 def audit(uow: UnitOfWork, event: str, actor: str, at: datetime, grant: Grant | None = None, **fields: Any) -> int:
