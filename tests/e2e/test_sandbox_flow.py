@@ -117,8 +117,10 @@ def test_demo_command_runs_the_worked_example() -> None:
                           env=child_env(), timeout=300, check=False)
     assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
     for step in ("aws_describe_scope", "auto_approve", "route_to_approver", "secret_ref://aws/runs/",
-                 "AccessDenied", "Demo complete"):
+                 "AccessDenied", "is waiting for approval", "was approved by sandbox-approver and is active",
+                 "narrowed away by the approver", "Demo complete"):
         assert step in demo.stdout
+    assert "✗" not in demo.stdout and "Warning" not in demo.stderr
 
 
 def _cli(sandbox: SandboxProcess, *args: str) -> subprocess.CompletedProcess[str]:

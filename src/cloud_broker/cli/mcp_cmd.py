@@ -58,6 +58,7 @@ def _embedded(config: Path, db: str | None, state_dir: Path | None, agent_id: st
     import anyio
 
     from cloud_broker.api.app import create_app
+    from cloud_broker.cli.background import background_work
     from cloud_broker.errors import BrokerError, ConfigError
     from cloud_broker.mcp.asgi_stream import streaming_asgi_transport
     from cloud_broker.mcp.server import run_stdio
@@ -73,12 +74,12 @@ def _embedded(config: Path, db: str | None, state_dir: Path | None, agent_id: st
     except BrokerError as exc:
         print(f"cloud-broker mcp: {exc.text}", file=sys.stderr)
         return 1
-    wired.broker.sweeper.sweep()
     app, tokens = create_app(wired.broker, wired.tokens), LocalTokenSource(wired.tokens, agent.host)
 
     async def serve() -> None:
         async with streaming_asgi_transport(app) as transport:
             await run_stdio(settings, transport=transport, token_source=tokens)
 
-    anyio.run(serve)
+    with background_work(wired):
+        anyio.run(serve)
     return 0

@@ -14,10 +14,6 @@ from cloud_broker.cli.options import ConfigOpt, DbOpt, StateOpt, wired_from
 if TYPE_CHECKING:
     from cloud_broker.cli.wiring import Wired
 
-log = logging.getLogger("cloud_broker")
-SWEEP_INTERVAL_SECONDS = 15.0
-
-
 def serve(
     config: ConfigOpt = None,
     host: Annotated[str, typer.Option("--host", help="Address to bind")] = "127.0.0.1",
@@ -42,19 +38,15 @@ def run_api(wired: Wired, host: str, port: int, on_ready: object = None) -> None
     ``on_ready(port)`` once bound."""
     import uvicorn
 
+    from cloud_broker.cli.background import background_work
     from cloud_broker.cli.http_app import build_app
 
-    stop = threading.Event()
-    threading.Thread(target=_sweep_forever, args=(wired, stop), daemon=True, name="sweeper").start()
-    threading.Thread(target=wired.dispatcher().run_forever, args=(stop,), daemon=True, name="dispatcher").start()
     server = uvicorn.Server(uvicorn.Config(build_app(wired), host=host, port=port,
                                            log_level="warning", access_log=False, proxy_headers=True))
     if on_ready is not None:
         threading.Thread(target=_announce, args=(server, on_ready), daemon=True).start()
-    try:
+    with background_work(wired):
         server.run()
-    finally:
-        stop.set()
 
 
 def _announce(server: object, on_ready: object) -> None:
@@ -64,14 +56,3 @@ def _announce(server: object, on_ready: object) -> None:
         time.sleep(0.02)
     sockets = [s for srv in getattr(server, "servers", []) for s in srv.sockets]
     on_ready(sockets[0].getsockname()[1])  # type: ignore[operator]
-
-
-def _sweep_forever(wired: Wired, stop: threading.Event) -> None:
-    # The first pass runs at start-up, settling mints a crash interrupted.
-    while True:
-        try:
-            wired.broker.sweeper.sweep()
-        except Exception as exc:  # noqa: BLE001 - a sweep failure must not stop the server
-            log.error("sweep failed: %s", type(exc).__name__)
-        if stop.wait(SWEEP_INTERVAL_SECONDS):
-            return
