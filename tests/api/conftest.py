@@ -57,6 +57,7 @@ class BrokerUnderTest:
     other_agent_id: str
     foreign_agent_id: str
     emulator: Any
+    raw_config: dict[str, Any] = field(default_factory=dict)
 
     def headers(self, host: str = "host-a") -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens.issue(host)}"}
@@ -149,4 +150,4 @@ def broker_under_test(
     tokens = TokenIssuer(vault.derive_key(SIGNING_KEY_PURPOSE))
     with TestClient(create_app(broker, tokens), raise_server_exceptions=False) as client:
         yield BrokerUnderTest(client, broker, tokens, clock, db_path, host_key,
-                              agents["agent"], agents["other"], agents["foreign"], emulator)
+                              agents["agent"], agents["other"], agents["foreign"], emulator, raw)

@@ -296,3 +296,62 @@ def test_comments_are_audited_with_the_approver(ab: BrokerUnderTest) -> None:
 
 def test_account_is_the_one_of_the_grant(ab: BrokerUnderTest) -> None:
     assert _request(ab, **READ_FINANCE)["account_id"] == ACCOUNT
+
+
+def _with_config(ab: BrokerUnderTest, edit: Any) -> Any:
+    """The same store under an edited broker.yaml, as after a restart with a changed file."""
+    import copy
+    import dataclasses
+
+    from cloud_broker.config import parse_config
+    from cloud_broker.service.broker import Broker
+
+    raw = copy.deepcopy(ab.raw_config)
+    edit(raw)
+    return Broker(dataclasses.replace(ab.broker.deps, config=parse_config(raw)))
+
+
+def test_an_approval_stops_counting_when_its_approver_is_removed(ab: BrokerUnderTest, counted: CountingProvider) -> None:
+    grant_id = _request(ab, **WRITE)["grant_id"]
+    ab.broker.approvals.approve(grant_id, "alice")
+    tightened = _with_config(ab, lambda raw: raw["ceilings"][0].update(approvers=["bob", "carol"]))
+    still = tightened.approvals.approve(grant_id, "bob")
+    assert still.status.value == "pending" and still.approvals == ("bob",) and counted.mints == 0
+    assert tightened.approvals.approve(grant_id, "carol").status.value == "active"
+
+
+def test_a_denial_keeps_the_approvals_and_narrowing_recorded_before(ab: BrokerUnderTest) -> None:
+    scope = {"actions": ["s3:PutObject", "s3:GetObject"], "resources": ["arn:aws:s3:::reports/*"]}
+    grant_id = _request(ab, **scope)["grant_id"]
+    ab.broker.approvals.approve(grant_id, "alice", Narrowing(actions=("s3:PutObject",)))
+    ab.broker.approvals.deny(grant_id, "bob", "not this week")
+    with ab.broker.deps.store.unit_of_work() as uow:
+        grant = uow.get_grant(grant_id)
+    assert (grant.status.value, grant.approvals, grant.actions) == ("denied", ("alice",), ("s3:PutObject",))
+    assert grant.requested is not None
+
+
+def test_the_approver_who_hit_a_tightened_ceiling_is_on_record(ab: BrokerUnderTest) -> None:
+    grant_id = _request(ab, **READ_FINANCE)["grant_id"]
+    tightened = _with_config(ab, lambda raw: raw["ceilings"][0]["action_denylist"].append("s3:GetObject"))
+    assert tightened.approvals.approve(grant_id, "alice").status.value == "denied"
+    with ab.broker.deps.store.unit_of_work() as uow:
+        denied = [e for e in uow.list_audit(grant_id=grant_id) if e.event == "grant.denied"]
+    assert denied[0].actor == "approver:alice" and denied[0].detail == {"trigger": "hard_deny_on_approve"}
+
+
+def test_approving_a_timed_out_request_says_it_expired(ab: BrokerUnderTest) -> None:
+    grant_id = _request(ab, **READ_FINANCE)["grant_id"]
+    ab.clock.offset = timedelta(days=1)
+    with pytest.raises(Conflict, match="already expired"):
+        ab.broker.approvals.approve(grant_id, "alice")
+
+
+def test_the_queue_is_per_reviewer_and_oldest_first(ab: BrokerUnderTest) -> None:
+    from cloud_broker.service.review import Review
+
+    first = _request(ab, **READ_FINANCE)["grant_id"]
+    second = _request(ab, **WRITE)["grant_id"]
+    review = Review(ab.broker.deps, ab.broker.approvals)
+    assert [g.grant_id for g in review.queue("alice")] == [first, second]
+    assert review.queue("dave") == []

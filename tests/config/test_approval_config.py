@@ -46,6 +46,13 @@ def _ceiling(data: dict[str, Any]) -> dict[str, Any]:
     (lambda d: _ceiling(d).update(approval_rules=[{"name": "r", "actions": ["s3:*"]}, {"name": "r", "actions": ["kms:*"]}]),
      "duplicate name 'r'"),
     (lambda d: _ceiling(d).update(approval_channel={"webhooks": ["pager"]}), "unknown webhook 'pager'"),
+    (lambda d: _ceiling(d).update(approval_rules=[{"name": "r", "actions": ["s3:*"], "approvers": ["bob"]}]),
+     "bob not among the ceiling's approvers"),
+    (lambda d: _ceiling(d).update(approval_rules=[{"name": "r", "actions": ["s3:*"], "required_approvals": 2}]),
+     "needs 2 distinct approvers but only 1 may approve"),
+    (lambda d: _ceiling(d).update(approvers=["alice", "bob"], approval_rules=[
+        {"name": "a", "actions": ["s3:*"], "approvers": ["alice"]},
+        {"name": "b", "actions": ["s3:Put*"], "approvers": ["bob"]}]), "share no approver"),
     (lambda d: _ceiling(d).update(approval_channel={"slack_channel": "C0APPROVALS"}),
      "needs notifications.slack"),
     (lambda d: d["approvers"].append({"name": "carol", "slack_user_id": "U0ALICE"}), "duplicate slack_user_id"),

@@ -42,7 +42,10 @@ def run_api(wired: Wired, host: str, port: int, on_ready: object = None) -> None
     from cloud_broker.cli.http_app import build_app
 
     server = uvicorn.Server(uvicorn.Config(build_app(wired), host=host, port=port,
-                                           log_level="warning", access_log=False, proxy_headers=True))
+                                           log_level="warning", access_log=False,
+                                           # The peer address is the client's: a forwarded header
+                                           # would let any local process pose as another address.
+                                           proxy_headers=False))
     if on_ready is not None:
         threading.Thread(target=_announce, args=(server, on_ready), daemon=True).start()
     with background_work(wired):

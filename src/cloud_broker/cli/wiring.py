@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -29,8 +29,8 @@ class Wired:
     tokens: TokenIssuer
     config: BrokerConfig
     # Secret values named by broker.yaml's *_env fields, read once from the environment.
-    secrets: Mapping[str, str]
-    slack: SlackNotifier | None = None
+    secrets: Mapping[str, str] = field(repr=False)
+    slack: SlackNotifier | None = field(default=None, repr=False)
 
     def dispatcher(self) -> Dispatcher:
         """The background sender of Slack updates, webhooks and agent pushes."""

@@ -82,6 +82,10 @@ class BrokerConfig(ConfigModel):
         """The approver a Slack click belongs to; None for anyone not declared."""
         return next((a for a in self.approvers if a.slack_user_id and a.slack_user_id == user_id), None)
 
+    def scopes_reviewed_by(self, approver: str) -> tuple[tuple[str, str], ...]:
+        """The (team, account) ceilings that list ``approver``."""
+        return tuple((c.team, c.account_id) for c in self.ceilings if approver in c.approvers)
+
     def approval_channel(self, team: str, account_id: str) -> ApprovalChannel | None:
         ceiling = self._ceiling_configs.get((team, account_id))
         return ceiling.approval_channel if ceiling else None

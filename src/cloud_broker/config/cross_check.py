@@ -158,7 +158,8 @@ def _duplicate_slack_users(data: Mapping[str, Any]) -> Iterable[Problem]:
 
 
 def _approver_references(data: Mapping[str, Any], declared: Declared) -> Iterable[Problem]:
-    """Every approver a ceiling or approval rule names must be declared under ``approvers``."""
+    """Every approver a ceiling or approval rule names must be declared under ``approvers``;
+    approval-rule names must be unique within their ceiling."""
     for index, ceiling in _raw_items(data, "ceilings"):
         for loc, value in _listed(ceiling, "approvers", ("ceilings", index)):
             if value not in declared.approvers:
@@ -222,6 +223,31 @@ def _ceiling_problems(entries: Entries) -> Iterable[Problem]:
     for index, ceiling in entries.ceilings:
         if ceiling.account_id in accounts:
             yield from _regions_outside(index, ceiling, accounts[ceiling.account_id])
+        yield from _unapprovable_rules(index, ceiling)
+
+
+def _unapprovable_rules(index: int, ceiling: CeilingConfig) -> Iterable[Problem]:
+    """Rules that would leave a request nobody can approve: it would wait until it expires."""
+    listed = set(ceiling.approvers)
+    eligible: dict[str, set[str]] = {}
+    for position, rule in enumerate(ceiling.approval_rules):
+        here = ("ceilings", index, "approval_rules", position)
+        outsiders = sorted(set(rule.approvers) - listed)
+        if outsiders:
+            yield Problem((*here, "approvers"), f"{', '.join(outsiders)} not among the ceiling's approvers "
+                                                f"{sorted(listed)}: a rule can only narrow who approves")
+        eligible[rule.name] = (set(rule.approvers) or listed) & listed
+        if rule.required_approvals > len(eligible[rule.name]):
+            yield Problem((*here, "required_approvals"),
+                          f"needs {rule.required_approvals} distinct approvers but only "
+                          f"{len(eligible[rule.name])} may approve under this rule")
+    named = [(r.name, eligible[r.name]) for r in ceiling.approval_rules if r.approvers]
+    for first, (name_a, a) in enumerate(named):
+        for name_b, b in named[first + 1:]:
+            if a and b and not a & b:
+                yield Problem(("ceilings", index, "approval_rules"),
+                              f"rules {name_a!r} and {name_b!r} share no approver: a request matching both "
+                              "could never be approved")
 
 
 def _regions_outside(index: int, ceiling: CeilingConfig, account: AwsAccount) -> Iterable[Problem]:

@@ -126,7 +126,6 @@ def _arn_part_problem(part: str, text: str, shape: re.Pattern[str], also: tuple[
 
 _ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]{0,127}")
 _SLACK_ID = re.compile(r"[A-Z0-9]{2,32}")
-ACCESS_LEVELS = ("List", "Read", "Write", "Permissions management", "Tagging")
 
 
 def env_name(value: str) -> str:
@@ -158,6 +157,8 @@ def argon2_hash(value: str) -> str:
 
 
 def access_level(value: str) -> str:
+    from cloud_broker.policy.risk import ACCESS_LEVELS
+
     for level in ACCESS_LEVELS:
         if value.lower() == level.lower():
             return level

@@ -29,7 +29,6 @@ SENSITIVE_SERVICES: dict[str, str] = {
 # Ordered from least to most consequential; the summary's level is the highest present.
 ACCESS_LEVELS = ("List", "Read", "Tagging", "Write", "Permissions management")
 WRITE_LEVELS = frozenset({"Write", "Permissions management", "Tagging"})
-SHOWN_ACTIONS = 50
 
 
 @dataclass(frozen=True)

@@ -250,10 +250,14 @@ def settle_expired(deps: Deps, grant: Grant, actor: str, uow: UnitOfWork | None 
         with deps.store.unit_of_work() as own:
             return settle_expired(deps, grant, actor, own)
     now = deps.clock()
-    waited = grant.status is GrantStatus.PENDING
+    # From the row as it is now: approvals or narrowing recorded since ``grant`` was read stay.
+    fresh = uow.get_grant(grant.grant_id)
+    if fresh.status is not grant.status or fresh.status_at(now) is not GrantStatus.EXPIRED:
+        return fresh
+    waited = fresh.status is GrantStatus.PENDING
     reason = "no approver decided before the request timed out" if waited else None
-    expired = grant.moved_to(GrantStatus.EXPIRED, now, denial_reason=reason or grant.denial_reason)
-    if not uow.update_grant(expired, expected=grant.status):
+    expired = fresh.moved_to(GrantStatus.EXPIRED, now, denial_reason=reason or fresh.denial_reason)
+    if not uow.update_grant(expired, expected=fresh.status, revision=fresh.revision):
         return uow.get_grant(grant.grant_id)
     uow.delete_secret(grant.grant_id)
     audit(uow, "grant.expired", actor, now, expired, decision="expired", reason=reason)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from cloud_broker.domain.grants import Grant, GrantStatus
 from cloud_broker.domain.ids import canonical_uuid
 from cloud_broker.domain.requests import MIN_TTL, AwsAccessRequest
-from cloud_broker.errors import Conflict, Forbidden, InvalidInput
+from cloud_broker.errors import BrokerError, Conflict, Forbidden, InvalidInput
 from cloud_broker.policy.decision import Outcome
 from cloud_broker.service.deps import Deps, audit
 from cloud_broker.service.minting import Minter
@@ -69,22 +69,50 @@ class Approvals:
         return approval_requirement(grant.actions, ceiling, self._deps.catalogue)
 
     def may_review(self, grant: Grant, approver: str) -> bool:
-        """Whether ``approver`` approves for the grant's ceiling at all (and so may see it)."""
+        """Whether ``approver`` approves for the grant's ceiling at all (and so may see it).
+        Approval rules only narrow the ceiling's approvers (config checks enforce it)."""
         ceiling = self._deps.config.ceiling(grant.team, grant.account_id)
         if ceiling is None or self._deps.config.approver(approver) is None:
             return False
-        return approver in ceiling.approvers or any(approver in r.approvers for r in ceiling.approval_rules)
+        return approver in ceiling.approvers
+
+    def refusal(self, grant: Grant, approver: str) -> BrokerError | None:
+        """Why ``approver`` may not approve ``grant`` now, or None: the one place the rules live,
+        used to refuse an approval and to tell the console what to offer."""
+        requirement = self.requirement(grant)
+        status = grant.status_at(self._deps.clock())
+        if self._deps.config.approver(approver) is None or not requirement.allows(approver):
+            names = ", ".join(sorted(requirement.approvers)) or "nobody"
+            return Forbidden(f"'{approver}' is not an approver for this request (team '{grant.team}', account "
+                             f"{grant.account_id}); it needs one of: {names}", code="NOT_AN_APPROVER")
+        if status is not GrantStatus.PENDING:
+            return _already_resolved(grant, status)
+        if approver in self.valid_approvals(grant, requirement):
+            return Conflict(f"you already approved grant {grant.grant_id}; it needs "
+                            f"{requirement.required} distinct approvers", code="ALREADY_APPROVED")
+        if self._started_it(grant, approver):
+            return Forbidden(f"'{approver}' started the conversation that made this request and cannot approve "
+                             "it; another approver must", code="SELF_APPROVAL")
+        return None
+
+    def valid_approvals(self, grant: Grant, requirement: ApprovalRequirement | None = None) -> tuple[str, ...]:
+        """The recorded approvals that still count: an approver removed from the ceiling, its
+        rules or the file since approving no longer does (a tightened setup is not bypassed)."""
+        requirement = requirement or self.requirement(grant)
+        config = self._deps.config
+        return tuple(a for a in grant.approvals if requirement.allows(a) and config.approver(a) is not None)
 
     def approve(self, grant_id: str, approver: str, narrowing: Narrowing = Narrowing(), comment: str | None = None) -> Grant:
         """Record ``approver``'s approval; the grant mints once enough distinct approvers agreed."""
         comment = _optional_text(comment)
         for _ in range(WRITE_ATTEMPTS):
             grant = self._pending(grant_id, approver)
-            self._refuse_self_approval(grant, approver)
             narrowed = narrowing.apply(grant)
             hard_deny = self._hard_deny(narrowed)
             if hard_deny is not None:
-                return self._settle_denied(grant, "system:policy", f"the ceiling no longer allows this request: {hard_deny}")
+                return self._settle_denied(grant.grant_id, f"approver:{approver}",
+                                           f"the ceiling no longer allows this request: {hard_deny}",
+                                           detail={"trigger": "hard_deny_on_approve"})
             written = self._record_approval(grant, narrowed, approver, comment)
             if written is not None:
                 if written.status is GrantStatus.MINTING:
@@ -93,9 +121,13 @@ class Approvals:
         raise Conflict(f"grant {grant_id} kept changing while being approved; try again", code="GRANT_BUSY")
 
     def deny(self, grant_id: str, approver: str, reason: str) -> Grant:
+        """Any one listed approver may deny, also one who approved before (minds change)."""
         reason = _required_text("a denial", reason)
-        grant = self._pending(grant_id, approver, allow_repeat=True)
-        return self._settle_denied(grant, f"approver:{approver}", reason, approver=approver)
+        grant = self._load(grant_id)
+        refused = self.refusal(grant, approver)
+        if refused is not None and refused.code not in ("ALREADY_APPROVED", "SELF_APPROVAL"):
+            raise refused
+        return self._settle_denied(grant.grant_id, f"approver:{approver}", reason, approver=approver)
 
     def comment(self, grant_id: str, approver: str, text: str) -> None:
         text = _required_text("a comment", text)
@@ -111,10 +143,12 @@ class Approvals:
         if grant.status_at(now) is not GrantStatus.ACTIVE:
             raise Conflict(f"grant {grant.grant_id} is {grant.status_at(now).value}, not active; nothing was changed",
                            code="GRANT_NOT_ACTIVE")
-        revoked = grant.moved_to(GrantStatus.REVOKED, now, denial_reason=f"revoked by {approver}: {reason}")
         with self._deps.store.unit_of_work() as uow:
-            if not uow.update_grant(revoked, expected=GrantStatus.ACTIVE):
-                raise _already_resolved(uow.get_grant(grant.grant_id))
+            fresh = uow.get_grant(grant.grant_id)
+            revoked = fresh.moved_to(GrantStatus.REVOKED, now, denial_reason=f"revoked by {approver}: {reason}") \
+                if fresh.status_at(now) is GrantStatus.ACTIVE else None
+            if revoked is None or not uow.update_grant(revoked, expected=GrantStatus.ACTIVE, revision=fresh.revision):
+                raise _already_resolved(fresh, fresh.status_at(now))
             uow.delete_secret(grant.grant_id)
             audit(uow, "grant.revoked", f"approver:{approver}", now, revoked, decision="revoked", reason=reason)
         assert grant.expires_at is not None
@@ -127,8 +161,9 @@ class Approvals:
     def _record_approval(self, grant: Grant, narrowed: Grant, approver: str, comment: str | None) -> Grant | None:
         """One conditional write; None when someone else wrote first (the caller retries)."""
         now = self._deps.clock()
-        approvals = (*grant.approvals, approver)
-        needed = self.requirement(narrowed).required
+        requirement = self.requirement(narrowed)
+        approvals = (*self.valid_approvals(grant, requirement), approver)
+        needed = requirement.required
         detail = {"approvals": list(approvals), "required": needed, **_narrowing_detail(grant, narrowed)}
         if len(approvals) < needed:
             updated = replace(narrowed, approvals=approvals, updated_at=now)
@@ -143,17 +178,11 @@ class Approvals:
             audit(uow, event, f"approver:{approver}", now, updated, decision=decision, reason=comment, detail=detail)
         return replace(updated, revision=grant.revision + 1)
 
-    def _pending(self, grant_id: str, approver: str, allow_repeat: bool = False) -> Grant:
+    def _pending(self, grant_id: str, approver: str) -> Grant:
         grant = self._load(grant_id)
-        requirement = self.requirement(grant)
-        if self._deps.config.approver(approver) is None or not requirement.allows(approver):
-            raise Forbidden(f"'{approver}' is not an approver for this request (team '{grant.team}', "
-                            f"account {grant.account_id})", code="NOT_AN_APPROVER")
-        if grant.status_at(self._deps.clock()) is not GrantStatus.PENDING:
-            raise _already_resolved(grant)
-        if not allow_repeat and approver in grant.approvals:
-            raise Conflict(f"you already approved grant {grant.grant_id}; it needs "
-                           f"{requirement.required} distinct approvers", code="ALREADY_APPROVED")
+        refused = self.refusal(grant, approver)
+        if refused is not None:
+            raise refused
         return grant
 
     def _visible(self, grant_id: str, approver: str) -> Grant:
@@ -167,13 +196,11 @@ class Approvals:
         with self._deps.store.unit_of_work() as uow:
             return uow.get_grant(canonical_uuid(grant_id))
 
-    def _refuse_self_approval(self, grant: Grant, approver: str) -> None:
+    def _started_it(self, grant: Grant, approver: str) -> bool:
         """Nobody approves a request their own chat message set off (the ``turn_initiator``)."""
         account = self._deps.config.approver(approver)
         sender = (grant.turn_initiator or {}).get("sender_id")
-        if account is not None and isinstance(sender, str) and sender in account.identities():
-            raise Forbidden(f"'{approver}' started the conversation that made this request and cannot approve it; "
-                            "another approver must", code="SELF_APPROVAL")
+        return account is not None and isinstance(sender, str) and sender in account.identities()
 
     def _hard_deny(self, grant: Grant) -> str | None:
         from cloud_broker.policy.decide import decide
@@ -183,20 +210,27 @@ class Approvals:
         decision = decide(request, ceiling, team=grant.team, catalogue=self._deps.catalogue, now=self._deps.clock())
         return decision.reason if decision.outcome is Outcome.HARD_DENY else None
 
-    def _settle_denied(self, grant: Grant, actor: str, reason: str, approver: str | None = None) -> Grant:
+    def _settle_denied(self, grant_id: str, actor: str, reason: str, approver: str | None = None,
+                       detail: dict[str, object] | None = None) -> Grant:
+        """Written from the row as it is inside this transaction, so approvals and narrowing
+        recorded meanwhile stay on the grant."""
         now = self._deps.clock()
-        denied = grant.moved_to(GrantStatus.DENIED, now, denial_reason=reason, approver=approver)
         with self._deps.store.unit_of_work() as uow:
-            if not uow.update_grant(denied, expected=GrantStatus.PENDING):
-                raise _already_resolved(uow.get_grant(grant.grant_id))
-            audit(uow, "grant.denied", actor, now, denied, decision="denied", reason=reason)
+            fresh = uow.get_grant(grant_id)
+            if fresh.status_at(now) is not GrantStatus.PENDING:
+                raise _already_resolved(fresh, fresh.status_at(now))
+            denied = fresh.moved_to(GrantStatus.DENIED, now, denial_reason=reason, approver=approver)
+            if not uow.update_grant(denied, expected=GrantStatus.PENDING, revision=fresh.revision):
+                raise _already_resolved(uow.get_grant(grant_id))
+            audit(uow, "grant.denied", actor, now, denied, decision="denied", reason=reason, detail=detail or {})
         return denied
 
 
-def _already_resolved(grant: Grant) -> Conflict:
-    by = f" by {grant.approver}" if grant.approver else ""
+def _already_resolved(grant: Grant, status: GrantStatus | None = None) -> Conflict:
+    status = status or grant.status
+    by = f" by {grant.approver}" if grant.approver and status is grant.status else ""
     return Conflict(
-        f"grant {grant.grant_id} is already {grant.status.value}{by}; nothing was changed",
+        f"grant {grant.grant_id} is already {status.value}{by}; nothing was changed",
         code="ALREADY_RESOLVED",
     )
 

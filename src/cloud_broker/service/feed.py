@@ -1,7 +1,9 @@
 """Grant events, read from the audit trail: one source for every push.
 
 The trail is append-only and written in the same transaction as each state change, so it is
-a transactional outbox: an event exists exactly when its change committed. The SSE stream,
+a transactional outbox: an event exists exactly when its change committed. The store commits
+audit rows in the order of their positions (SQLite has one writer; on PostgreSQL appends take
+a transaction-scoped lock), so a reader that moved past a position never misses a row below it. The SSE stream,
 the agent callback and the Slack/webhook updates all read it from a cursor, which makes them
 work the same whichever process (server, CLI, sweeper) made the change.
 """

@@ -41,6 +41,11 @@ class GrantFilter:
     account_id: str | None = None
     agent_id: str | None = None
     approver: str | None = None
+    # (team, account) pairs to keep; None keeps every pair. Lets a reviewer's query skip what
+    # they may not see in the database, before the limit applies.
+    scopes: tuple[tuple[str, str], ...] | None = None
+    # Oldest first instead of newest first.
+    oldest_first: bool = False
     limit: int = 100
 
 
@@ -190,6 +195,11 @@ class UnitOfWork(Protocol):
         ...
 
     def update_delivery(self, delivery: Delivery) -> None: ...
+
+    def claim_delivery(self, delivery_id: int, seen_next_attempt_at: datetime, lease_until: datetime) -> bool:
+        """Move a pending delivery's ``next_attempt_at`` from what the caller saw to ``lease_until``;
+        False when another process claimed or settled it first (compare-and-swap)."""
+        ...
 
     def due_deliveries(self, now: datetime, limit: int = 50) -> list[Delivery]:
         """Deliveries waiting for a (re)try whose time has come."""

@@ -3,7 +3,7 @@
 Read-only. Everything shown is derived from today's configuration (the ceiling, its approval
 rules, the IAM catalogue) and the stored trail, never from what the agent claims, so that an
 approver judges the request by what it would actually grant. Who may *see* a grant is
-``Approvals.may_review``: an approver of its ceiling or of one of the ceiling's approval rules.
+``Approvals.may_review``: an approver of its ceiling.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from cloud_broker.domain.grants import Grant, GrantStatus
 from cloud_broker.domain.ids import canonical_uuid
 from cloud_broker.domain.requests import AwsAccessRequest
-from cloud_broker.errors import Forbidden
+from cloud_broker.errors import BrokerError, Forbidden
 from cloud_broker.policy.decision import Decision
 from cloud_broker.policy.risk import RiskSummary, assess
 from cloud_broker.service.approvals import Approvals
@@ -24,9 +24,9 @@ from cloud_broker.service.ports import AuditEvent, Delivery, GrantFilter
 if TYPE_CHECKING:
     from cloud_broker.policy.approval import ApprovalRequirement
 
-# Pending grants time out (at most after a week), so the queue stays far below this.
-QUEUE_SCAN = 500
-# History rows are filtered by visibility after the query; scan this many to fill a page.
+# The queue page shows at most this many requests, the oldest first.
+QUEUE_LIMIT = 500
+# History rows are filtered by status as of now after the query; scan this many to fill a page.
 HISTORY_SCAN = 1000
 AUDIT_ROWS = 500
 DELIVERY_ROWS = 100
@@ -73,14 +73,17 @@ class Review:
     def queue(self, approver: str) -> list[Grant]:
         """Pending grants on ceilings ``approver`` reviews, oldest first (they time out first).
 
-        A grant past ``pending_expires_at`` is left out even before the sweeper settles it:
-        nobody can approve it any more.
+        Filtered by ceiling in the query itself, so requests flooding in on other ceilings
+        cannot push this approver's oldest ones out of the page. A grant past
+        ``pending_expires_at`` is left out even before the sweeper settles it: nobody can
+        approve it any more.
         """
         now = self._deps.clock()
+        where = GrantFilter(statuses=(GrantStatus.PENDING,), scopes=self._deps.config.scopes_reviewed_by(approver),
+                            oldest_first=True, limit=QUEUE_LIMIT)
         with self._deps.store.unit_of_work() as uow:
-            rows = uow.search_grants(GrantFilter(statuses=(GrantStatus.PENDING,), limit=QUEUE_SCAN))
-        waiting = [g for g in rows if g.status_at(now) is GrantStatus.PENDING and self._approvals.may_review(g, approver)]
-        return sorted(waiting, key=lambda g: g.created_at)
+            rows = uow.search_grants(where)
+        return [g for g in rows if g.status_at(now) is GrantStatus.PENDING]
 
     def history(self, approver: str, where: GrantFilter) -> list[Grant]:
         """Grants matching ``where`` that ``approver`` may review, newest first.
@@ -91,13 +94,13 @@ class Review:
         now = self._deps.clock()
         wanted = set(where.statuses)
         stored = wanted | ({GrantStatus.PENDING, GrantStatus.ACTIVE} if GrantStatus.EXPIRED in wanted else set())
-        query = replace(where, statuses=tuple(sorted(stored)), limit=max(where.limit, HISTORY_SCAN))
+        query = replace(where, statuses=tuple(sorted(stored)), scopes=self._deps.config.scopes_reviewed_by(approver),
+                        limit=max(where.limit, HISTORY_SCAN))
         with self._deps.store.unit_of_work() as uow:
             rows = uow.search_grants(query)
-        visible = [g for g in rows if self._approvals.may_review(g, approver)]
         if wanted:
-            visible = [g for g in visible if g.status_at(now) in wanted]
-        return visible[: where.limit]
+            rows = [g for g in rows if g.status_at(now) in wanted]
+        return rows[: where.limit]
 
     def detail(self, grant_id: str, approver: str) -> GrantReview:
         """The full picture of one grant; Forbidden unless ``approver`` reviews its ceiling."""
@@ -130,28 +133,27 @@ class Review:
         return decide(request, ceiling, team=grant.team, catalogue=self._deps.catalogue, now=self._deps.clock())
 
     def _standing(self, grant: Grant, approver: str, requirement: ApprovalRequirement) -> Standing:
-        """Mirrors the checks ``Approvals`` makes, so the page offers only what would succeed."""
+        """What the page offers: exactly what ``Approvals`` would accept right now."""
         status = grant.status_at(self._deps.clock())
         pending = status is GrantStatus.PENDING
-        may_deny = pending and requirement.allows(approver)
-        may_revoke = status is GrantStatus.ACTIVE
-        why_not = self._why_not(grant, approver, requirement, status)
-        return Standing(may_approve=why_not is None, may_deny=may_deny, may_revoke=may_revoke, why_not=why_not)
+        refused = self._approvals.refusal(grant, approver)
+        return Standing(
+            may_approve=refused is None,
+            may_deny=pending and requirement.allows(approver),
+            may_revoke=status is GrantStatus.ACTIVE,
+            why_not=None if refused is None else _why_not(refused, requirement, status),
+        )
 
-    def _why_not(self, grant: Grant, approver: str, requirement: ApprovalRequirement, status: GrantStatus) -> str | None:
-        if status is not GrantStatus.PENDING:
-            return f"this request is {status.value}; it can no longer be approved"
-        if not requirement.allows(approver):
-            names = ", ".join(sorted(requirement.approvers)) or "nobody"
-            return f"you are not one of the approvers this request needs ({names})"
-        if approver in grant.approvals:
-            return f"you already approved; it needs {requirement.required} distinct approvers"
-        if self._started_it(grant, approver):
-            return "your own chat message set off this request; another approver must approve it"
-        return None
 
-    def _started_it(self, grant: Grant, approver: str) -> bool:
-        """The self-approval rule of ``Approvals``: the turn's sender is one of the approver's ids."""
-        account = self._deps.config.approver(approver)
-        sender = (grant.turn_initiator or {}).get("sender_id")
-        return account is not None and isinstance(sender, str) and sender in account.identities()
+def _why_not(refused: BrokerError, requirement: ApprovalRequirement, status: GrantStatus) -> str:
+    """The refusal in the words the page uses."""
+    if refused.code == "NOT_AN_APPROVER":
+        names = ", ".join(sorted(requirement.approvers)) or "nobody"
+        return f"you are not one of the approvers this request needs ({names})"
+    if refused.code == "ALREADY_APPROVED":
+        return f"you already approved; it needs {requirement.required} distinct approvers"
+    if refused.code == "SELF_APPROVAL":
+        return "your own chat message set off this request; another approver must approve it"
+    if refused.code == "ALREADY_RESOLVED":
+        return f"this request is {status.value}; it can no longer be approved"
+    return refused.message

@@ -48,6 +48,15 @@ class OutboxRows:
         row.pop("id")
         self._c.execute(update(deliveries).where(deliveries.c.id == delivery.id).values(**row))
 
+    def claim_delivery(self, delivery_id: int, seen_next_attempt_at: datetime, lease_until: datetime) -> bool:
+        result = self._c.execute(
+            update(deliveries)
+            .where(deliveries.c.id == delivery_id, deliveries.c.status == PENDING_DELIVERY,
+                   deliveries.c.next_attempt_at == seen_next_attempt_at)
+            .values(next_attempt_at=lease_until)
+        )
+        return result.rowcount == 1
+
     def due_deliveries(self, now: datetime, limit: int = 50) -> list[Delivery]:
         query = (
             select(deliveries)

@@ -12,8 +12,10 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     Engine,
+    and_,
     create_engine,
     event,
+    false,
     func,
     insert,
     or_,
@@ -31,6 +33,8 @@ from cloud_broker.store.tables import audit_events, grant_secrets, grants, json_
 from cloud_broker.vault import SealedSecret
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# An arbitrary, fixed key for PostgreSQL's advisory lock that orders audit appends.
+AUDIT_ORDER_LOCK = 7_420_311
 
 
 def create_store_engine(url: str) -> Engine:
@@ -42,18 +46,28 @@ def create_store_engine(url: str) -> Engine:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # Python's sqlite3 opens transactions lazily; BEGIN IMMEDIATE-like behaviour comes from
-    # the busy timeout plus WAL, which lets readers proceed during a write.
+    # The driver's own transaction handling is switched off: it sends BEGIN only before the
+    # first INSERT/UPDATE/DELETE, so a SAVEPOINT issued first would open the transaction and
+    # its release would commit the unit of work halfway. ``_sqlite_begin`` begins instead.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    """Every unit of work takes the write lock at its start (waiting up to the busy timeout):
+    a read-then-write cannot fail halfway because another writer committed in between, and
+    the order of audit rows is the order of commits."""
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def migrate(engine: Engine) -> None:
@@ -126,7 +140,11 @@ class SqlUnitOfWork(OutboxRows):
         return [_grant_from_row(r) for r in self._c.execute(query).mappings()]
 
     def search_grants(self, where: GrantFilter) -> list[Grant]:
-        query = select(grants).order_by(grants.c.created_at.desc()).limit(where.limit)
+        order = grants.c.created_at.asc() if where.oldest_first else grants.c.created_at.desc()
+        query = select(grants).order_by(order).limit(where.limit)
+        if where.scopes is not None:
+            pairs = [and_(grants.c.team == team, grants.c.account_id == account) for team, account in where.scopes]
+            query = query.where(or_(*pairs) if pairs else false())
         if where.statuses:
             query = query.where(grants.c.status.in_([s.value for s in where.statuses]))
         for column, value in (
@@ -162,6 +180,11 @@ class SqlUnitOfWork(OutboxRows):
         self._c.execute(grant_secrets.delete().where(grant_secrets.c.grant_id == grant_id))
 
     def append_audit(self, event: AuditEvent) -> int:
+        """On PostgreSQL a sequence number is taken at insert, not at commit: without the
+        transaction-scoped lock a reader could see seq 11 before seq 10 commits and move its
+        cursor past 10 for good. With it, audit rows commit in seq order, as on SQLite."""
+        if self._c.dialect.name == "postgresql":
+            self._c.exec_driver_sql(f"SELECT pg_advisory_xact_lock({AUDIT_ORDER_LOCK})")
         row = asdict(event)
         row.pop("seq")
         result = self._c.execute(insert(audit_events).values(**row))

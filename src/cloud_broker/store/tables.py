@@ -9,12 +9,15 @@ from sqlalchemy import (
     JSON,
     Column,
     DateTime,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
     String,
     Table,
     Text,
+    UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
@@ -73,6 +76,10 @@ grants = Table(
     Column("pending_expires_at", UtcDateTime),
     Column("request_key", String(64)),
     Column("revision", Integer, nullable=False, server_default="0"),
+    # As migration 0002 creates them: one pending grant per request key, and expiry scans.
+    Index("grants_one_pending_per_request", "request_key", unique=True,
+          sqlite_where=text("status = 'pending'"), postgresql_where=text("status = 'pending'")),
+    Index("grants_pending_expiry", "status", "pending_expires_at"),
 )
 
 grant_secrets = Table(
@@ -130,6 +137,7 @@ deliveries = Table(
     Column("payload", JSON, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("event_seq", "kind", "target", name="deliveries_once"),
 )
 
 outbox_cursors = Table(
