@@ -179,6 +179,28 @@ def test_revoke_ends_an_active_grant_and_is_refused_for_a_pending_one(ct: Consol
     assert "grant.revoked" in page and "job finished early" in page and "Revoke now" not in page
 
 
+def _words(html: str) -> str:
+    """The page's text with tags dropped and whitespace collapsed, as a reader sees it."""
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
+def test_revoking_says_plainly_that_credentials_already_read_work_until_they_expire(ct: ConsoleUnderTest) -> None:
+    grant_id = ct.pending_grant()
+    csrf = ct.sign_in("alice")
+    _post(ct, grant_id, "approve", _approve_form(csrf))
+    expires_at = ct.grant(grant_id).expires_at
+    assert expires_at is not None
+    until = expires_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+    form = _words(ct.client.get(f"/console/grants/{grant_id}").text)
+    assert (f"Revoking stops the broker handing these credentials out. Copies already read keep working until {until}: "
+            "AWS cannot cut an STS session short.") in form
+    reply = _post(ct, grant_id, "revoke", {"csrf": csrf, "reason": "job finished early"})
+    banner = _words(ct.client.get(reply.headers["location"]).text)
+    assert (f"Revoked: the broker no longer hands these credentials out. Copies already read keep working until "
+            f"{until} (AWS cannot cut an STS session short).") in banner
+    assert "The grant was revoked." not in banner
+
+
 def test_comments_land_in_the_audit_trail_and_render_inert(ct: ConsoleUnderTest) -> None:
     grant_id = ct.pending_grant()
     csrf = ct.sign_in("bob")

@@ -136,7 +136,9 @@ class Approvals:
             audit(uow, "grant.comment", f"approver:{approver}", self._deps.clock(), grant, reason=text)
 
     def revoke(self, grant_id: str, approver: str, reason: str) -> Grant:
-        """End an active grant early: drop its ciphertext and ask the cloud to cut the session."""
+        """End an active grant early: the broker stops handing its credentials out and tells the
+        provider, which says what it could do (STS cannot cut a session short; copies already
+        read work until ``expires_at``)."""
         reason = _required_text("a revocation", reason)
         grant = self._visible(grant_id, approver)
         now = self._deps.clock()

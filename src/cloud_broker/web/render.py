@@ -24,6 +24,11 @@ from cloud_broker.web.guard import base_path
 
 TEMPLATES = Path(__file__).parent / "templates"
 
+# AWS has no way to end an STS session early: revoking only stops the broker handing the
+# credentials out, and the page must not let an approver believe more than that.
+REVOKED = ("Revoked: the broker no longer hands these credentials out. Copies already read keep working "
+           "until {until} (AWS cannot cut an STS session short).")
+
 # Fixed texts chosen by code after a POST: the redirect carries a key, never a message,
 # so the query string cannot be used to put words on the page.
 FLASH = {
@@ -34,7 +39,7 @@ FLASH = {
     "approve-failed": "Approved, but issuing the credentials failed; see the audit trail.",
     "denied": "The request was denied.",
     "commented": "Your comment was added to the audit trail.",
-    "revoked": "The grant was revoked.",
+    "revoked": REVOKED.format(until="they expire"),
     "signed-out": "You are signed out.",
 }
 
@@ -63,7 +68,7 @@ class Renderer:
     def page(self, request: Request, template: str, *, status: int = 200,
              session: ConsoleSession | None = None, **context: Any) -> HTMLResponse:
         """Render ``template`` with what every page needs: where the console lives and who is signed in."""
-        flash = FLASH.get(request.query_params.get("flash", ""))
+        flash = flash_text(request.query_params.get("flash", ""), context.get("grant"))
         body = self._env.get_template(template).render(
             base=base_path(request), session=session, flash=flash, error=context.pop("error", None), **context,
         )
@@ -86,6 +91,14 @@ class Renderer:
     def account_name(self, account_id: str) -> str:
         account = self._config.account(account_id)
         return account.display_name if account is not None else "unknown account"
+
+
+def flash_text(key: str, grant: Grant | None) -> str | None:
+    """The banner for ``key``. After a revoke it names the moment copies already read stop
+    working, taken from the grant on the page (never from the query string)."""
+    if key == "revoked" and grant is not None and grant.expires_at is not None:
+        return REVOKED.format(until=when(grant.expires_at))
+    return FLASH.get(key)
 
 
 def when(at: datetime | None) -> str:

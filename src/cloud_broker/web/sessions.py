@@ -11,10 +11,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Generic, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -29,17 +31,93 @@ MAX_PASSWORD = 1024
 MAX_NAME = 256
 # Five failures of one name from one address within five minutes lock that pair out for the rest of it.
 FAILURES_ALLOWED = 5
+# Twenty failures of one name from any addresses lock the name out: changing address must not
+# buy fresh guesses. The price is that a guesser can lock a real approver out for a while.
+NAME_FAILURES_ALLOWED = 20
 FAILURE_WINDOW = timedelta(minutes=5)
-# Bound on the throttle's memory: a flood of distinct names must not grow it without end.
+# Bound on each window's memory: a flood of distinct names or addresses must not grow it without end.
 THROTTLE_KEYS = 10_000
+
+K = TypeVar("K", bound=Hashable)
 
 
 class Throttled(Exception):
-    """Too many recent failures for this name from this address."""
+    """Too many recent failures for this name, from this address or from all of them."""
+
+
+class FailureWindow(Generic[K]):
+    """Failure times per key within ``FAILURE_WINDOW``, holding at most ``THROTTLE_KEYS`` keys.
+
+    Not thread-safe on its own; ``Throttle`` serialises every call. When full of live keys it
+    forgets those with the fewest failures, so a flood of one-off keys cannot push out the
+    count of a name that is really being guessed at.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._times: dict[K, deque[datetime]] = {}
+
+    def full(self, key: K, now: datetime) -> bool:
+        return len(self._recent(key, now)) >= self.limit
+
+    def add(self, key: K, now: datetime) -> None:
+        if key not in self._times and len(self._times) >= THROTTLE_KEYS:
+            self._make_room(now)
+        _expire(self._times.setdefault(key, deque()), now).append(now)
+
+    def take_back(self, key: K, at: datetime) -> None:
+        """Remove one failure recorded at ``at``: the attempt turned out not to be one."""
+        times = self._times.get(key)
+        if times is None:
+            return
+        if at in times:
+            times.remove(at)
+        if not times:
+            del self._times[key]
+
+    def forget(self, key: K) -> None:
+        self._times.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self._times)
+
+    def _recent(self, key: K, now: datetime) -> deque[datetime]:
+        """The key's failures still inside the window; looking never adds a key."""
+        return _expire(self._times.get(key, deque()), now)
+
+    def _make_room(self, now: datetime) -> None:
+        for key in list(self._times):
+            if not self._recent(key, now):
+                del self._times[key]
+        if len(self._times) >= THROTTLE_KEYS:  # still full: forget the half with the fewest failures
+            by_count = sorted(self._times, key=lambda k: len(self._times[k]))
+            for key in by_count[: THROTTLE_KEYS // 2]:
+                del self._times[key]
+
+
+def _expire(times: deque[datetime], now: datetime) -> deque[datetime]:
+    """Drop, oldest first, the failures that have left the window; ``times`` is in time order."""
+    cutoff = now - FAILURE_WINDOW
+    while times and times[0] <= cutoff:
+        times.popleft()
+    return times
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """A sign-in attempt already counted as a failure, until ``Throttle.succeeded`` says otherwise."""
+
+    name: str
+    address: str
+    at: datetime
 
 
 class Throttle:
-    """Failed sign-ins per (name, address), in memory.
+    """Failed sign-ins per (name, address) and per name, in memory.
+
+    An attempt is counted as a failure *before* the password is checked, under a lock: the check
+    is slow (argon2), and counting only afterwards let any number of parallel guesses past the
+    limit. A correct password then takes its count back.
 
     Per process: several broker processes each allow the limit. Good enough to stop online
     guessing; argon2's cost makes each guess slow anyway.
@@ -47,34 +125,31 @@ class Throttle:
 
     def __init__(self, clock: Callable[[], datetime]) -> None:
         self._clock = clock
-        self._failures: dict[tuple[str, str], deque[datetime]] = {}
+        self._lock = threading.Lock()
+        self._pairs: FailureWindow[tuple[str, str]] = FailureWindow(FAILURES_ALLOWED)
+        self._names: FailureWindow[str] = FailureWindow(NAME_FAILURES_ALLOWED)
 
-    def check(self, key: tuple[str, str]) -> None:
-        if len(self._recent(key)) >= FAILURES_ALLOWED:
-            raise Throttled()
+    def reserve(self, name: str, address: str) -> Attempt:
+        """Count one attempt as failed, or raise Throttled (counting nothing) if a limit is reached."""
+        with self._lock:
+            now = self._clock()
+            if self._pairs.full((name, address), now) or self._names.full(name, now):
+                raise Throttled()
+            self._pairs.add((name, address), now)
+            self._names.add(name, now)
+            return Attempt(name=name, address=address, at=now)
 
-    def failed(self, key: tuple[str, str]) -> None:
-        if len(self._failures) >= THROTTLE_KEYS:
-            self._prune()
-        self._recent(key).append(self._clock())
+    def succeeded(self, attempt: Attempt) -> None:
+        """The right password: this address's failures for the name are forgiven. Failures from
+        other addresses stay counted, so a real sign-in does not reset a guesser elsewhere."""
+        with self._lock:
+            self._pairs.forget((attempt.name, attempt.address))
+            self._names.take_back(attempt.name, attempt.at)
 
-    def succeeded(self, key: tuple[str, str]) -> None:
-        self._failures.pop(key, None)
-
-    def _recent(self, key: tuple[str, str]) -> deque[datetime]:
-        times = self._failures.setdefault(key, deque())
-        cutoff = self._clock() - FAILURE_WINDOW
-        while times and times[0] <= cutoff:
-            times.popleft()
-        return times
-
-    def _prune(self) -> None:
-        for key in list(self._failures):
-            if not self._recent(key):
-                del self._failures[key]
-        if len(self._failures) >= THROTTLE_KEYS:  # still full: forget the oldest half
-            for key in list(self._failures)[: THROTTLE_KEYS // 2]:
-                del self._failures[key]
+    def keys(self) -> tuple[int, int]:
+        """How many (name, address) pairs and names are remembered: for tests of the memory bound."""
+        with self._lock:
+            return len(self._pairs), len(self._names)
 
 
 @dataclass(frozen=True)
@@ -101,16 +176,14 @@ class Sessions:
         return timedelta(seconds=self._config.broker.console_session_seconds)
 
     def sign_in(self, name: str, password: str, address: str) -> NewSession | None:
-        """A new session for ``name``, or None; raises Throttled before doing any work."""
+        """A new session for ``name``, or None; raises Throttled before checking the password."""
         name = name.strip()[:MAX_NAME]
-        key = (name, address)
-        self.throttle.check(key)
+        attempt = self.throttle.reserve(name, address)
         if not self._password_ok(name, password[:MAX_PASSWORD]):
-            self.throttle.failed(key)
             # Not the name: people type passwords into the name field.
             log.info("console sign-in failed from %s", address)
             return None
-        self.throttle.succeeded(key)
+        self.throttle.succeeded(attempt)
         return self._create(name)
 
     def find(self, token: str | None) -> ConsoleSession | None:
