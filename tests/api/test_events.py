@@ -11,14 +11,17 @@ import json
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 import uvicorn
+from starlette.requests import Request
 
 from cloud_broker.api import routes_events
 from tests.api.conftest import BrokerUnderTest
@@ -224,6 +227,60 @@ def test_a_stream_ends_after_its_maximum_life_so_the_reconnect_shows_a_fresh_tok
     monkeypatch.setattr(routes_events, "MAX_STREAM_SECONDS", 0.0)
     with open_stream(bt, live) as stream, pytest.raises(AssertionError, match="the stream ended"):
         stream.next_frame()
+
+
+def test_a_run_id_narrows_the_stream_to_that_runs_grants(bt: BrokerUnderTest, live: LiveBroker) -> None:
+    run, other_run = str(uuid.uuid4()), str(uuid.uuid4())
+    with open_stream(bt, live, run_id=run.upper()) as stream:
+        # Filed first: had the stream leaked it, it would arrive before our own run's event.
+        other = request_grant(bt, **ROUTED, run_id=other_run)["grant_id"]
+        own = request_grant(bt, **ROUTED, run_id=run)["grant_id"]
+        _, event = stream.next_grant()
+    assert (event["grant_id"], event["run_id"]) == (own, run)
+    assert other not in "\n".join(stream.raw) and other_run not in "\n".join(stream.raw)
+
+
+def test_after_zero_with_a_run_id_replays_that_run_from_its_first_event(bt: BrokerUnderTest, live: LiveBroker) -> None:
+    run = str(uuid.uuid4())
+    own = request_grant(bt, **ROUTED, run_id=run)["grant_id"]
+    other = request_grant(bt, **ROUTED)["grant_id"]
+    bt.broker.approvals.approve(own, "alice")
+    bt.broker.approvals.approve(other, "alice")
+    with open_stream(bt, live, run_id=run, after=0) as stream:
+        replayed = [stream.next_grant()[1] for _ in range(3)]
+    assert [(e["grant_id"], e["status"]) for e in replayed] == [(own, "pending"), (own, "minting"), (own, "active")]
+
+
+@pytest.mark.parametrize("run_id", ["not-a-run", "", "1" * 36])
+def test_a_malformed_run_id_is_400(bt: BrokerUnderTest, live: LiveBroker, run_id: str) -> None:
+    # Over the socket: a stream opened by mistake would never end in the buffering test client.
+    with httpx.Client(timeout=READ_TIMEOUT) as http, http.stream(
+        "GET", f"{live.url}/aws/events", params={"agent_id": bt.agent_id, "run_id": run_id}, headers=bt.headers()
+    ) as reply:
+        assert reply.status_code == 400
+        assert json.loads(reply.read())["error_code"] == "INVALID_INPUT"
+
+
+def test_a_stream_ends_when_the_callers_token_expires(bt: BrokerUnderTest, live: LiveBroker) -> None:
+    # Expired a few seconds ago, yet still inside the verifier's leeway: accepted, then cut at once.
+    token = bt.tokens.issue("host-a", now=datetime.now(UTC) - timedelta(seconds=10), ttl=timedelta(seconds=5))
+    with open_stream(bt, live, headers={"Authorization": f"Bearer {token}"}) as stream, \
+            pytest.raises(AssertionError, match="the stream ended"):
+        stream.next_frame()
+
+
+@pytest.mark.parametrize("ttl", [900, 86_400])
+def test_a_streams_life_is_what_is_left_of_the_token(bt: BrokerUnderTest, ttl: int) -> None:
+    token = bt.tokens.issue("host-a", ttl=timedelta(seconds=ttl))
+    life = routes_events.token_life(_request({"authorization": f"Bearer {token}"}), bt.tokens)
+    assert ttl - 120 < life <= ttl
+    unreadable = routes_events.token_life(_request({"authorization": "Bearer not-a-jwt"}), bt.tokens)
+    assert unreadable == bt.tokens.ttl.total_seconds()
+
+
+def _request(headers: dict[str, str]) -> Request:
+    raw = [(name.encode(), value.encode()) for name, value in headers.items()]
+    return Request({"type": "http", "method": "GET", "path": "/aws/events", "headers": raw, "query_string": b""})
 
 
 def _wait_until(condition: Any, message: str, timeout: float = 30.0) -> None:

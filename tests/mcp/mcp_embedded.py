@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import uuid
 import warnings
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
+import httpx
 import mcp_types as types
 from mcp import Client
 from mcp.shared.exceptions import MCPDeprecationWarning
@@ -62,6 +63,7 @@ class Embedded:
     app: McpApp
     heard: Heard
     warnings: list[str]
+    run_id: str
 
     async def subscribe(self, uri: str) -> None:
         with warnings.catch_warnings():  # the SDK marks the 2025-era method deprecated
@@ -76,20 +78,32 @@ class Embedded:
 
 @asynccontextmanager
 async def connect_embedded(
-    app: Any, tokens: Any, agent_id: str, host: str = "host-a", *, mode: str = "legacy"
+    app: Any,
+    tokens: Any,
+    agent_id: str,
+    host: str = "host-a",
+    *,
+    mode: str = "legacy",
+    wrap: Callable[[httpx.AsyncBaseTransport], httpx.AsyncBaseTransport] | None = None,
+    wait_live: bool = True,
 ) -> AsyncIterator[Embedded]:
     """Open the MCP server on ``app`` and a client on it; returns once the event stream is live.
 
-    ``mode`` is the client's: ``"legacy"`` shakes hands (2025-era), ``"auto"`` discovers 2026-07-28."""
-    heard, warned = Heard(), []
+    ``mode`` is the client's: ``"legacy"`` shakes hands (2025-era), ``"auto"`` discovers 2026-07-28.
+    ``wrap`` may stand between the server and the app (to make the broker misbehave); with
+    ``wait_live`` False the session is handed over before the event stream is live."""
+    heard = Heard()
+    warned: list[str] = []
     settings = McpSettings(host=EMBEDDED_URL, agent_id=agent_id, run_id=str(uuid.uuid4()))
-    async with (
-        streaming_asgi_transport(app) as transport,
-        open_app(settings, transport=transport, token_source=LocalTokenSource(tokens, host), warn=warned.append,
-                 grant_events=True) as mcp_app,
-        Client(mcp_app.server, mode=mode, message_handler=heard.on_message) as client,
-    ):
-        assert mcp_app.events is not None
-        with anyio.fail_after(WAIT_SECONDS):
-            await mcp_app.events.live.wait()
-        yield Embedded(client, mcp_app, heard, warned)
+    async with streaming_asgi_transport(app) as inner:
+        transport = wrap(inner) if wrap is not None else inner
+        async with (
+            open_app(settings, transport=transport, token_source=LocalTokenSource(tokens, host), warn=warned.append,
+                     grant_events=True) as mcp_app,
+            Client(mcp_app.server, mode=mode, message_handler=heard.on_message) as client,
+        ):
+            assert mcp_app.events is not None
+            if wait_live:
+                with anyio.fail_after(WAIT_SECONDS):
+                    await mcp_app.events.live.wait()
+            yield Embedded(client, mcp_app, heard, warned, settings.run_id)

@@ -102,7 +102,7 @@ async def test_after_unsubscribing_only_the_log_message_arrives(
 async def test_a_grant_first_seen_in_the_stream_is_announced_and_listed(
     bt: BrokerUnderTest, agent: Embedded  # noqa: F811
 ) -> None:
-    body = {**ROUTED, "agent_id": bt.agent_id, "run_id": str(uuid.uuid4())}
+    body = {**ROUTED, "agent_id": bt.agent_id, "run_id": agent.run_id}
     reply = await anyio.to_thread.run_sync(lambda: bt.client.post("/aws/grants", json=body, headers=bt.headers()))
     grant_id = reply.json()["grant_id"]
     log = await agent.heard.log_when(grant_id, "pending")

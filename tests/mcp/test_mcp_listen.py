@@ -61,9 +61,9 @@ async def request_routed(client: Client) -> str:
     return str(json.loads(result.content[0].text)["grant_id"])
 
 
-async def create_elsewhere(bt: BrokerUnderTest) -> str:  # noqa: F811
-    """A grant of this agent created past the MCP server: it first learns of it from the stream."""
-    body = {**ROUTED, "agent_id": bt.agent_id, "run_id": str(uuid.uuid4())}
+async def create_elsewhere(bt: BrokerUnderTest, session: Embedded) -> str:  # noqa: F811
+    """A grant of this agent and run created past the MCP server: it first learns of it from the stream."""
+    body = {**ROUTED, "agent_id": bt.agent_id, "run_id": session.run_id}
     reply = await anyio.to_thread.run_sync(lambda: bt.client.post("/aws/grants", json=body, headers=bt.headers()))
     return str(reply.json()["grant_id"])
 
@@ -113,7 +113,7 @@ async def test_a_listener_hears_its_grant_approved_and_a_new_grant_listed_and_no
         while await status(modern.client, uri) != "active":
             assert await next_event(follower) == ResourceUpdated(uri)
 
-        other = await create_elsewhere(bt)
+        other = await create_elsewhere(bt, modern)
         assert set(await until(follower, ResourcesListChanged())) <= {ResourceUpdated(uri), ResourcesListChanged()}
         # Each stream is delivered in order, so had the approval reached the bystander, it would come first.
         assert await next_event(bystander) == ResourcesListChanged()
@@ -143,7 +143,7 @@ async def test_a_first_seen_grant_is_announced_to_a_listener_as_a_list_change(
     bt: BrokerUnderTest, modern: Embedded  # noqa: F811
 ) -> None:
     async with modern.client.listen(resources_list_changed=True) as listener:
-        grant_id = await create_elsewhere(bt)
+        grant_id = await create_elsewhere(bt, modern)
         assert await next_event(listener) == ResourcesListChanged()
     listed = [r.uri for r in (await modern.client.list_resources(cache_mode="bypass")).resources]
     assert listed == [f"grant://{grant_id}"]

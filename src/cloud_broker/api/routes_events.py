@@ -12,14 +12,22 @@ Wire form (one frame per grant event, ``id`` is the audit sequence number)::
 
 The first frame is ``event: ready`` carrying the starting position as its ``id``: a client that
 reconnects with that id misses nothing, even if no grant event arrived in between. Idle streams
-get a ``: keepalive`` comment every 15 s so proxies and clients can tell quiet from dead. A
-stream ends after an hour (a token's life): the reconnect must show a fresh token, so a host
-whose token expired or whose agent was taken away stops hearing within the hour.
+get a ``: keepalive`` comment every 15 s so proxies and clients can tell quiet from dead.
+
+``run_id`` narrows the stream to the grants of one run: an MCP server serves one run, and the
+agent's other runs are none of its business (nor its model's). With ``after=0`` it reads that
+run from its first event, which is how a subscriber that could not connect at once still hears
+what happened before it did.
+
+A stream ends when the caller's token expires, and after an hour at most: the reconnect must
+show a valid token and passes the access check again, so a host whose token ran out or whose
+agent was taken away stops hearing by then, whatever ``broker.jwt_ttl_seconds`` is.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from functools import partial
@@ -27,13 +35,16 @@ from typing import Annotated
 
 import anyio
 import anyio.to_thread
+import jwt
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from cloud_broker.api.auth import caller_host
 from cloud_broker.api.errors import error_response
-from cloud_broker.api.state import broker_of
+from cloud_broker.api.state import broker_of, tokens_of
+from cloud_broker.api.tokens import TokenIssuer
+from cloud_broker.domain.ids import canonical_uuid
 from cloud_broker.errors import InvalidInput
 from cloud_broker.service.broker import Broker
 from cloud_broker.service.feed import GrantEvent, GrantFeed
@@ -45,10 +56,12 @@ POLL_SECONDS = 0.5
 KEEPALIVE_SECONDS = 15.0
 MAX_STREAMS_PER_HOST = 20
 MAX_STREAM_SECONDS = 3600.0
+"""Even under a day-long token a stream ends within the hour, so access is checked again."""
 KEEPALIVE = b": keepalive\n\n"
 
 Host = Annotated[str, Depends(caller_host)]
 B = Annotated[Broker, Depends(broker_of)]
+Tokens = Annotated[TokenIssuer, Depends(tokens_of)]
 
 
 class StreamSlots:
@@ -103,7 +116,9 @@ async def grant_events(
     request: Request,
     host: Host,
     broker: B,
+    tokens: Tokens,
     agent_id: Annotated[Uuid, Query(description="The agent whose grants to follow")],
+    run_id: Annotated[Uuid | None, Query(description="Only the grants of this run of the agent")] = None,
     after: Annotated[int | None, Query(ge=0, description="Resume after this event id")] = None,
     last_event_id: Annotated[str | None, Header(description="Set by SSE clients on reconnect")] = None,
 ) -> Response:
@@ -113,11 +128,31 @@ async def grant_events(
     head = await anyio.to_thread.run_sync(feed.head)
     # A cursor beyond the newest row (a stale id from another database) would hide new events.
     cursor = head if requested is None else min(requested, head)
+    life = min(MAX_STREAM_SECONDS, token_life(request, tokens))
     slots = stream_slots(request)
     if not slots.acquire(host):
         return error_response(429, "TOO_MANY_STREAMS",
                               f"host '{host}' already has {slots.limit} event streams open; close one first")
-    return EventStreamResponse(_frames(feed, agent.id, cursor), partial(slots.release, host))
+    run = canonical_uuid(run_id) if run_id is not None else None
+    return EventStreamResponse(_frames(feed, agent.id, run, cursor, life), partial(slots.release, host))
+
+
+def token_life(request: Request, tokens: TokenIssuer) -> float:
+    """Seconds until the caller's bearer token expires (0 when it is within the verify leeway).
+
+    ``caller_host`` verified this very header earlier in the request, so its ``exp`` is read
+    here without checking the signature a second time. Should it be unreadable all the same,
+    the issuer's ttl bounds it: no token it signs lives longer.
+    """
+    token = request.headers.get("authorization", "").partition(" ")[2].strip()
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False, "verify_exp": False})
+    except jwt.PyJWTError:
+        claims = {}
+    exp = claims.get("exp")
+    if isinstance(exp, bool) or not isinstance(exp, (int, float)):
+        return tokens.ttl.total_seconds()
+    return max(0.0, float(exp) - time.time())
 
 
 def stream_slots(request: Request) -> StreamSlots:
@@ -135,12 +170,14 @@ def _requested_cursor(last_event_id: str | None, after: int | None) -> int | Non
     return int(value)
 
 
-async def _frames(feed: GrantFeed, agent_id: str, cursor: int) -> AsyncIterator[bytes]:
+async def _frames(feed: GrantFeed, agent_id: str, run_id: str | None, cursor: int,
+                  life: float) -> AsyncIterator[bytes]:
     yield _sse(cursor, "ready", {"after": cursor})
     last_write = anyio.current_time()
-    ends_at = last_write + MAX_STREAM_SECONDS
+    ends_at = last_write + life
     while anyio.current_time() < ends_at:
-        events, moved_to = await anyio.to_thread.run_sync(partial(feed.after, cursor, agent_id=agent_id))
+        read = partial(feed.after, cursor, agent_id=agent_id, run_id=run_id)
+        events, moved_to = await anyio.to_thread.run_sync(read)
         for event in events:
             yield grant_frame(event)
         if events:

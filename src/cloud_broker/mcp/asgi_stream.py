@@ -6,6 +6,11 @@ and buffers the whole body before it returns; a Server-Sent Events response neve
 so the grant event stream would hang forever. Here a request that accepts
 ``text/event-stream`` runs the app in a background task and its body arrives chunk by chunk;
 every other request still goes through ``httpx.ASGITransport``, unchanged.
+
+There is no socket here, so httpx's read timeout means nothing to this transport: the silence
+limit of an event stream is kept by :meth:`~cloud_broker.mcp.broker_client.BrokerClient.stream`,
+which works the same over either transport. A caller that gives up before the app answered
+still has the app hear ``http.disconnect``.
 """
 
 from __future__ import annotations
@@ -76,7 +81,13 @@ class _Exchange:
             self._started.set()
 
     async def response(self, request: httpx.Request) -> httpx.Response:
-        await self._started.wait()
+        try:
+            await self._started.wait()
+        except BaseException:
+            # The caller gave up waiting (its silence limit): nobody will read this response, so
+            # the app hears http.disconnect and frees what it holds (an event stream's slot).
+            self._gone.set()
+            raise
         if self._status is None:
             self._gone.set()
             raise httpx.RemoteProtocolError(f"the in-process app did not answer ({self._failure or 'no response'})",

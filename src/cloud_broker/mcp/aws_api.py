@@ -23,9 +23,10 @@ _URI_COMPONENT_SAFE = "!~*'()"
 class AwsBrokerApi:
     """Calls the ``/aws`` endpoints on behalf of one agent (``AGT_AGENT_ID``)."""
 
-    def __init__(self, client: BrokerClient, *, agent_id: str) -> None:
+    def __init__(self, client: BrokerClient, *, agent_id: str, run_id: str | None = None) -> None:
         self._client = client
         self._agent_id = agent_id
+        self._run_id = run_id
 
     async def describe_scope(self, account_id: str) -> Any:
         """``GET /aws/scope?account_id=…&agent_id=…``: the policy ceiling for one account."""
@@ -60,12 +61,16 @@ class AwsBrokerApi:
         return await self._client.get(f"{PREFIX}/inventory", self._query())
 
     def events(self, last_event_id: str | None = None) -> AbstractAsyncContextManager[httpx.Response]:
-        """``GET /aws/events?agent_id=…`` (SSE); not part of the published contract, an addition.
+        """``GET /aws/events?run_id=…&after=0&agent_id=…`` (SSE); an addition to the published contract.
 
-        ``last_event_id`` resumes after the last event seen; without it the broker starts at "now".
+        With a run (``AGT_RUN_ID``) the stream carries that run's grants only, from the run's first
+        event: a subscriber whose first connection failed still hears what happened before the
+        next one succeeded. ``last_event_id`` (sent as ``Last-Event-ID``, which the broker prefers
+        to ``after``) resumes after the last event seen. Without a run the broker starts at "now".
         """
         headers = {"Last-Event-ID": last_event_id} if last_event_id else None
-        return self._client.stream(f"{PREFIX}/events", self._query(), headers=headers)
+        query = self._query(run_id=self._run_id, after="0") if self._run_id else self._query()
+        return self._client.stream(f"{PREFIX}/events", query, headers=headers)
 
     def _query(self, **leading: str) -> dict[str, str]:
         # Endpoint-specific keys first, agent_id last: the order observed on the wire.

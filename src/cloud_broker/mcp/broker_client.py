@@ -1,9 +1,13 @@
 """Async HTTP client of the broker API: URLs, headers, bodies and the error texts (contract §2–§3).
 
 The same client serves both deployments. Over the network it uses httpx's default transport;
-the embedded broker passes ``httpx.ASGITransport(app)`` and an in-process
-:class:`~cloud_broker.mcp.tokens.TokenSource`, so requests never leave the process but still
-go through the real API routes.
+the embedded broker passes the streaming in-process transport of
+:mod:`cloud_broker.mcp.asgi_stream` and an in-process :class:`~cloud_broker.mcp.tokens.TokenSource`,
+so requests never leave the process but still go through the real API routes.
+
+The event stream's silence limit is kept here, on the bytes as they arrive, rather than left to
+the transport: the in-process transport has no socket and ignores httpx's read timeout, and a
+broker that stopped talking must be noticed in either deployment.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlencode
 
+import anyio
 import httpx
 
 from cloud_broker import __version__
@@ -28,6 +33,9 @@ USER_AGENT = f"cloud-broker-mcp/{__version__}"
 
 STREAM_TIMEOUT = httpx.Timeout(45.0, connect=10.0)
 """An event stream sends a keepalive every 15 s: 45 s of silence means the broker is gone."""
+
+STREAM_SILENCE_SECONDS = 45.0
+"""The same limit, enforced by :meth:`BrokerClient.stream` itself whatever the transport."""
 
 
 class BrokerClient:
@@ -45,9 +53,11 @@ class BrokerClient:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+        stream_silence: float = STREAM_SILENCE_SECONDS,
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._tokens = tokens
+        self._stream_silence = stream_silence
         self._http = httpx.AsyncClient(transport=transport, timeout=timeout, headers={"User-Agent": USER_AGENT})
 
     def __repr__(self) -> str:
@@ -71,19 +81,30 @@ class BrokerClient:
 
         A non-2xx answer raises :class:`BrokerCallError` exactly as :meth:`get` would, and so
         does a transport failure while the stream is read, with the token redacted either way.
+        So does silence: no response head, or no byte of the body, for ``stream_silence`` seconds.
         """
         token = await self._tokens.token()
         sent = {"Authorization": f"Bearer {token}", "Accept": "text/event-stream", "Cache-Control": "no-store",
                 **(headers or {})}
+        request = self._http.build_request("GET", self.url(path, query), headers=sent, timeout=STREAM_TIMEOUT)
         try:
-            url = self.url(path, query)
-            async with self._http.stream("GET", url, headers=sent, timeout=STREAM_TIMEOUT) as response:
-                if not response.is_success:
-                    await response.aread()
-                    raise BrokerCallError(redact(_error_text(response), token), status=response.status_code)
-                yield response
+            with anyio.fail_after(self._stream_silence):
+                response = await self._http.send(request, stream=True)
+        except TimeoutError:
+            raise BrokerCallError(f"the broker did not answer the event stream within {self._stream_silence:g} s") \
+                from None
         except httpx.HTTPError as exc:
             raise BrokerCallError(redact(str(exc) or type(exc).__name__, token)) from None
+        try:
+            if not response.is_success:
+                await response.aread()
+                raise BrokerCallError(redact(_error_text(response), token), status=response.status_code)
+            response.stream = SilenceLimit(response.stream, self._stream_silence, request)
+            yield response
+        except httpx.HTTPError as exc:
+            raise BrokerCallError(redact(str(exc) or type(exc).__name__, token)) from None
+        finally:
+            await response.aclose()
 
     async def aclose(self) -> None:
         """Close the underlying connection pool."""
@@ -113,6 +134,37 @@ class BrokerClient:
             # `from None`: the chained httpx error keeps the request, Authorization header included.
             raise BrokerCallError(redact(str(exc) or type(exc).__name__, token)) from None
         return _decode(response, token)
+
+
+class SilenceLimit(httpx.AsyncByteStream):
+    """A response body that fails with :class:`httpx.ReadTimeout` after ``seconds`` without a byte.
+
+    Any bytes count, keepalive comments included, so a quiet stream is not taken for a dead one.
+    """
+
+    def __init__(self, body: httpx.SyncByteStream | httpx.AsyncByteStream, seconds: float,
+                 request: httpx.Request) -> None:
+        if not isinstance(body, httpx.AsyncByteStream):
+            raise TypeError("an async client's response body is an AsyncByteStream")
+        self._body = body
+        self._seconds = seconds
+        self._request = request
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        chunks = aiter(self._body)
+        while True:
+            try:
+                with anyio.fail_after(self._seconds):
+                    chunk = await anext(chunks)
+            except StopAsyncIteration:
+                return
+            except TimeoutError:
+                raise httpx.ReadTimeout(f"no data from the broker for {self._seconds:g} s",
+                                        request=self._request) from None
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self._body.aclose()
 
 
 def _decode(response: httpx.Response, token: str) -> Any:

@@ -6,9 +6,13 @@ tools use, and hands each grant event to a callback that turns it into MCP notif
 
 It must never take the server down: every failure is caught, reported once per kind on
 stderr, and followed by a reconnect (1 s, doubling to 30 s, reset once a stream was live)
-that resumes from the last event id, so nothing committed in between is lost. The broker ends
-live streams on purpose (hourly, to see a fresh token): that is no failure and is not reported.
-Event bodies are never written to stderr; at most a grant id or event id is.
+that resumes from the last event id, so nothing committed in between is lost; the first
+connection asks for this run's events from its start (see :meth:`AwsBrokerApi.events`), so a
+broker that was unreachable at start-up costs nothing either. A stream silent for longer than
+its keepalives allow is given up as dead (:class:`~cloud_broker.mcp.broker_client.BrokerClient`
+enforces it, in-process too). The broker ends live streams on purpose (when the token they were
+opened with expires, at most hourly, so that access is checked again): that is no failure and is
+not reported. Event bodies are never written to stderr; at most a grant id or event id is.
 """
 
 from __future__ import annotations

@@ -6,6 +6,12 @@ broker's event stream) and the clients' log levels; each change goes out through
 :class:`~cloud_broker.mcp.changes.ChangeFanout` (to handshake-era sessions and to 2026-07-28
 listen streams alike). It knows nothing of the MCP SDK: :mod:`delivery` adapts SDK sessions to
 :class:`Peer`, which keeps the rules testable without a session.
+
+One process serves one run (``AGT_RUN_ID``). The broker is asked for that run's events only;
+should another run's event arrive all the same (an older broker ignores the filter), it is
+dropped unless its grant is already known here, so the model never hears of, nor is told to
+use, grants of runs it is not part of. The known grants are bounded (the most recent
+:data:`MAX_KNOWN_GRANTS`), so a long-lived process cannot grow without end.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ MIME_TYPE = "application/json"
 LOGGER = "cloud-broker"
 LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
 EVENT_LEVEL = "info"
+MAX_KNOWN_GRANTS = 1000
 
 Warn = Callable[[str], None]
 
@@ -94,13 +101,24 @@ class GrantResources:
     """The grants of this process and the clients that follow them.
 
     ``fanout`` is shared with the rest of the server (the tool list changes go through it too);
-    a private one is made when none is given, which is enough for the rules alone.
+    a private one is made when none is given, which is enough for the rules alone. ``run_id``
+    is the run this process serves; None accepts every run (for the rules alone, again).
     """
 
-    def __init__(self, api: AwsBrokerApi, warn: Warn, fanout: ChangeFanout | None = None) -> None:
+    def __init__(
+        self,
+        api: AwsBrokerApi,
+        warn: Warn,
+        fanout: ChangeFanout | None = None,
+        *,
+        run_id: str | None = None,
+        max_known: int = MAX_KNOWN_GRANTS,
+    ) -> None:
         self._api = api
         self._warn = warn
         self._fanout = fanout if fanout is not None else ChangeFanout(warn)
+        self._run_id = run_id.strip().lower() if run_id is not None else None
+        self._max_known = max_known
         self._grants: dict[str, GrantSummary] = {}
         self._log_levels: dict[Hashable, str] = {}
 
@@ -159,7 +177,7 @@ class GrantResources:
     async def publish(self, event: Mapping[str, Any]) -> None:
         """A grant event from the broker: list change if new, update to its subscribers, a log line."""
         summary = GrantSummary.from_wire(event)
-        if summary is None:
+        if summary is None or (summary.grant_id not in self._grants and not self._of_this_run(event)):
             return
         if self._record(summary):
             await self._fanout.announce(ResourcesListChanged())
@@ -171,10 +189,21 @@ class GrantResources:
         data = {"message": event.get("message"), "grant_id": summary.grant_id, "status": summary.status}
         await self._fanout.tell(self._hearing(EVENT_LEVEL), lambda peer: peer.log(EVENT_LEVEL, LOGGER, data))
 
+    def _of_this_run(self, event: Mapping[str, Any]) -> bool:
+        """Whether ``event`` belongs to the run this process serves (a missing run id does not)."""
+        run_id = event.get("run_id")
+        return self._run_id is None or (isinstance(run_id, str) and run_id.strip().lower() == self._run_id)
+
     def _record(self, summary: GrantSummary) -> bool:
-        """Store the latest summary; True when the grant was not known before."""
+        """Store the latest summary; True when the grant was not known before.
+
+        A new grant beyond the bound pushes out the one first seen longest ago; the list change
+        announced for the newcomer covers the departure too.
+        """
         new = summary.grant_id not in self._grants
         self._grants[summary.grant_id] = summary
+        while len(self._grants) > self._max_known:
+            del self._grants[next(iter(self._grants))]
         return new
 
     def _hearing(self, level: str) -> list[Peer]:

@@ -6,8 +6,8 @@ Start-up is arranged so the agent runtime waits as little as possible for ``init
 2. meanwhile the MCP SDK (the slow import) loads in a worker thread;
 3. serving starts when the inventory has landed or ~1 s after start, whichever comes first;
 4. an inventory that lands later updates the descriptions and announces a tool list change;
-5. the grant event stream (``GET /aws/events``) is followed in the background, and each grant
-   change is announced on ``grant://`` resources (see :mod:`events`, :mod:`grants`).
+5. the grant event stream (``GET /aws/events``) of this run is followed in the background,
+   and each grant change is announced on ``grant://`` resources (see :mod:`events`, :mod:`grants`).
 
 Announcements go through one :class:`~cloud_broker.mcp.changes.ChangeFanout`: standing
 notifications for handshake-era sessions, events on the app's subscription bus for 2026-07-28
@@ -125,9 +125,9 @@ async def open_app(
         tokens = token_source or _exchange_tokens(settings, transport, stack)
         client = BrokerClient(settings.host, tokens, transport=transport)
         stack.push_async_callback(client.aclose)
-        api = AwsBrokerApi(client, agent_id=settings.agent_id)
+        api = AwsBrokerApi(client, agent_id=settings.agent_id, run_id=settings.run_id)
         fanout = ChangeFanout(warn)
-        grants = GrantResources(api, warn, fanout) if grant_events else None
+        grants = GrantResources(api, warn, fanout, run_id=settings.run_id) if grant_events else None
         toolbox = _toolbox(settings, api, warn, grants.remember if grants else None)
         loader = InventoryLoader(api, toolbox, fanout, warn)
         tasks = await stack.enter_async_context(anyio.create_task_group())

@@ -178,7 +178,8 @@ class UnitOfWork(Protocol):
 
     def list_audit(self, *, grant_id: str | None = None, limit: int = 1000) -> list[AuditEvent]: ...
 
-    def list_audit_after(self, seq: int, *, agent_id: str | None = None, limit: int = 500) -> list[AuditEvent]:
+    def list_audit_after(self, seq: int, *, agent_id: str | None = None, run_id: str | None = None,
+                         limit: int = 500) -> list[AuditEvent]:
         """Rows with a position after ``seq``, oldest first: the trail doubles as an event feed."""
         ...
 

@@ -198,10 +198,13 @@ class SqlUnitOfWork(OutboxRows):
             query = query.where(audit_events.c.grant_id == grant_id)
         return [_audit_from_row(r) for r in self._c.execute(query).mappings()]
 
-    def list_audit_after(self, seq: int, *, agent_id: str | None = None, limit: int = 500) -> list[AuditEvent]:
+    def list_audit_after(self, seq: int, *, agent_id: str | None = None, run_id: str | None = None,
+                         limit: int = 500) -> list[AuditEvent]:
         query = select(audit_events).where(audit_events.c.seq > seq).order_by(audit_events.c.seq).limit(limit)
         if agent_id is not None:
             query = query.where(audit_events.c.agent_id == agent_id)
+        if run_id is not None:
+            query = query.where(audit_events.c.run_id == run_id)
         return [_audit_from_row(r) for r in self._c.execute(query).mappings()]
 
     def last_audit_seq(self) -> int:

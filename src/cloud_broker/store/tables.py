@@ -104,6 +104,9 @@ audit_events = Table(
     Column("decision", String(32)),
     Column("reason", Text),
     Column("detail", JSON, nullable=False),
+    # The event feed reads one agent's, or one run's, rows after a position.
+    Index("audit_events_agent_feed", "agent_id", "seq"),
+    Index("audit_events_run_feed", "run_id", "seq"),
 )
 
 
