@@ -104,9 +104,10 @@ class SlackBroker:
 
 
 @pytest.fixture
-def slack_broker(emulator: Any, tmp_path: Path, slack: FakeSlack, signing_secret: str,
-                 catalogue: Catalogue) -> Iterator[SlackBroker]:
-    import boto3
+def slack_broker(request: pytest.FixtureRequest, emulator: Any, tmp_path: Path, slack: FakeSlack,
+                 signing_secret: str, catalogue: Catalogue) -> Iterator[SlackBroker]:
+    """A broker behind the Slack route; an indirect parameter is merged into its ceiling."""
+    import boto3  # type: ignore[import-untyped]
 
     from cloud_broker.config import hash_api_key, new_api_key, parse_config
     from cloud_broker.providers.aws import AwsStsProvider
@@ -118,6 +119,7 @@ def slack_broker(emulator: Any, tmp_path: Path, slack: FakeSlack, signing_secret
     agents = {k: str(uuid.uuid4()) for k in ("agent", "other", "foreign")}
     raw = config_yaml(emulator.role_arn, hash_api_key(new_api_key()), agents)
     raw["approvers"] = [{"name": name, "slack_user_id": slack_id} for name, slack_id in SLACK_IDS.items()]
+    raw["ceilings"][0].update(getattr(request, "param", {}))
     session = boto3.Session(aws_access_key_id=emulator.source_access_key_id,
                             aws_secret_access_key=emulator.source_secret_access_key, region_name="us-east-1")
     deps = Deps(config=parse_config(raw), store=SqlStore.open(f"sqlite:///{tmp_path / 'broker.db'}"),

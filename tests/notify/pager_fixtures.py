@@ -122,9 +122,13 @@ class FakePost:
 
 @dataclass
 class RecordingSlack:
-    """Answers like SlackNotifier; ``post_error`` makes posting fail with that reason."""
+    """Answers like SlackNotifier; ``post_error`` makes posting fail with that reason,
+    ``reply_channel`` is the channel Slack says it posted in (a DM's, for a user id), and
+    ``during_post`` runs while the post is in flight (an approver clicking the fresh card)."""
 
     post_error: str | None = None
+    reply_channel: str | None = None
+    during_post: Callable[[ApprovalCard], None] | None = None
     posts: list[tuple[str, ApprovalCard]] = field(default_factory=list)
     updates: list[tuple[str, str, ApprovalCard]] = field(default_factory=list)
 
@@ -136,8 +140,11 @@ class RecordingSlack:
         if self.post_error:
             return FakePost(False, channel_id, error=self.post_error, raw_error=self.post_error,
                             bot_user_handle="broker-bot")
+        if self.during_post is not None:
+            self.during_post(card)
+        channel = self.reply_channel or channel_id
         ts = f"1718000000.{len(self.posts):06d}"
-        return FakePost(True, channel_id, "cloud-approvals", ts, f"https://slack.example/archives/{channel_id}/p{ts}",
+        return FakePost(True, channel, "cloud-approvals", ts, f"https://slack.example/archives/{channel}/p{ts}",
                         bot_user_handle="broker-bot")
 
     def update_approval_message(self, channel_id: str, ts: str, card: ApprovalCard) -> str | None:

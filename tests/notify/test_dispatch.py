@@ -24,7 +24,6 @@ from cloud_broker.notify.webhook import (
     WEBHOOK_RESOLUTION,
 )
 from tests.notify.pager_fixtures import (
-    CALLBACK_ENV,
     SLACK_CHANNEL,
     SOURCE_CONTEXT,
     NotifyBroker,
@@ -165,16 +164,6 @@ def test_a_denied_slack_page_is_updated_with_who_and_why(wired: NotifyBroker) ->
     card = wired.slack.updates[-1][2]
     assert card.status == "denied" and card.resolution == "denied by carol: use the read role"
     assert _kinds(wired, grant_id) == {SLACK_PAGE: DELIVERED, SLACK_UPDATE: DELIVERED, AGENT_CALLBACK: DELIVERED}
-
-
-@pytest.mark.parametrize("wired", [Setup(broker_secrets=("OPS_HOOK_SECRET",))], indirect=True)
-def test_a_callback_without_its_secret_fails_without_sending(wired: NotifyBroker) -> None:
-    grant_id = wired.request()["grant_id"]
-    wired.broker.approvals.approve(grant_id, "alice")
-    wired.dispatcher().run_once()
-    [row] = wired.deliveries(grant_id, AGENT_CALLBACK)
-    assert (row.status, row.attempts, row.last_error) == (FAILED, 0, f"secret env {CALLBACK_ENV} is not set")
-    assert wired.receiver.on("/callback") == []
 
 
 def test_retries_back_off_and_give_up_after_eight_attempts(nb: NotifyBroker) -> None:

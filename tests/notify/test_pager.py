@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from cloud_broker.notify.dispatcher import Dispatcher
 from cloud_broker.notify.webhook import (
     DELIVERED,
     FAILED,
@@ -125,17 +126,25 @@ def test_an_unreachable_receiver_is_a_failed_page_with_a_pending_retry(nb: Notif
 
 
 @pytest.mark.parametrize("wired", [Setup(broker_secrets=())], indirect=True)
-def test_a_missing_secret_is_never_sent_unsigned(wired: NotifyBroker) -> None:
+def test_a_missing_secret_is_never_sent_unsigned_and_left_to_a_process_that_has_it(wired: NotifyBroker) -> None:
     reply = wired.request()
     assert reply["notification_status"] == "failed"
     assert reply["notification_failure_reason"] == "webhook_secret_not_set"
     [row] = wired.deliveries(reply["grant_id"])
-    assert (row.status, row.attempts, row.last_error) == (FAILED, 0, f"secret env {HOOK_ENV} is not set")
+    missing = f"secret env {HOOK_ENV} is not set in this process"
+    assert (row.status, row.attempts, row.last_error) == (PENDING, 1, missing)
     wired.advance(600)
     wired.dispatcher().run_once()
     assert wired.receiver.calls == []
-    assert wired.deps.pager.channel_status("data", ACCOUNT) == {
-        "ok": False, "reason": "unknown", "raw_error": f"secret env {HOOK_ENV} is not set"}
+    [row] = wired.deliveries(reply["grant_id"])
+    assert (row.status, row.attempts) == (PENDING, 2)
+    assert wired.deps.pager.channel_status("data", ACCOUNT) == {"ok": False, "reason": "unknown", "raw_error": missing}
+    # The server process holds the secret: it delivers the page the agent's process could not.
+    wired.advance(600)
+    Dispatcher(wired.deps, secrets={HOOK_ENV: wired.receiver.secrets["/hook"]}).run_once()
+    [call] = wired.receiver.on("/hook")
+    assert call.verified and wired.deliveries(reply["grant_id"])[0].status == DELIVERED
+    assert wired.deps.pager.page(_grant(wired, reply["grant_id"]), 0).status == "sent"
 
 
 @pytest.mark.parametrize("wired", [Setup(approval_channel=False)], indirect=True)

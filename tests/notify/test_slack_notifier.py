@@ -11,6 +11,7 @@ import pytest
 
 from cloud_broker.notify.cards import ApprovalCard
 from cloud_broker.notify.slack import SlackNotifier
+from cloud_broker.notify.slack_blocks import escape
 from tests.fakes.fake_slack import BOT_HANDLE, FakeSlack
 from tests.notify.conftest import APPROVALS
 
@@ -23,14 +24,24 @@ def _rendered(slack: FakeSlack) -> str:
     return message.text + json.dumps(message.blocks, ensure_ascii=False)
 
 
-def _mrkdwn(slack: FakeSlack) -> list[str]:
-    """Every mrkdwn string of the last message, where Slack would parse mentions and links."""
+def _texts(slack: FakeSlack, kind: str) -> list[str]:
+    """Every text object of ``kind`` in the last message."""
     texts: list[str] = []
     for block in slack.messages[-1].blocks:
         for part in [block.get("text"), *block.get("fields", []), *block.get("elements", [])]:
-            if isinstance(part, dict) and part.get("type") == "mrkdwn":
+            if isinstance(part, dict) and part.get("type") == kind:
                 texts.append(part["text"])
     return texts
+
+
+def _mrkdwn(slack: FakeSlack) -> list[str]:
+    """Every mrkdwn string of the last message, where Slack would parse mentions and links."""
+    return _texts(slack, "mrkdwn")
+
+
+def _plain(slack: FakeSlack) -> list[str]:
+    """Every plain_text string of the last message: shown as written, never parsed."""
+    return _texts(slack, "plain_text")
 
 
 def test_channel_status_ok_names_the_channel_and_the_bot(notifier: SlackNotifier) -> None:
@@ -106,7 +117,8 @@ def test_message_shows_who_what_where_and_the_risk(notifier: SlackNotifier, slac
     for expected in ("a1", "data", "Sandbox", "`123456789012`", "us-east-1", "15 min", "kanban:task-42",
                      "upload the nightly report", "1 of 2 (bob)", "`iam:CreateAccessKey` — Permissions management",
                      "highest access level: Permissions management", "wildcard actions: `s3:*`",
-                     "wildcard resources: `*`", "sensitive services: iam (identity and access management)",
+                     "wildcard resources: 1 (listed below)", "Wildcard resources\\n• *",
+                     "sensitive services: iam (identity and access management)",
                      "<https://broker.example/console/grants/x|Open in the console>", card.grant_id):
         assert expected in text, expected
     assert "expands to" in text and ":warning:" in text
@@ -119,9 +131,33 @@ def test_agent_written_text_cannot_ping_or_link(notifier: SlackNotifier, slack: 
     notifier.post_approval_request(APPROVALS, card)
     texts = [*_mrkdwn(slack), slack.messages[0].text]
     assert not any("<" in t or ">" in t for t in texts), texts
-    joined = "\n".join(texts)
-    assert "&lt;!channel&gt; &lt;https://evil.example|x&gt; &amp; &lt;@U0BOSS&gt;" in joined
-    assert "&lt;!here&gt;" in joined and "&lt;!everyone&gt;" in joined
+    assert all(part.get("verbatim") is True for block in slack.messages[0].blocks
+               for part in [block.get("text"), *block.get("fields", []), *block.get("elements", [])]
+               if isinstance(part, dict) and part.get("type") == "mrkdwn")
+    # The agent's words reach the approver in elements Slack never parses, entity-encoded as
+    # Slack asks of all text (it decodes them for display).
+    plain = "\n".join(_plain(slack))
+    assert not any("<" in t or ">" in t for t in _plain(slack))
+    assert escape(HOSTILE) in plain and "Task: &lt;!here&gt;" in plain and "• arn:aws:s3:::b/&lt;!everyone&gt;" in plain
+
+
+def test_agent_written_text_cannot_format_or_fake_a_risk_line(notifier: SlackNotifier, slack: FakeSlack,
+                                                              make_card: CardFactory) -> None:
+    fake = "all fine\n\n*Risk:* none :white_check_mark: see https://evil.example/approve and #general _now_"
+    card = make_card(reason=fake, task_id="*urgent* https://evil.example", resources=("arn:aws:s3:::b/*x*`#y`",))
+    notifier.post_approval_request(APPROVALS, card)
+    mrkdwn = _mrkdwn(slack)
+    for agent_text in ("all fine", "evil.example", "#general", "*urgent*", "*x*", "#y", ":white_check_mark:"):
+        assert not any(agent_text in t for t in mrkdwn), agent_text
+    [risk] = [t for t in mrkdwn if "*Risk:*" in t]
+    assert risk.startswith(":warning: *Risk:* highest access level: Write")
+    emoji_flags = [part.get("emoji") for block in slack.messages[0].blocks
+                   for part in [block.get("text"), *block.get("fields", [])]
+                   if isinstance(part, dict) and part.get("type") == "plain_text"]
+    assert emoji_flags and all(flag is False for flag in emoji_flags)
+    plain = "\n".join(_plain(slack))
+    assert f"Reason, as the agent wrote it:\n{fake}" in plain and "Task: *urgent* https://evil.example" in plain
+    assert "arn:aws:s3:::b/*x*`#y`" in plain
 
 
 def test_long_lists_and_text_stay_within_block_limits(notifier: SlackNotifier, slack: FakeSlack,
@@ -132,7 +168,7 @@ def test_long_lists_and_text_stay_within_block_limits(notifier: SlackNotifier, s
     assert post.ok
     blocks = slack.messages[0].blocks
     assert len(blocks) <= 50 and blocks[-1]["type"] == "actions"
-    assert all(len(t) <= 3000 for t in _mrkdwn(slack))
+    assert all(len(t) <= 3000 for t in [*_mrkdwn(slack), *_plain(slack)])
     text = _rendered(slack)
     assert "bucket-19/" in text and "bucket-20/" not in text and "…and 10 more" in text and "…and 6 more" in text
 

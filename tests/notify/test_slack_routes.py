@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from cloud_broker.notify.cards import card_for
+from cloud_broker.domain.grants import GrantStatus
+from cloud_broker.notify import slack_routes
+from cloud_broker.notify.cards import card_for, required_approvals, resolution_text
 from cloud_broker.notify.slack import SlackNotifier
 from tests.notify.conftest import APPROVALS, SLACK_IDS, SlackBroker
 
@@ -112,7 +115,10 @@ def test_page_click_and_update_end_to_end(slack_broker: SlackBroker, bot_token: 
     grant_id = slack_broker.pending_grant(reason="<!channel> please")
     with deps.store.unit_of_work() as uow:
         post = notifier.post_approval_request(APPROVALS, card_for(deps, uow.get_grant(grant_id)))
-    assert post.ok and "&lt;!channel&gt; please" in str(slack_broker.slack.message(post.ts).blocks)
+    blocks = slack_broker.slack.message(post.ts).blocks
+    assert post.ok and any(b["text"] == {"type": "plain_text", "emoji": False,
+                                         "text": "Reason, as the agent wrote it:\n&lt;!channel&gt; please"}
+                           for b in blocks if b["type"] == "section" and "text" in b)
     headers, body = slack_broker.slack.signed_click(slack_broker.secret, "approve", grant_id, ALICE, APPROVALS, post.ts)
     assert "is now active" in _text(slack_broker.client.post("/slack/interactivity", content=body, headers=headers))
     with deps.store.unit_of_work() as uow:
@@ -141,3 +147,46 @@ def test_replies_never_go_to_an_unlisted_host(slack_broker: SlackBroker) -> None
     assert not _reply_allowed("http://hooks.slack.com/actions/T0/1/x", allowed)
     assert not _reply_allowed("https://169.254.169.254/latest/meta-data", allowed)
     assert not _reply_allowed("https://hooks.slack.com.evil.example/x", allowed)
+
+
+def test_a_slow_decision_is_answered_at_once_and_its_outcome_follows(
+        slack_broker: SlackBroker, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Slack wants the reply within 3 s; a mint that takes longer must not turn into an error."""
+    gate, real = threading.Event(), slack_routes.decide
+
+    def held_up(broker: Any, action: Any) -> str:
+        assert gate.wait(30)
+        return real(broker, action)
+
+    monkeypatch.setattr(slack_routes, "decide", held_up)
+    monkeypatch.setattr(slack_routes, "REPLY_WITHIN_SECONDS", 0)
+    grant_id = slack_broker.pending_grant()
+    assert _text(slack_broker.click("approve", grant_id, ALICE)) == slack_routes.WORKING
+    assert slack_broker.status(grant_id) == "pending" and slack_broker.slack.responses == []
+    gate.set()
+    told = threading.Event()
+    for _ in range(300):
+        if any("is now active" in body.get("text", "") for _, body in slack_broker.slack.responses):
+            break
+        told.wait(0.1)
+    [(_, body)] = slack_broker.slack.responses
+    assert "is now active" in body["text"] and body["response_type"] == "ephemeral"
+    assert slack_broker.status(grant_id) == "active"
+
+
+TWO_APPROVALS = {"approvers": ["alice", "carol"],
+                 "approval_rules": [{"name": "writes", "actions": ["s3:PutObject"], "required_approvals": 2}]}
+
+
+@pytest.mark.parametrize("slack_broker", [TWO_APPROVALS], indirect=True)
+def test_the_clicker_reads_the_count_in_the_cards_words(slack_broker: SlackBroker) -> None:
+    grant_id = slack_broker.pending_grant()
+    text = _text(slack_broker.click("approve", grant_id, ALICE))
+    deps = slack_broker.broker.deps
+    with deps.store.unit_of_work() as uow:
+        grant = uow.get_grant(grant_id)
+    card_line = resolution_text(grant, GrantStatus.PENDING, required_approvals(deps, grant))
+    assert card_line == "1 of 2 approvals (alice)"
+    assert text == f"Your approval of grant {grant_id} is recorded: {card_line}."
+    final = _text(slack_broker.click("approve", grant_id, SLACK_IDS["carol"]))
+    assert final == f"Grant {grant_id} is now active — approved by alice, carol."

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import socket
 import time
@@ -13,6 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cloud_broker.notify.signing import (
+    DELIVERY_HEADER,
+    EVENT_HEADER,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     encode_body,
@@ -45,7 +49,8 @@ def test_header_names_are_case_insensitive_and_rotation_values_are_accepted() ->
     body = b'{"a":1}'
     lowered = {k.lower(): v for k, v in _headers(body).items()}
     assert verify(SECRET, lowered, body, NOW)
-    rotating = {**lowered, SIGNATURE_HEADER.lower(): f"{signature('old-secret', NOW, body)}, {lowered[SIGNATURE_HEADER.lower()]}"}
+    old = signature("old-secret", NOW, body, delivery_id="7", kind="webhook_page")
+    rotating = {**lowered, SIGNATURE_HEADER.lower(): f"{old}, {lowered[SIGNATURE_HEADER.lower()]}"}
     assert verify(SECRET, rotating, body, NOW)
 
 
@@ -71,6 +76,49 @@ def test_any_change_to_body_or_timestamp_breaks_the_signature(body: bytes, other
     # A replayed signature under a new (still fresh) timestamp does not verify either.
     moved = {**headers, TIMESTAMP_HEADER: str(NOW + shift)}
     assert not verify(SECRET, moved, body, NOW)
+
+
+def test_the_signed_string_is_timestamp_delivery_kind_then_body() -> None:
+    """The scheme as the README states it, computed the way a receiver in any language would."""
+    body = encode_body({"grant_id": "g-1"})
+    expected = hmac.new(SECRET.encode(), f"{NOW}.7.webhook_page.".encode() + body, hashlib.sha256).hexdigest()
+    assert _headers(body)[SIGNATURE_HEADER] == f"v1={expected}"
+
+
+def test_a_changed_delivery_id_or_kind_fails_verification() -> None:
+    body = encode_body({"grant_id": "g-1"})
+    headers = _headers(body)
+    assert not verify(SECRET, {**headers, DELIVERY_HEADER: "8"}, body, NOW)
+    assert not verify(SECRET, {**headers, EVENT_HEADER: "webhook_resolution"}, body, NOW)
+    assert not verify(SECRET, {k: v for k, v in headers.items() if k != DELIVERY_HEADER}, body, NOW)
+
+
+def test_ids_and_kinds_that_could_be_read_two_ways_are_neither_signed_nor_verified() -> None:
+    body = b"{}"
+    with pytest.raises(ValueError):
+        sign(SECRET, body, timestamp=NOW, delivery_id="7.webhook", kind="page")
+    with pytest.raises(ValueError):
+        sign(SECRET, body, timestamp=NOW, delivery_id="7", kind="")
+    headers = _headers(body)
+    assert not verify(SECRET, {**headers, EVENT_HEADER: "webhook_page\n"}, body, NOW)
+    assert not post_signed("http://127.0.0.1:9/hook", SECRET, {}, delivery_id="1.2", kind="k").ok
+
+
+TOKENS = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-", min_size=1, max_size=64)
+
+
+@settings(max_examples=200, deadline=None)
+@given(delivery_id=TOKENS, kind=TOKENS, other_id=TOKENS, other_kind=TOKENS, body=st.binary(max_size=128))
+def test_a_signature_holds_only_for_its_own_delivery_id_and_kind(delivery_id: str, kind: str, other_id: str,
+                                                                   other_kind: str, body: bytes) -> None:
+    headers = sign(SECRET, body, timestamp=NOW, delivery_id=delivery_id, kind=kind)
+    assert verify(SECRET, headers, body, NOW)
+    if other_id != delivery_id:
+        assert not verify(SECRET, {**headers, DELIVERY_HEADER: other_id}, body, NOW)
+    if other_kind != kind:
+        assert not verify(SECRET, {**headers, EVENT_HEADER: other_kind}, body, NOW)
+    if (other_id, other_kind) != (delivery_id, kind):
+        assert not verify(SECRET, {**headers, DELIVERY_HEADER: other_id, EVENT_HEADER: other_kind}, body, NOW)
 
 
 @settings(max_examples=100, deadline=None)

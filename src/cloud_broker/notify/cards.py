@@ -1,5 +1,7 @@
 """What a page or a push says about a grant, built once and rendered per channel.
 
+The outcome line ("approved by alice", "1 of 2 approvals") and the approval count are made
+here only, so the Slack card, the webhook body and the reply to a Slack click never disagree.
 Everything here is plain data. Agent-written text (reason, task id, resource names) is
 carried as-is; each renderer (Slack mrkdwn, HTML, JSON) is responsible for making it inert.
 """
@@ -9,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from cloud_broker.domain.grants import Grant
+from cloud_broker.domain.grants import Grant, GrantStatus
+from cloud_broker.policy.approval import approval_requirement
 from cloud_broker.policy.risk import RiskSummary, assess
 
 if TYPE_CHECKING:
@@ -63,7 +66,34 @@ class ApprovalCard:
         }
 
 
+def required_approvals(deps: Deps, grant: Grant) -> int:
+    """How many distinct approvals ``grant`` needs under today's ceiling (1 without one), as the
+    approval service counts them (``Approvals.requirement`` applies the same policy function)."""
+    ceiling = deps.config.ceiling(grant.team, grant.account_id)
+    return approval_requirement(grant.actions, ceiling, deps.catalogue).required if ceiling else 1
+
+
+def resolution_text(grant: Grant, status: GrantStatus, required: int) -> str:
+    """The outcome line of a card: "approved by alice", "denied by bob: too broad", "1 of 2 approvals"."""
+    approvers = ", ".join(grant.approvals)
+    by = f" by {grant.approver}" if grant.approver else ""
+    if status in (GrantStatus.ACTIVE, GrantStatus.MINTING):
+        return f"approved by {approvers}" if approvers else "approved"
+    if status is GrantStatus.DENIED:
+        return f"denied{by}: {grant.denial_reason}" if grant.denial_reason else f"denied{by}"
+    if status is GrantStatus.EXPIRED:
+        return "expired"
+    if status is GrantStatus.REVOKED:
+        return grant.denial_reason or "released by the agent"
+    if status is GrantStatus.FAILED:
+        return f"failed: {grant.denial_reason or 'minting failed'}"
+    if grant.approvals:
+        return f"{len(grant.approvals)} of {required} approvals ({approvers})"
+    return "waiting for approval"
+
+
 def card_for(deps: Deps, grant: Grant, *, required_approvals: int = 1, resolution: str | None = None) -> ApprovalCard:
+    """The card of ``grant`` as it is now; ``resolution`` is its outcome line, once there is one."""
     config = deps.config
     account = config.account(grant.account_id)
     agent = config.agent(grant.agent_id)

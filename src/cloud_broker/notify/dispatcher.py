@@ -4,7 +4,9 @@ Two steps, each safe to repeat. First the feed is read from a persisted cursor a
 event that someone waits on becomes delivery rows; the rows are unique per (event, kind,
 target) and the cursor moves in the same transaction, so a restart or a second broker
 process never enqueues twice. Then due rows are sent, and failures are retried with
-exponential backoff. Sending is at least once: a receiver de-duplicates on the delivery id.
+exponential backoff. Several processes (``serve`` and each ``mcp --config``) dispatch from one
+store, so a due row is claimed by a compare-and-swap before it is sent: one process sends it,
+the others skip it. Sending is at least once: a receiver de-duplicates on the delivery id.
 """
 
 from __future__ import annotations
@@ -18,9 +20,8 @@ from typing import Any
 
 import httpx
 
-from cloud_broker.domain.grants import Grant, GrantStatus
-from cloud_broker.notify.cards import card_for
-from cloud_broker.notify.pager import SlackApi, required_approvals
+from cloud_broker.notify.cards import card_for, required_approvals, resolution_text
+from cloud_broker.notify.pager import SlackApi
 from cloud_broker.notify.webhook import (
     AGENT_CALLBACK,
     LEASE,
@@ -47,6 +48,10 @@ CURSOR = "dispatcher"
 HORIZON = timedelta(hours=24)
 MAX_BATCHES = 20
 PARTIAL_APPROVAL = "grant.approval_recorded"
+# A process that lacks what a row needs (a webhook secret, the Slack bot) leaves the row this
+# long after it fell due to a process that has it; only then does it record a failed attempt.
+HANDOFF = timedelta(seconds=10)
+NO_SLACK = "Slack is not configured in this process (no bot token)"
 
 
 class _CursorMoved(Exception):
@@ -95,14 +100,19 @@ class Dispatcher:
         return added
 
     def send_due(self) -> int:
-        """Attempt every row whose time has come; returns the attempts made."""
+        """Attempt every row whose time has come and that this process wins; returns the attempts made."""
+        now = self._deps.clock()
         with self._deps.store.unit_of_work() as uow:
-            due = uow.due_deliveries(self._deps.clock())
+            due = uow.due_deliveries(now)
         attempts = 0
         for row in due:
-            leased = self._lease(row)
-            sent = self._send(leased)
-            attempts += sent.attempts - row.attempts
+            if self._leave_to_others(row, now):
+                continue
+            claimed = self._claim(row, now)
+            if claimed is None:
+                continue
+            sent = self._send(claimed)
+            attempts += sent.attempts - claimed.attempts
         return attempts
 
     def _enqueue_batch(self, events: list[GrantEvent], cursor: int | None, position: int) -> int:
@@ -149,17 +159,35 @@ class Dispatcher:
 
     @staticmethod
     def _slack_page(uow: UnitOfWork, grant_id: str) -> Delivery | None:
-        """The grant's Slack card, if one was posted: only a posted card can be updated."""
-        return next((d for d in uow.list_deliveries(grant_id=grant_id) if d.kind == SLACK_PAGE and d.external_ref),
-                    None)
+        """The grant's Slack card, if one was posted: only a posted card can be updated. The latest,
+        should a repeated request have posted again after a failed first post."""
+        posted = [d for d in uow.list_deliveries(grant_id=grant_id) if d.kind == SLACK_PAGE and d.external_ref]
+        return posted[-1] if posted else None
 
-    def _lease(self, row: Delivery) -> Delivery:
-        """Push the row's retry time out before sending, so a concurrent round skips it."""
-        leased = replace(row, next_attempt_at=self._deps.clock() + LEASE)
-        save(self._deps, leased)
-        return leased
+    def _leave_to_others(self, row: Delivery, now: datetime) -> bool:
+        """Whether to give another process (one holding the secret or the bot) first go at ``row``."""
+        if row.next_attempt_at is None or now - row.next_attempt_at >= HANDOFF:
+            return False
+        if row.kind in SIGNED_KINDS:
+            return self._sender.lacks_secret(row)
+        return row.kind == SLACK_UPDATE and self._slack is None
+
+    def _claim(self, row: Delivery, now: datetime) -> Delivery | None:
+        """The row as stored once this process holds its lease, or None when another process
+        claimed or settled it first. Results are written from this copy only, never from the
+        due list read earlier, so a stale snapshot cannot overwrite a settled row."""
+        if row.id is None or row.next_attempt_at is None:
+            return None
+        lease_until = now + LEASE
+        with self._deps.store.unit_of_work() as uow:
+            if not uow.claim_delivery(row.id, row.next_attempt_at, lease_until):
+                return None
+            stored = next((d for d in uow.list_deliveries(grant_id=row.grant_id) if d.id == row.id), None)
+        # The claim matched the status and retry time we read, so our copy is current if not listed.
+        return stored or replace(row, next_attempt_at=lease_until)
 
     def _send(self, row: Delivery) -> Delivery:
+        """Attempt a claimed row and store the outcome; never raises."""
         try:
             if row.kind in SIGNED_KINDS:
                 return self._sender.send(row)
@@ -176,12 +204,15 @@ class Dispatcher:
         """Rendered from the grant as it is now, so a late retry never shows a stale state."""
         with self._deps.store.unit_of_work() as uow:
             grant = uow.find_grant(row.grant_id or "")
-        if self._slack is None or grant is None:
-            why = "Slack is not configured (no bot token)" if self._slack is None else "the grant is gone"
-            updated = given_up(row, why, self._deps.clock())
+        now = self._deps.clock()
+        if grant is None:
+            updated = given_up(row, "the grant is gone", now)
+        elif self._slack is None:
+            # Retried, not given up: the server process, which holds the bot token, may send it.
+            updated = after_attempt(row, DeliveryAttempt(False, None, NO_SLACK), now)
         else:
             required = required_approvals(self._deps, grant)
-            text = resolution_text(grant, grant.status_at(self._deps.clock()), required)
+            text = resolution_text(grant, grant.status_at(now), required)
             card = card_for(self._deps, grant, required_approvals=required, resolution=text)
             error = self._slack.update_approval_message(row.payload["channel_id"], row.payload["ts"], card)
             updated = after_attempt(row, DeliveryAttempt(error is None, None, error), self._deps.clock())
@@ -199,22 +230,3 @@ def _tells_outside(event: GrantEvent) -> bool:
 
 def _row(event: GrantEvent, kind: str, target: str, payload: dict[str, Any], now: datetime) -> Delivery:
     return Delivery(event.grant.grant_id, event.seq, kind, target, PENDING, 0, payload, now, now, next_attempt_at=now)
-
-
-def resolution_text(grant: Grant, status: GrantStatus, required: int) -> str:
-    """The outcome line of a card: "approved by alice", "denied by bob: too broad", "1 of 2 approvals"."""
-    approvers = ", ".join(grant.approvals)
-    by = f" by {grant.approver}" if grant.approver else ""
-    if status in (GrantStatus.ACTIVE, GrantStatus.MINTING):
-        return f"approved by {approvers}" if approvers else "approved"
-    if status is GrantStatus.DENIED:
-        return f"denied{by}: {grant.denial_reason}" if grant.denial_reason else f"denied{by}"
-    if status is GrantStatus.EXPIRED:
-        return "expired"
-    if status is GrantStatus.REVOKED:
-        return grant.denial_reason or "released by the agent"
-    if status is GrantStatus.FAILED:
-        return f"failed: {grant.denial_reason or 'minting failed'}"
-    if grant.approvals:
-        return f"{len(grant.approvals)} of {required} approvals ({approvers})"
-    return "waiting for approval"

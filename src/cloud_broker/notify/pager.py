@@ -4,7 +4,10 @@ The agent quotes the ``notification_*`` fields to its user ("I asked in #cloud-a
 so the report must say what really happened: the Slack post is made synchronously and its
 outcome reported as is; a webhook gets one quick attempt now and is retried by the
 dispatcher, but the report only says ``sent`` once a receiver accepted it. Every page is a
-delivery row, which makes paging idempotent per grant and gives operators a log.
+delivery row, which gives operators a log and makes paging idempotent per grant: a channel
+whose latest page was delivered (or is still being retried) is not paged again, while one
+whose latest page failed outright is paged again when the agent repeats the request, since the
+cause (the bot not invited, say) may have been fixed in between.
 """
 
 from __future__ import annotations
@@ -17,14 +20,20 @@ from typing import Any, Protocol
 
 import httpx
 
-from cloud_broker.domain.grants import Grant
-from cloud_broker.notify.cards import ApprovalCard, card_for
+from cloud_broker.domain.grants import Grant, GrantStatus
+from cloud_broker.notify.cards import (
+    ApprovalCard,
+    card_for,
+    required_approvals,
+    resolution_text,
+)
 from cloud_broker.notify.webhook import (
     DELIVERED,
     FAILED,
     LEASE,
     PENDING,
     SLACK_PAGE,
+    SLACK_UPDATE,
     WEBHOOK_PAGE,
     SignedSender,
 )
@@ -69,14 +78,6 @@ class SlackApi(Protocol):
     def update_approval_message(self, channel_id: str, ts: str, card: ApprovalCard) -> str | None: ...
 
 
-def required_approvals(deps: Deps, grant: Grant) -> int:
-    """How many distinct approvals the card should say the grant needs."""
-    from cloud_broker.policy.approval import approval_requirement
-
-    ceiling = deps.config.ceiling(grant.team, grant.account_id)
-    return approval_requirement(grant.actions, ceiling, deps.catalogue).required if ceiling else 1
-
-
 class BrokerPager:
     """The ``Pager`` of a broker with Slack and/or webhooks.
 
@@ -96,15 +97,19 @@ class BrokerPager:
         self._locks = tuple(threading.Lock() for _ in range(LOCK_STRIPES))
 
     def page(self, grant: Grant, event_seq: int) -> PageReport:
-        """Page once per grant; a repeat reports the first page. Never raises."""
+        """Page every channel not yet paged (see the module docstring); a repeat reports the
+        standing pages. Never raises."""
         channel = self._deps.config.approval_channel(grant.team, grant.account_id)
         if channel is None or not (channel.slack_channel or channel.webhooks):
             return NOT_CONFIGURED
         try:
             with self._locks[hash(grant.grant_id) % LOCK_STRIPES]:
                 rows = self._page_rows(grant.grant_id)
-                if not rows:
-                    rows = self._page_now(grant, event_seq, channel.slack_channel, channel.webhooks)
+                slack = channel.slack_channel if channel.slack_channel and not _paged(_latest_slack(rows)) else None
+                latest_hooks = _latest_hooks(rows)
+                hooks = [name for name in channel.webhooks if not _paged(latest_hooks.get(name))]
+                if slack or hooks:
+                    rows += self._page_now(grant, event_seq, slack, hooks)
             return report_from(rows)
         except Exception as exc:  # noqa: BLE001 - the request is filed; paging trouble is only reported
             log.error("paging grant %s failed: %s", grant.grant_id, type(exc).__name__)
@@ -139,7 +144,7 @@ class BrokerPager:
             return [d for d in uow.list_deliveries(grant_id=grant_id) if d.kind in PAGE_KINDS]
 
     def _page_now(self, grant: Grant, event_seq: int, slack_channel: str | None,
-                  webhooks: tuple[str, ...]) -> list[Delivery]:
+                  webhooks: list[str]) -> list[Delivery]:
         card = card_for(self._deps, grant, required_approvals=required_approvals(self._deps, grant))
         rows = [self._post_slack(grant, event_seq, slack_channel, card)] if slack_channel else []
         rows += [self._post_webhook(grant, event_seq, name, card) for name in webhooks]
@@ -147,7 +152,8 @@ class BrokerPager:
 
     def _post_slack(self, grant: Grant, event_seq: int, channel_id: str, card: ApprovalCard) -> Delivery:
         """Posted before the row is written: the row records what Slack said, and a process that
-        dies in between costs a missing log line, never a second card in the channel."""
+        dies in between costs a missing log line, never a second card for this request (a failed
+        post is posted again only when the agent repeats the request, under its new event)."""
         now = self._deps.clock()
         payload: dict[str, Any] = {"card": card.to_json()}
         if self._slack is None:
@@ -160,14 +166,46 @@ class BrokerPager:
         payload.update(channel_name=post.channel_name, bot_user_handle=post.bot_user_handle)
         if not post.ok:
             payload["failure_reason"] = post.error or "unknown"
-        row = Delivery(grant.grant_id, event_seq, SLACK_PAGE, channel_id, DELIVERED if post.ok else FAILED, 1,
+        # The channel Slack posted in, not the configured id: for a user id that is the DM
+        # channel, and chat.update needs the real one.
+        target = (post.channel_id or channel_id) if post.ok else channel_id
+        row = Delivery(grant.grant_id, event_seq, SLACK_PAGE, target, DELIVERED if post.ok else FAILED, 1,
                        payload, now, self._deps.clock(), last_error=None if post.ok else (post.raw_error or post.error),
                        external_ref=post.ts, permalink=post.permalink)
         if post.ok:
-            log.info("paged grant %s in Slack channel %s", grant.grant_id, channel_id)
+            log.info("paged grant %s in Slack channel %s", grant.grant_id, target)
         else:
             log.warning("Slack page of grant %s in %s failed: %s", grant.grant_id, channel_id, row.last_error)
-        return self._insert(row)[0]
+        stored, fresh = self._insert(row)
+        if post.ok and fresh:
+            self._catch_up(stored, card)
+        return stored
+
+    def _catch_up(self, page: Delivery, card: ApprovalCard) -> None:
+        """Queue an update of the card just posted if the grant moved while it was being posted.
+
+        The buttons work as soon as Slack shows the card, but the dispatcher only updates cards
+        it finds a row for; a click it processed before this row existed would leave the card
+        showing buttons for a settled grant. Keyed on the page's event, so repeating this adds
+        nothing; an update the dispatcher also queued is harmless (both render the grant as is).
+        """
+        try:
+            with self._deps.store.unit_of_work() as uow:
+                grant = uow.find_grant(page.grant_id or "")
+            if grant is None or page.external_ref is None:
+                return
+            now = self._deps.clock()
+            status = grant.status_at(now)
+            if status is GrantStatus.PENDING and set(grant.approvals) <= set(card.approvals):
+                return
+            text = resolution_text(grant, status, required_approvals(self._deps, grant))
+            update = Delivery(grant.grant_id, page.event_seq, SLACK_UPDATE, page.target, PENDING, 0,
+                              {"channel_id": page.target, "ts": page.external_ref, "event": "page.caught_up",
+                               "resolution": text}, now, now, next_attempt_at=now)
+            self._insert(update)
+        except Exception as exc:  # noqa: BLE001 - the page went out; this is a later nicety
+            log.error("queueing the catch-up of grant %s's Slack card failed: %s", page.grant_id,
+                      type(exc).__name__)
 
     def _post_webhook(self, grant: Grant, event_seq: int, name: str, card: ApprovalCard) -> Delivery:
         now = self._deps.clock()
@@ -189,9 +227,10 @@ class BrokerPager:
 
 
 def report_from(rows: list[Delivery]) -> PageReport:
-    """The agent's ``notification_*`` fields, from the page rows of one grant."""
-    slack = next((r for r in rows if r.kind == SLACK_PAGE), None)
-    hooks = [r for r in rows if r.kind == WEBHOOK_PAGE]
+    """The agent's ``notification_*`` fields, from the page rows of one grant (oldest first):
+    each channel as its latest page left it."""
+    slack = _latest_slack(rows)
+    hooks = list(_latest_hooks(rows).values())
     delivered = next((r for r in hooks if r.status == DELIVERED), None)
     if slack is not None:
         return _slack_report(slack, (delivered is not None) if hooks else None)
@@ -203,6 +242,23 @@ def report_from(rows: list[Delivery]) -> PageReport:
     reason = "webhook_secret_not_set" if (first.last_error or "").startswith("secret env") else "webhook_not_delivered"
     return PageReport(status="failed", failure_reason=reason, channel_name=first.target,
                       channel_id=f"webhook:{first.target}")
+
+
+def _paged(row: Delivery | None) -> bool:
+    """A page that went out or is still being retried; a failed one may be tried again."""
+    return row is not None and row.status in (DELIVERED, PENDING)
+
+
+def _latest_slack(rows: list[Delivery]) -> Delivery | None:
+    pages = [r for r in rows if r.kind == SLACK_PAGE]
+    return max(pages, key=lambda r: r.id or 0) if pages else None
+
+
+def _latest_hooks(rows: list[Delivery]) -> dict[str, Delivery]:
+    latest: dict[str, Delivery] = {}
+    for row in sorted((r for r in rows if r.kind == WEBHOOK_PAGE), key=lambda r: r.id or 0):
+        latest[row.target] = row
+    return latest
 
 
 def _slack_report(row: Delivery, operator_alerted: bool | None) -> PageReport:

@@ -1,10 +1,11 @@
 """Block Kit for an approval request, rendered from an ``ApprovalCard``.
 
-Agent-written text (reason, task id, resource names, even action patterns) goes through
-``escape`` before it reaches mrkdwn: Slack turns ``<!channel>`` into a ping and
-``<https://x|y>`` into a disguised link, and an approver must see exactly what was asked.
-Lists and long text are capped so a message never exceeds Slack's block limits and the
-decision buttons are always rendered.
+Agent-written text (reason, task id, resource names) is put in ``plain_text`` elements only,
+which Slack never parses: no mention, link, channel reference, bold or emoji can come out of
+it, so a reason cannot ping the channel, disguise a link or fake a "Risk" line. Text from the
+broker and its operator (names from the config, action patterns the API validated, an
+approver's denial reason) is mrkdwn, made inert by ``escape``. Lists and long text are capped
+so a message never exceeds Slack's block limits and the decision buttons are always rendered.
 """
 
 from __future__ import annotations
@@ -34,7 +35,9 @@ _PARTIAL_ENTITY = re.compile(r"&[a-z]{0,3}$")
 
 
 def escape(text: str) -> str:
-    """Make text inert in mrkdwn: no mention, no link, no channel reference survives."""
+    """Disarm Slack's ``<…>`` syntax in mrkdwn: no mention, no disguised link, no channel reference
+    survives. Formatting (``*bold*``) does, and so does the auto-linking of a bare URL unless the
+    element is ``verbatim``; that is why agent-written text never goes into mrkdwn at all."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
@@ -57,7 +60,8 @@ def request_blocks(card: ApprovalCard) -> list[dict[str, Any]]:
 
 def resolved_blocks(card: ApprovalCard) -> list[dict[str, Any]]:
     """The same facts with the buttons replaced by the outcome, so nobody clicks a dead request."""
-    return [*_info_blocks(card), _section(f"{_STATUS_MARK.get(card.status, '')} *Outcome:* {outcome_text(card)}".strip())]
+    return [*_info_blocks(card),
+            _section(f"{_STATUS_MARK.get(card.status, '')} *Outcome:* {outcome_text(card)}".strip())]
 
 
 def fallback_text(card: ApprovalCard) -> str:
@@ -80,15 +84,18 @@ def outcome_text(card: ApprovalCard) -> str:
 
 
 def _info_blocks(card: ApprovalCard) -> list[dict[str, Any]]:
+    reason = _plain(f"Reason, as the agent wrote it:\n{clip(card.reason, REASON_LIMIT)}") if card.reason \
+        else _section("*Reason*\n_none given_")
     return [
         {"type": "header", "text": {"type": "plain_text", "emoji": False,
                                     "text": clip(f"Access request: {card.agent_name} → {card.account_name}", HEADER_LIMIT)}},
         {"type": "section", "fields": _fields(card)},
-        _section(f"*Reason*\n{escape(clip(card.reason, REASON_LIMIT)) if card.reason else '_none given_'}"),
-        _section(_risk_text(card)),
+        reason,
+        _risk_block(card),
         _section(_list_text(f"*Actions* ({len(card.actions)})", [_action_line(a) for a in _action_rows(card)])),
-        _section(_list_text(f"*Resources* ({len(card.resources)})", [_code(r) for r in card.resources])),
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": fit(_context_text(card), SECTION_LIMIT)}]},
+        {"type": "section", "text": _plain_list(f"Resources ({len(card.resources)})", list(card.resources),
+                                                SECTION_LIMIT)},
+        {"type": "context", "elements": [_mrkdwn(fit(_context_text(card), SECTION_LIMIT))]},
     ]
 
 
@@ -100,10 +107,19 @@ def _fields(card: ApprovalCard) -> list[dict[str, Any]]:
         f"*Account*\n{escape(card.account_name)} ({_code(card.account_id)})",
         f"*Regions*\n{escape(', '.join(card.regions[:MAX_LISTED])) or '—'}",
         f"*TTL*\n{_duration(card.ttl_seconds)}",
-        f"*Task*\n{escape(clip(card.task_id, ITEM_LIMIT)) if card.task_id else '—'}",
         f"*Approvals*\n{len(card.approvals)} of {card.required_approvals}{approvers}",
     ]
-    return [{"type": "mrkdwn", "text": fit(row, FIELD_LIMIT)} for row in rows]
+    task = _plain_text(f"Task: {clip(card.task_id, ITEM_LIMIT)}" if card.task_id else "Task: —")
+    return [*(_mrkdwn(fit(row, FIELD_LIMIT)) for row in rows), task]
+
+
+def _risk_block(card: ApprovalCard) -> dict[str, Any]:
+    """The risk in the broker's words; the wildcard resources it names are the agent's, so they
+    are listed in a plain_text field of the same block."""
+    block = _section(_risk_text(card))
+    if card.risk.wildcard_resources:
+        block["fields"] = [_plain_list("Wildcard resources", list(card.risk.wildcard_resources), FIELD_LIMIT)]
+    return block
 
 
 def _risk_text(card: ApprovalCard) -> str:
@@ -113,7 +129,7 @@ def _risk_text(card: ApprovalCard) -> str:
     if risk.wildcard_actions:
         lines.append("• wildcard actions: " + _joined(risk.wildcard_actions))
     if risk.wildcard_resources:
-        lines.append("• wildcard resources: " + _joined(risk.wildcard_resources))
+        lines.append(f"• wildcard resources: {len(risk.wildcard_resources)} (listed below)")
     if risk.sensitive:
         lines.append("• sensitive services: " + ", ".join(
             f"{escape(s)} ({escape(SENSITIVE_SERVICES.get(s, s))})" for s in risk.sensitive))
@@ -144,6 +160,15 @@ def _list_text(title: str, lines: list[str]) -> str:
     return fit(f"{title}\n{body}", SECTION_LIMIT - len(tail)) + tail
 
 
+def _plain_list(title: str, items: list[str], limit: int) -> dict[str, Any]:
+    """A bulleted list of agent-written items as one plain_text element, the tail always kept."""
+    shown = items[:MAX_LISTED]
+    more = len(items) - len(shown)
+    body = "\n".join(f"• {escape(clip(item, ITEM_LIMIT))}" for item in shown) or "—"
+    tail = f"\n…and {more} more" if more else ""
+    return {"type": "plain_text", "text": fit(f"{title}\n{body}", limit - len(tail)) + tail, "emoji": False}
+
+
 def _context_text(card: ApprovalCard) -> str:
     parts = [f"Grant {_code(card.grant_id)}"]
     if card.pending_expires_at:
@@ -163,12 +188,29 @@ def _decision_block(grant_id: str) -> dict[str, Any]:
 
 
 def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": fit(text, SECTION_LIMIT)}}
+    return {"type": "section", "text": _mrkdwn(fit(text, SECTION_LIMIT))}
+
+
+def _mrkdwn(text: str) -> dict[str, Any]:
+    """Verbatim: Slack does not turn bare URLs or channel names in our own text into links."""
+    return {"type": "mrkdwn", "text": text, "verbatim": True}
+
+
+def _plain(raw: str) -> dict[str, Any]:
+    return {"type": "section", "text": _plain_text(raw, SECTION_LIMIT)}
+
+
+def _plain_text(raw: str, limit: int = FIELD_LIMIT) -> dict[str, Any]:
+    """Shown as written: no mrkdwn, no mention, no link, and ``:emoji:`` stays text. The three
+    control characters are still entity-encoded, as Slack asks of every text object; it
+    decodes them for display."""
+    return {"type": "plain_text", "text": fit(escape(raw), limit), "emoji": False}
 
 
 def _code(raw: str) -> str:
-    """Inline code keeps ``*`` in ARNs from turning into bold; text holding a backtick
-    cannot be code-spanned, so it is shown escaped but unformatted rather than altered."""
+    """Inline code keeps ``*`` in patterns from turning into bold. Only validated text (action
+    patterns, ids) is code-spanned; one holding a backtick could not be, so it would be shown
+    escaped but unformatted rather than altered."""
     text = escape(clip(raw, ITEM_LIMIT))
     return text if "`" in raw else f"`{text}`"
 

@@ -39,8 +39,9 @@ FAILED = "failed"
 MAX_ATTEMPTS = 8
 FIRST_DELAY = timedelta(seconds=1)
 MAX_DELAY = timedelta(minutes=5)
-# A row being sent is pushed this far into the future first, so a process that dies mid-send
-# leaves it to be retried later instead of stuck, and a second process does not pick it up.
+# A row being sent is claimed first: its retry time is moved this far out by a compare-and-swap
+# (``UnitOfWork.claim_delivery``), so exactly one process sends it, and a process that dies
+# mid-send leaves it to be retried after the lease instead of stuck.
 LEASE = timedelta(seconds=60)
 ERROR_LIMIT = 200
 
@@ -65,8 +66,11 @@ def post_signed(url: str, secret: str, payload: Mapping[str, Any], *, delivery_i
     except (TypeError, ValueError):
         return DeliveryAttempt(False, None, "the payload is not JSON-serialisable")
     stamp = timestamp if timestamp is not None else int(time.time())
-    headers = {"Content-Type": "application/json", "User-Agent": "cloud-broker",
-               **sign(secret, body, timestamp=stamp, delivery_id=delivery_id, kind=kind)}
+    try:
+        signed = sign(secret, body, timestamp=stamp, delivery_id=delivery_id, kind=kind)
+    except ValueError:
+        return DeliveryAttempt(False, None, "the delivery id or kind cannot be signed")
+    headers = {"Content-Type": "application/json", "User-Agent": "cloud-broker", **signed}
     try:
         return _post(url, body, headers, timeout, transport)
     except Exception as exc:  # noqa: BLE001 - httpx errors and any other: a delivery never raises
@@ -127,7 +131,7 @@ def after_attempt(delivery: Delivery, attempt: DeliveryAttempt, now: datetime) -
 
 
 def given_up(delivery: Delivery, error: str, now: datetime) -> Delivery:
-    """A delivery that cannot be attempted at all (no secret, target gone): no retry helps."""
+    """A delivery that cannot be attempted at all (its target is gone from the config): no retry helps."""
     return replace(delivery, status=FAILED, next_attempt_at=None, last_error=error, updated_at=now)
 
 
@@ -142,6 +146,16 @@ class Endpoint:
     secret_env: str
 
 
+@dataclass(frozen=True)
+class Unsendable:
+    """Why this process cannot send a delivery. ``elsewhere`` when only a secret missing from
+    this process's environment stands in the way: another broker process on the same store
+    (``serve``, which holds the operator's secrets) may still send it, so it is retried."""
+
+    reason: str
+    elsewhere: bool = False
+
+
 class SignedSender:
     """Sends one stored webhook or callback delivery and records how it went."""
 
@@ -153,45 +167,58 @@ class SignedSender:
         self._transport = transport
 
     def send(self, delivery: Delivery, *, timeout: float | None = None) -> Delivery:
-        """Attempt ``delivery`` now, store the outcome and return the stored row."""
+        """Attempt ``delivery`` now, store the outcome and return the stored row.
+
+        A missing secret counts as a failed attempt with the usual backoff (not a permanent
+        failure): an agent's MCP process rarely holds the operator's secrets, and the server
+        process that does must still get its chances before the attempts run out."""
         target = self._resolve(delivery)
-        if isinstance(target, str):
-            updated = given_up(delivery, target, self._deps.clock())
+        now = self._deps.clock()
+        if isinstance(target, Unsendable) and target.elsewhere:
+            updated = after_attempt(delivery, DeliveryAttempt(False, None, target.reason), now)
+        elif isinstance(target, Unsendable):
+            updated = given_up(delivery, target.reason, now)
         else:
             url, secret = target
             attempt = post_signed(url, secret, delivery.payload, delivery_id=str(delivery.id), kind=delivery.kind,
                                   timeout=timeout or self._timeout, transport=self._transport,
-                                  timestamp=int(self._deps.clock().timestamp()))
+                                  timestamp=int(now.timestamp()))
             updated = after_attempt(delivery, attempt, self._deps.clock())
         save(self._deps, updated)
         _log_outcome(updated)
         return updated
 
     def unusable(self, delivery: Delivery) -> str | None:
-        """Why ``delivery`` cannot be sent at all under today's config, or None when it can."""
+        """Why ``delivery`` cannot be sent by this process under today's config, or None when it can."""
         target = self._resolve(delivery)
-        return target if isinstance(target, str) else None
+        return target.reason if isinstance(target, Unsendable) else None
 
-    def _resolve(self, delivery: Delivery) -> tuple[str, str] | str:
+    def lacks_secret(self, delivery: Delivery) -> bool:
+        """Whether only a secret missing from this process stops ``delivery``."""
+        target = self._resolve(delivery)
+        return isinstance(target, Unsendable) and target.elsewhere
+
+    def _resolve(self, delivery: Delivery) -> tuple[str, str] | Unsendable:
         """The URL and secret, or why there are none. Never sends unsigned."""
         endpoint = self._endpoint(delivery)
-        if isinstance(endpoint, str):
+        if isinstance(endpoint, Unsendable):
             return endpoint
         secret = self._secrets.get(endpoint.secret_env) or ""
         if not secret:
-            return f"secret env {endpoint.secret_env} is not set"
+            # The variable's name only: the value is exactly what must never reach a row.
+            return Unsendable(f"secret env {endpoint.secret_env} is not set in this process", elsewhere=True)
         return endpoint.url, secret
 
-    def _endpoint(self, delivery: Delivery) -> Endpoint | str:
+    def _endpoint(self, delivery: Delivery) -> Endpoint | Unsendable:
         config = self._deps.config
         if delivery.kind == AGENT_CALLBACK:
             agent = config.agent(delivery.target)
             if agent is None or agent.callback is None:
-                return f"agent {delivery.target} has no callback configured"
+                return Unsendable(f"agent {delivery.target} has no callback configured")
             return Endpoint(str(agent.callback.url), agent.callback.secret_env)
         webhook = config.webhook(delivery.target)
         if webhook is None:
-            return f"webhook {delivery.target} is not configured"
+            return Unsendable(f"webhook {delivery.target} is not configured")
         return Endpoint(str(webhook.url), webhook.secret_env)
 
 
