@@ -220,22 +220,6 @@ def _race(fn_a: Any, fn_b: Any) -> list[Any]:
     return results
 
 
-@pytest.fixture
-def assume_role_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """AssumeRole calls as the emulator (in this process) serves them."""
-    from moto.sts.models import STSBackend
-
-    calls: list[int] = []
-    original = STSBackend.assume_role
-
-    def assume_role(self: Any, *args: Any, **kwargs: Any) -> Any:
-        calls.append(1)
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(STSBackend, "assume_role", assume_role)
-    return calls
-
-
 def test_two_approvers_racing_mint_exactly_once(
     ab: BrokerUnderTest, counted: CountingProvider, assume_role_calls: list[int]
 ) -> None:

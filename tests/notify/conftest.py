@@ -23,6 +23,7 @@ from cloud_broker.policy.catalogue import Catalogue
 from cloud_broker.policy.risk import assess
 from cloud_broker.service.broker import Broker
 from tests.fakes.fake_slack import FakeSlack, run_fake_slack
+from tests.notify.pager_fixtures import NotifyBroker, Setup, notify_broker
 
 APPROVALS = "C0APPROVALS"
 SLACK_IDS = {"alice": "U0ALICE", "bob": "U0BOB", "carol": "U0CAROL"}
@@ -131,3 +132,15 @@ def slack_broker(request: pytest.FixtureRequest, emulator: Any, tmp_path: Path, 
     app.include_router(slack_router(signing_secret, reply_hosts=frozenset({"127.0.0.1"})))
     with TestClient(app, raise_server_exceptions=False) as client:
         yield SlackBroker(client, app.state.broker, signing_secret, agents["agent"], slack)
+
+
+@pytest.fixture
+def nb(emulator: Any, tmp_path: Path) -> Iterator[NotifyBroker]:
+    """Webhook-only paging, an agent callback, every secret set."""
+    yield from notify_broker(emulator, tmp_path)
+
+
+@pytest.fixture
+def wired(request: pytest.FixtureRequest, emulator: Any, tmp_path: Path) -> Iterator[NotifyBroker]:
+    """A broker wired as the test's (indirect) parameter says."""
+    yield from notify_broker(emulator, tmp_path, getattr(request, "param", Setup()))

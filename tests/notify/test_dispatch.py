@@ -5,9 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -29,22 +26,9 @@ from tests.notify.pager_fixtures import (
     NotifyBroker,
     RecordingSlack,
     Setup,
-    notify_broker,
 )
 
 ORIGINAL = f"Original conversation: slack {SOURCE_CONTEXT['channel_id']}, thread {SOURCE_CONTEXT['thread_ts']}"
-
-
-@pytest.fixture
-def nb(emulator: Any, tmp_path: Path) -> Iterator[NotifyBroker]:
-    """Webhook-only paging, an agent callback, every secret set."""
-    yield from notify_broker(emulator, tmp_path)
-
-
-@pytest.fixture
-def wired(request: pytest.FixtureRequest, emulator: Any, tmp_path: Path) -> Iterator[NotifyBroker]:
-    """A broker wired as the test's (indirect) parameter says."""
-    yield from notify_broker(emulator, tmp_path, getattr(request, "param", Setup()))
 
 
 def _kinds(broker: NotifyBroker, grant_id: str) -> dict[str, str]:

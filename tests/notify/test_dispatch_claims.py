@@ -7,8 +7,6 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -29,19 +27,7 @@ from tests.notify.pager_fixtures import (
     NotifyBroker,
     RecordingSlack,
     Setup,
-    notify_broker,
 )
-
-
-@pytest.fixture
-def nb(emulator: Any, tmp_path: Path) -> Iterator[NotifyBroker]:
-    """Webhook-only paging, an agent callback, every secret set."""
-    yield from notify_broker(emulator, tmp_path)
-
-
-@pytest.fixture
-def wired(request: pytest.FixtureRequest, emulator: Any, tmp_path: Path) -> Iterator[NotifyBroker]:
-    yield from notify_broker(emulator, tmp_path, getattr(request, "param", Setup()))
 
 
 def _approved(broker: NotifyBroker) -> str:

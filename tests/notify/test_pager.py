@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,20 +23,7 @@ from tests.notify.pager_fixtures import (
     NotifyBroker,
     RecordingSlack,
     Setup,
-    notify_broker,
 )
-
-
-@pytest.fixture
-def nb(emulator: Any, tmp_path: Path) -> Iterator[NotifyBroker]:
-    """Webhook-only paging, an agent callback, every secret set."""
-    yield from notify_broker(emulator, tmp_path)
-
-
-@pytest.fixture
-def wired(request: pytest.FixtureRequest, emulator: Any, tmp_path: Path) -> Iterator[NotifyBroker]:
-    """A broker wired as the test's (indirect) parameter says."""
-    yield from notify_broker(emulator, tmp_path, getattr(request, "param", Setup()))
 
 
 def test_webhook_only_page_is_sent_signed_with_grant_and_risk(nb: NotifyBroker) -> None:

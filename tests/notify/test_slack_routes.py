@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,22 +15,6 @@ from cloud_broker.notify.slack import SlackNotifier
 from tests.notify.conftest import APPROVALS, SLACK_IDS, SlackBroker
 
 ALICE, BOB = SLACK_IDS["alice"], SLACK_IDS["bob"]
-
-
-@pytest.fixture
-def assume_role_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
-    """Every STS AssumeRole the emulator serves, so 'exactly one mint' can be checked."""
-    from moto.sts.models import STSBackend
-
-    calls: list[int] = []
-    original = STSBackend.assume_role
-
-    def assume_role(self: Any, *args: Any, **kwargs: Any) -> Any:
-        calls.append(1)
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(STSBackend, "assume_role", assume_role)
-    yield calls
 
 
 def _text(reply: Any) -> str:

@@ -79,29 +79,24 @@ def sweep(config: ConfigOpt = None, db: DbOpt = None, state_dir: StateOpt = None
     typer.echo(json.dumps(counts))
 
 
-def audit(
-    grant_id: Annotated[str | None, typer.Option("--grant", help="Only this grant's rows")] = None,
-    config: ConfigOpt = None,
-    db: DbOpt = None,
-    state_dir: StateOpt = None,
-) -> None:
+GrantOpt = Annotated[str | None, typer.Option("--grant", help="Only this grant's rows")]
+
+
+def audit(grant_id: GrantOpt = None, config: ConfigOpt = None, db: DbOpt = None, state_dir: StateOpt = None) -> None:
     """Print the audit trail as JSON lines."""
-    store = wired_from(config, db, state_dir).broker.deps.store
-    with store.unit_of_work() as uow:
-        for event in uow.list_audit(grant_id=grant_id):
-            typer.echo(json.dumps(asdict(event), default=str))
+    _print_rows(wired_from(config, db, state_dir), "audit", grant_id)
 
 
-def deliveries(
-    grant_id: Annotated[str | None, typer.Option("--grant", help="Only this grant's deliveries")] = None,
-    config: ConfigOpt = None,
-    db: DbOpt = None,
-    state_dir: StateOpt = None,
-) -> None:
+def deliveries(grant_id: GrantOpt = None, config: ConfigOpt = None, db: DbOpt = None,
+               state_dir: StateOpt = None) -> None:
     """Print the delivery log (Slack pages, webhooks, agent pushes) as JSON lines, without payloads."""
-    store = wired_from(config, db, state_dir).broker.deps.store
-    with store.unit_of_work() as uow:
-        for delivery in uow.list_deliveries(grant_id=grant_id):
-            row = asdict(delivery)
-            row.pop("payload")
-            typer.echo(json.dumps(row, default=str))
+    _print_rows(wired_from(config, db, state_dir), "deliveries", grant_id)
+
+
+def _print_rows(wired: Wired, table: str, grant_id: str | None) -> None:
+    with wired.broker.deps.store.unit_of_work() as uow:
+        rows = uow.list_audit(grant_id=grant_id) if table == "audit" else uow.list_deliveries(grant_id=grant_id)
+        for row in rows:
+            fields = asdict(row)
+            fields.pop("payload", None)  # what was sent is for the console, not for a terminal log
+            typer.echo(json.dumps(fields, default=str))
