@@ -207,9 +207,11 @@ def test_pending_request_is_approved_from_slack_and_pushed_to_the_agent(world: A
         assert inside.returncode == 0, inside.stderr
         outside = run_aws(["s3", "cp", str(upload), "s3://reports/other/report.csv"], creds, **aws)
         assert outside.access_denied
-        for secret in creds.values():
+        stored = b"".join(f.read_bytes() for f in setup.state.glob("broker.db*"))  # WAL files included
+        for secret in [*creds.values(), *setup.secrets.values(), setup.host_key]:
             assert secret not in (tmp_path / "mcp.log").read_text()
             assert all(secret not in call.body.decode() for call in receiver.calls)
+            assert secret.encode() not in stored
 
     anyio.run(flow)
 
