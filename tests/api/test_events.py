@@ -271,11 +271,15 @@ def test_a_stream_ends_when_the_callers_token_expires(bt: BrokerUnderTest, live:
 
 @pytest.mark.parametrize("ttl", [900, 86_400])
 def test_a_streams_life_is_what_is_left_of_the_token(bt: BrokerUnderTest, ttl: int) -> None:
+    from cloud_broker.api.auth import caller_host
+
     token = bt.tokens.issue("host-a", ttl=timedelta(seconds=ttl))
-    life = routes_events.token_life(_request({"authorization": f"Bearer {token}"}), bt.tokens)
+    request = _request({"authorization": f"Bearer {token}"})
+    assert caller_host(request, bt.tokens) == "host-a"  # records the verified expiry
+    life = routes_events.token_life(request, bt.tokens)
     assert ttl - 120 < life <= ttl
-    unreadable = routes_events.token_life(_request({"authorization": "Bearer not-a-jwt"}), bt.tokens)
-    assert unreadable == bt.tokens.ttl.total_seconds()
+    unverified = routes_events.token_life(_request({"authorization": "Bearer not-a-jwt"}), bt.tokens)
+    assert unverified == bt.tokens.ttl.total_seconds()
 
 
 def _request(headers: dict[str, str]) -> Request:

@@ -16,6 +16,7 @@ def caller_host(request: Request, tokens: Annotated[TokenIssuer, Depends(tokens_
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("a Bearer token is required", code="UNAUTHENTICATED")
-    host = tokens.verify(token.strip())
+    host, expires = tokens.verify_with_expiry(token.strip())
     request.state.host = host
+    request.state.token_expires = expires
     return host

@@ -46,6 +46,10 @@ class TokenIssuer:
 
     def verify(self, token: str) -> str:
         """The host the token was issued to. Raises Unauthenticated; never echoes the token."""
+        return self.verify_with_expiry(token)[0]
+
+    def verify_with_expiry(self, token: str) -> tuple[str, float]:
+        """The host and the token's ``exp`` (Unix seconds): long-lived responses end with it."""
         try:
             claims = jwt.decode(
                 token,
@@ -60,4 +64,4 @@ class TokenIssuer:
             raise Unauthenticated("token expired; exchange the host key again", code="TOKEN_EXPIRED") from None
         except jwt.PyJWTError:
             raise Unauthenticated("invalid token", code="TOKEN_INVALID") from None
-        return str(claims["sub"])
+        return str(claims["sub"]), float(claims["exp"])
