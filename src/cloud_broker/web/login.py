@@ -3,6 +3,9 @@
 The cookie is HttpOnly (no script reads it), SameSite=Strict (no other site's navigation
 carries it), scoped to the console's path, Secure whenever the console is reached over
 HTTPS, and lives exactly as long as the server-side row.
+
+The sign-in route stays a sync ``def`` on purpose: ``Sessions.sign_in`` bounds how many of
+the pool's threads it may hold (see ``checks.py``), so it cannot starve the agent API.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from cloud_broker.service.ports import ConsoleSession
+from cloud_broker.web.checks import Busy
 from cloud_broker.web.context import console_of
 from cloud_broker.web.guard import (
     Post,
@@ -31,7 +35,10 @@ router = APIRouter()
 # Where to go after signing in: a path inside the console, nothing that could leave it.
 _NEXT = re.compile(r"^/(?!/)[A-Za-z0-9/_-]{0,200}$")
 SIGN_IN_FAILED = "Sign-in failed: unknown name or wrong password."
-THROTTLED = "Too many failed sign-ins for this name; wait a few minutes and try again."
+THROTTLED = "Too many failed sign-ins for this name or from this address; wait a few minutes and try again."
+BUSY = "The console is busy checking other sign-ins; wait a moment and try again. Your password was not checked."
+# Seconds a client is asked to wait after BUSY: a few checks' worth, as the bounded wait was.
+BUSY_RETRY_AFTER = "1"
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -53,6 +60,10 @@ def login(request: Request, form: Annotated[FormData, Depends(form_of)]) -> Resp
     except Throttled:
         return console.renderer.page(request, "login.html", status=429, error=THROTTLED,
                                      next=safe_next(target), name=name)
+    except Busy:
+        busy = console.renderer.page(request, "login.html", status=429, error=BUSY, next=safe_next(target), name=name)
+        busy.headers["Retry-After"] = BUSY_RETRY_AFTER
+        return busy
     if created is None:
         return console.renderer.page(request, "login.html", status=401, error=SIGN_IN_FAILED,
                                      next=safe_next(target), name=name)

@@ -4,11 +4,17 @@ Passwords are checked against the argon2id hashes of broker.yaml. An unknown nam
 approver without a password, is checked against a dummy hash so that every attempt costs the
 same and timing does not reveal which names exist. The cookie carries 32 random bytes; the
 store keeps only their SHA-256, so a copy of the database yields no live session.
+
+Sign-in must not be a way to burn the broker's CPU: the throttle turns an attempt away before
+argon2 runs once a name, an address or the pair has failed too often, and ``CheckSlots``
+bounds how many checks run at once in the process (see ``checks.py`` for why that also keeps
+the agent API's thread pool free).
 """
 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import logging
 import secrets
 import threading
@@ -23,6 +29,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from cloud_broker.config import BrokerConfig
 from cloud_broker.service.ports import ConsoleSession, GrantStore
+from cloud_broker.web.checks import Busy, CheckSlots
 
 log = logging.getLogger("cloud_broker.console")
 
@@ -34,6 +41,15 @@ FAILURES_ALLOWED = 5
 # Twenty failures of one name from any addresses lock the name out: changing address must not
 # buy fresh guesses. The price is that a guesser can lock a real approver out for a while.
 NAME_FAILURES_ALLOWED = 20
+# Twenty failures from one address across any names lock the address out: rotating names must
+# not buy fresh guesses either, nor one argon2 check after another. Twenty is what one name may
+# absorb from the whole world; people mistype a handful of times, and even a team behind one NAT
+# rarely adds up to twenty in five minutes. Behind a reverse proxy every sign-in comes from the
+# proxy's address (forwarded headers are not trusted), and this becomes a limit on the console.
+ADDRESS_FAILURES_ALLOWED = 20
+# An IPv6 host usually holds a whole /64: counting each of its addresses apart would hand it
+# billions of fresh allowances.
+IPV6_PREFIX = 64
 FAILURE_WINDOW = timedelta(minutes=5)
 # Bound on each window's memory: a flood of distinct names or addresses must not grow it without end.
 THROTTLE_KEYS = 10_000
@@ -42,7 +58,7 @@ K = TypeVar("K", bound=Hashable)
 
 
 class Throttled(Exception):
-    """Too many recent failures for this name, from this address or from all of them."""
+    """Too many recent failures for this name, from this address, or of this name from this address."""
 
 
 class FailureWindow(Generic[K]):
@@ -113,11 +129,13 @@ class Attempt:
 
 
 class Throttle:
-    """Failed sign-ins per (name, address) and per name, in memory.
+    """Failed sign-ins per (name, address), per name and per address (an IPv6 /64), in memory.
 
     An attempt is counted as a failure *before* the password is checked, under a lock: the check
     is slow (argon2), and counting only afterwards let any number of parallel guesses past the
-    limit. A correct password then takes its count back.
+    limit. A correct password then takes its count back, and so does an attempt whose password
+    was never checked. So argon2 runs at most ``ADDRESS_FAILURES_ALLOWED`` times per address
+    and window for wrong passwords, whatever names the address tries.
 
     Per process: several broker processes each allow the limit. Good enough to stop online
     guessing; argon2's cost makes each guess slow anyway.
@@ -128,28 +146,55 @@ class Throttle:
         self._lock = threading.Lock()
         self._pairs: FailureWindow[tuple[str, str]] = FailureWindow(FAILURES_ALLOWED)
         self._names: FailureWindow[str] = FailureWindow(NAME_FAILURES_ALLOWED)
+        self._addresses: FailureWindow[str] = FailureWindow(ADDRESS_FAILURES_ALLOWED)
 
     def reserve(self, name: str, address: str) -> Attempt:
         """Count one attempt as failed, or raise Throttled (counting nothing) if a limit is reached."""
+        source = address_key(address)
         with self._lock:
             now = self._clock()
-            if self._pairs.full((name, address), now) or self._names.full(name, now):
+            if (self._pairs.full((name, address), now) or self._names.full(name, now)
+                    or self._addresses.full(source, now)):
                 raise Throttled()
             self._pairs.add((name, address), now)
             self._names.add(name, now)
+            self._addresses.add(source, now)
             return Attempt(name=name, address=address, at=now)
 
     def succeeded(self, attempt: Attempt) -> None:
         """The right password: this address's failures for the name are forgiven. Failures from
-        other addresses stay counted, so a real sign-in does not reset a guesser elsewhere."""
+        other addresses, and the address's failures with other names, stay counted, so a real
+        sign-in does not reset a guesser elsewhere or one sharing the approver's address."""
         with self._lock:
             self._pairs.forget((attempt.name, attempt.address))
             self._names.take_back(attempt.name, attempt.at)
+            self._addresses.take_back(address_key(attempt.address), attempt.at)
 
-    def keys(self) -> tuple[int, int]:
-        """How many (name, address) pairs and names are remembered: for tests of the memory bound."""
+    def not_checked(self, attempt: Attempt) -> None:
+        """The password was never checked (no check slot was free): the attempt was no guess."""
         with self._lock:
-            return len(self._pairs), len(self._names)
+            self._pairs.take_back((attempt.name, attempt.address), attempt.at)
+            self._names.take_back(attempt.name, attempt.at)
+            self._addresses.take_back(address_key(attempt.address), attempt.at)
+
+    def keys(self) -> tuple[int, int, int]:
+        """How many (name, address) pairs, names and addresses are remembered: for tests of the memory bound."""
+        with self._lock:
+            return len(self._pairs), len(self._names), len(self._addresses)
+
+
+def address_key(address: str) -> str:
+    """The unit an address is counted in: itself for IPv4, its /64 for IPv6 (an IPv4-mapped
+    IPv6 address counts as the IPv4 one); anything unparseable, such as "unknown", as given."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.IPv6Network((parsed, IPV6_PREFIX), strict=False))
+    return str(parsed)
 
 
 @dataclass(frozen=True)
@@ -163,23 +208,32 @@ class NewSession:
 class Sessions:
     """Sign-in, sign-out and the lookup behind every console request."""
 
-    def __init__(self, config: BrokerConfig, store: GrantStore, clock: Callable[[], datetime]) -> None:
+    def __init__(self, config: BrokerConfig, store: GrantStore, clock: Callable[[], datetime],
+                 checks: CheckSlots | None = None) -> None:
         self._config = config
         self._store = store
         self._clock = clock
         self._hasher = PasswordHasher()
         self._dummy_hash = self._hasher.hash(secrets.token_urlsafe(16))
         self.throttle = Throttle(clock)
+        self.checks = checks or CheckSlots()
 
     @property
     def lifetime(self) -> timedelta:
         return timedelta(seconds=self._config.broker.console_session_seconds)
 
     def sign_in(self, name: str, password: str, address: str) -> NewSession | None:
-        """A new session for ``name``, or None; raises Throttled before checking the password."""
+        """A new session for ``name``, or None. Raises Throttled, or Busy when no check slot
+        came free in time; either way argon2 has not run."""
         name = name.strip()[:MAX_NAME]
         attempt = self.throttle.reserve(name, address)
-        if not self._password_ok(name, password[:MAX_PASSWORD]):
+        try:
+            with self.checks.slot():
+                ok = self._password_ok(name, password[:MAX_PASSWORD])
+        except Busy:
+            self.throttle.not_checked(attempt)
+            raise
+        if not ok:
             # Not the name: people type passwords into the name field.
             log.info("console sign-in failed from %s", address)
             return None
