@@ -1,22 +1,62 @@
-"""Who is calling: a host, proven by a Bearer JWT from ``/host/exchange``."""
+"""Who is calling: a host, proven by a Bearer JWT from ``/host/exchange``.
+
+A valid signature is not enough: the token must still stand on the loaded broker.yaml. Its
+host must exist, a token exchanged for a key needs that key still listed, and no token may
+predate the host's ``tokens_not_before``. Every route authenticates here, the event stream
+included, so removing a key and restarting the broker cuts its tokens off everywhere at once.
+"""
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 from fastapi import Depends, Request
 
-from cloud_broker.api.state import tokens_of
-from cloud_broker.api.tokens import TokenIssuer
+from cloud_broker.api.state import broker_of, tokens_of
+from cloud_broker.api.tokens import TokenIssuer, VerifiedToken
+from cloud_broker.config import BrokerConfig
 from cloud_broker.errors import Unauthenticated
+from cloud_broker.service.broker import Broker
+
+log = logging.getLogger("cloud_broker.api")
+
+REVOKED = "TOKEN_REVOKED"
 
 
-def caller_host(request: Request, tokens: Annotated[TokenIssuer, Depends(tokens_of)]) -> str:
+def caller_host(
+    request: Request,
+    tokens: Annotated[TokenIssuer, Depends(tokens_of)],
+    broker: Annotated[Broker, Depends(broker_of)],
+) -> str:
+    """The calling host's name; raises ``Unauthenticated`` (never echoing the token) otherwise."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("a Bearer token is required", code="UNAUTHENTICATED")
-    host, expires = tokens.verify_with_expiry(token.strip())
-    request.state.host = host
-    request.state.token_expires = expires
-    return host
+    verified = tokens.verify_token(token.strip())
+    refusal = revocation(verified, broker.deps.config)
+    if refusal is not None:
+        # The name comes from a signed claim; worth a warning, as a revoked key still in use may be a leak.
+        log.warning("refused a revoked token of host %r: %s", verified.host, refusal)
+        raise Unauthenticated(refusal, code=REVOKED)
+    request.state.host = verified.host
+    request.state.token_expires = verified.expires
+    return verified.host
+
+
+def revocation(token: VerifiedToken, config: BrokerConfig) -> str | None:
+    """Why ``token`` no longer holds under ``config`` (a message for the caller), or None."""
+    host = config.host(token.host)
+    if host is None:
+        return "the host this token was issued to is no longer configured"
+    binding = token.binding
+    if binding is None:
+        return ("this token carries no binding this broker knows (an older broker issued it): "
+                "exchange the host key again, or ask the operator for a new token")
+    if host.tokens_not_before is not None and token.issued_at < host.tokens_not_before:
+        return ("this token was issued before the host's tokens_not_before and is revoked: "
+                "exchange a current host key, or ask the operator for a new token")
+    if binding.kind == "key" and binding.fingerprint not in config.host_key_fingerprints(host.name):
+        return "the host key behind this token is no longer configured: exchange a current host key"
+    return None

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends
 from cloud_broker.api.auth import caller_host
 from cloud_broker.api.schemas import HostExchangeBody
 from cloud_broker.api.state import broker_of, tokens_of
-from cloud_broker.api.tokens import TokenIssuer
+from cloud_broker.api.tokens import TokenBinding, TokenIssuer
 from cloud_broker.errors import Unauthenticated
 from cloud_broker.service.broker import Broker
 
@@ -22,11 +22,13 @@ def exchange(
     broker: Annotated[Broker, Depends(broker_of)],
     tokens: Annotated[TokenIssuer, Depends(tokens_of)],
 ) -> dict[str, Any]:
-    host = broker.deps.config.host_by_api_key(body.host_key)
-    if host is None:
+    match = broker.deps.config.match_host_key(body.host_key)
+    if match is None:
         # The body reaches the model through the client's error text: it never echoes the key.
         raise Unauthenticated("unknown host key", code="INVALID_HOST_KEY")
-    return {"token": tokens.issue(host.name), "expires_in": int(tokens.ttl.total_seconds()), "token_type": "Bearer"}
+    # Bound to the key: removing its hash from broker.yaml revokes this token (see api.auth).
+    token = tokens.issue(match.host.name, binding=TokenBinding.host_key(match.fingerprint))
+    return {"token": token, "expires_in": int(tokens.ttl.total_seconds()), "token_type": "Bearer"}
 
 
 @router.get("/gcp/inventory", tags=["inventory"])

@@ -1,13 +1,28 @@
-"""Short-lived host tokens (JWT, HS256) exchanged for a host API key.
+"""Short-lived host tokens (JWT, HS256), each bound to what it was issued on.
 
 The signing key is derived from the master key (``Vault.derive_key``), so an operator keeps one secret,
 and a token signed by one broker instance verifies on every instance sharing that key.
+
+A signature only proves that the broker issued the token, not that the host may still use it:
+removing a leaked host key from broker.yaml must end the tokens exchanged for it at once, not
+when they expire (up to a day). So every token names its origin in the ``bnd`` claim:
+
+* ``key:<fingerprint>`` — exchanged at ``/host/exchange``; the fingerprint identifies the stored
+  hash of the key (``config.broker_config.key_fingerprint``), never the key;
+* ``operator`` — issued in advance with ``cloud-broker token issue``;
+* ``embedded`` — signed for itself by the in-process broker of ``cloud-broker mcp --config``.
+
+This module reads the claim; whether the binding still holds is a question for the loaded
+configuration, asked by ``api.auth.caller_host`` on every request.
 """
 
 from __future__ import annotations
 
+import re
 import uuid
-from datetime import datetime, timedelta, timezone
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 import jwt
 
@@ -20,8 +35,59 @@ AUDIENCE = "cloud-broker-api"
 DEFAULT_TOKEN_TTL = timedelta(hours=1)
 _LEEWAY = timedelta(seconds=30)
 
-
 SIGNING_KEY_PURPOSE = b"cloud-broker/jwt-signing/v1"
+
+BINDING_CLAIM = "bnd"
+_KEY_BINDING = re.compile(r"key:([0-9a-f]{16})")
+
+
+@dataclass(frozen=True)
+class TokenBinding:
+    """What a token was issued on: a host key (by its fingerprint), or no key at all.
+
+    ``fingerprint`` is set for ``kind="key"`` only.
+    """
+
+    kind: Literal["key", "operator", "embedded"]
+    fingerprint: str = ""
+
+    @classmethod
+    def host_key(cls, fingerprint: str) -> TokenBinding:
+        if not _KEY_BINDING.fullmatch(f"key:{fingerprint}"):
+            raise ValueError("a key fingerprint is 16 lower-case hex digits")
+        return cls("key", fingerprint)
+
+    @property
+    def claim(self) -> str:
+        return f"key:{self.fingerprint}" if self.kind == "key" else self.kind
+
+    @classmethod
+    def from_claim(cls, value: object) -> TokenBinding | None:
+        """The binding a token carries; None when it has none this broker understands."""
+        if value == OPERATOR.claim:
+            return OPERATOR
+        if value == EMBEDDED.claim:
+            return EMBEDDED
+        match = _KEY_BINDING.fullmatch(value) if isinstance(value, str) else None
+        return cls("key", match.group(1)) if match else None
+
+
+OPERATOR = TokenBinding("operator")
+EMBEDDED = TokenBinding("embedded")
+
+
+@dataclass(frozen=True)
+class VerifiedToken:
+    """The claims of a token whose signature, audience and lifetime checked out.
+
+    ``binding`` is None for a token without a binding this broker understands (one issued by an
+    older broker): the caller must refuse it.
+    """
+
+    host: str
+    issued_at: datetime
+    expires: float  # Unix seconds: long-lived responses end with the token
+    binding: TokenBinding | None
 
 
 class TokenIssuer:
@@ -31,8 +97,17 @@ class TokenIssuer:
         self._key = signing_key
         self.ttl = ttl
 
-    def issue(self, host: str, *, now: datetime | None = None, ttl: timedelta | None = None) -> str:
-        now = now or datetime.now(timezone.utc)
+    def issue(
+        self,
+        host: str,
+        *,
+        binding: TokenBinding = OPERATOR,
+        now: datetime | None = None,
+        ttl: timedelta | None = None,
+    ) -> str:
+        """A signed token for ``host``. Without ``binding`` it is an operator's token: valid while
+        the host exists (and not cut off by its ``tokens_not_before``), whatever its keys."""
+        now = now or datetime.now(UTC)
         claims = {
             "iss": ISSUER,
             "aud": AUDIENCE,
@@ -41,15 +116,20 @@ class TokenIssuer:
             "nbf": int(now.timestamp()),
             "exp": int((now + (ttl or self.ttl)).timestamp()),
             "jti": str(uuid.uuid4()),
+            BINDING_CLAIM: binding.claim,
         }
         return jwt.encode(claims, self._key, algorithm="HS256")
 
     def verify(self, token: str) -> str:
-        """The host the token was issued to. Raises Unauthenticated; never echoes the token."""
-        return self.verify_with_expiry(token)[0]
+        """The host the token was issued to (signature and lifetime only; see ``verify_token``)."""
+        return self.verify_token(token).host
 
-    def verify_with_expiry(self, token: str) -> tuple[str, float]:
-        """The host and the token's ``exp`` (Unix seconds): long-lived responses end with it."""
+    def verify_token(self, token: str) -> VerifiedToken:
+        """The token's claims, once its signature, audience, issuer and lifetime check out.
+
+        Raises ``Unauthenticated`` and never echoes the token. It does not say whether the
+        binding still holds: ``api.auth.caller_host`` checks that against the configuration.
+        """
         try:
             claims = jwt.decode(
                 token,
@@ -64,4 +144,9 @@ class TokenIssuer:
             raise Unauthenticated("token expired; exchange the host key again", code="TOKEN_EXPIRED") from None
         except jwt.PyJWTError:
             raise Unauthenticated("invalid token", code="TOKEN_INVALID") from None
-        return str(claims["sub"]), float(claims["exp"])
+        return VerifiedToken(
+            host=str(claims["sub"]),
+            issued_at=datetime.fromtimestamp(float(claims["iat"]), UTC),
+            expires=float(claims["exp"]),
+            binding=TokenBinding.from_claim(claims.get(BINDING_CLAIM)),
+        )

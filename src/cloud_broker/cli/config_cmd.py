@@ -47,9 +47,14 @@ def issue(
     db: DbOpt = None,
     state_dir: StateOpt = None,
 ) -> None:
-    """Print a signed token for HOST. The published MCP client trusts one for 50 minutes."""
+    """Print a signed token for HOST. The published MCP client trusts one for 50 minutes.
+
+    It is bound to no key: removing a key does not revoke it; the host's ``tokens_not_before``
+    in broker.yaml (or removing the host) does."""
+    from cloud_broker.api.tokens import OPERATOR
+
     wired = wired_from(config, db, state_dir)
     if wired.config.host(host) is None:
         typer.echo(f"error: no host named '{host}' in the configuration", err=True)
         raise typer.Exit(code=1)
-    typer.echo(wired.tokens.issue(host, ttl=timedelta(seconds=ttl_seconds)))
+    typer.echo(wired.tokens.issue(host, binding=OPERATOR, ttl=timedelta(seconds=ttl_seconds)))

@@ -26,15 +26,20 @@ EMBEDDED_URL = "http://cloud-broker.embedded"
 
 
 class LocalTokenSource:
-    """Signs host tokens in-process and renews them well before they expire."""
+    """Signs host tokens in-process and renews them well before they expire.
+
+    They are marked ``embedded``: no host key is involved, so they hold while the host exists
+    and its ``tokens_not_before`` (read from the same broker.yaml) does not cut them off."""
 
     def __init__(self, issuer: TokenIssuer, host: str) -> None:
-        self._issuer, self._host = issuer, host
+        from cloud_broker.api.tokens import EMBEDDED  # lazy, like every import of this command
+
+        self._issuer, self._host, self._binding = issuer, host, EMBEDDED
         self._token, self._renew_at = "", 0.0
 
     async def token(self) -> str:
         if time.monotonic() >= self._renew_at:
-            self._token = self._issuer.issue(self._host)
+            self._token = self._issuer.issue(self._host, binding=self._binding)
             self._renew_at = time.monotonic() + self._issuer.ttl.total_seconds() / 2
         return self._token
 

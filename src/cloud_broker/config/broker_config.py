@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass
+
 from pydantic import PrivateAttr
 
 from cloud_broker.config.api_keys import match_api_key
@@ -19,6 +22,26 @@ from cloud_broker.config.models import (
     WebhookConfig,
 )
 from cloud_broker.policy.ceiling import Ceiling
+
+FINGERPRINT_HEX_DIGITS = 16
+
+
+def key_fingerprint(stored_hash: str) -> str:
+    """A short name for one stored key hash, carried in the tokens exchanged for that key.
+
+    It is a hash of the *stored* ``sha256:…`` string, cut to 64 bits: enough to tell a host's
+    keys apart, and of no use for finding the key (a hash of a hash of 32 random bytes). Tokens
+    are readable by their holder, so nothing more revealing may go into them.
+    """
+    return hashlib.sha256(stored_hash.encode("ascii")).hexdigest()[:FINGERPRINT_HEX_DIGITS]
+
+
+@dataclass(frozen=True)
+class HostKeyMatch:
+    """The host a presented key belongs to, and the fingerprint of the stored hash it matched."""
+
+    host: Host
+    fingerprint: str
 
 
 class BrokerConfig(ConfigModel):
@@ -40,6 +63,7 @@ class BrokerConfig(ConfigModel):
 
     _agents: dict[str, Agent] = PrivateAttr(default_factory=dict)
     _hosts: dict[str, Host] = PrivateAttr(default_factory=dict)
+    _key_fingerprints: dict[str, frozenset[str]] = PrivateAttr(default_factory=dict)
     _accounts: dict[str, AwsAccount] = PrivateAttr(default_factory=dict)
     _ceilings: dict[tuple[str, str], Ceiling] = PrivateAttr(default_factory=dict)
     _ceiling_configs: dict[tuple[str, str], CeilingConfig] = PrivateAttr(default_factory=dict)
@@ -49,6 +73,8 @@ class BrokerConfig(ConfigModel):
         # Indexes are built once: lookups sit on the path of every request.
         self._agents = {agent.id: agent for agent in self.agents}
         self._hosts = {host.name: host for host in self.hosts}
+        # Checked on every authenticated request: hashed here once, not per request.
+        self._key_fingerprints = {h.name: frozenset(map(key_fingerprint, h.api_keys)) for h in self.hosts}
         self._accounts = {account.account_id: account for account in self.aws_accounts}
         self._ceilings = {(c.team, c.account_id): c.to_ceiling() for c in self.ceilings}
         self._ceiling_configs = {(c.team, c.account_id): c for c in self.ceilings}
@@ -63,7 +89,20 @@ class BrokerConfig(ConfigModel):
 
     def host_by_api_key(self, key: str) -> Host | None:
         """The host owning ``key``; compared in constant time against every stored hash."""
-        return match_api_key(key, ((stored, host) for host in self.hosts for stored in host.api_keys))
+        match = self.match_host_key(key)
+        return match.host if match else None
+
+    def match_host_key(self, key: str) -> HostKeyMatch | None:
+        """The host owning ``key`` and which of its keys it is (as a fingerprint), or None.
+
+        Compared in constant time against every stored hash."""
+        owners = ((stored, (host, stored)) for host in self.hosts for stored in host.api_keys)
+        found = match_api_key(key, owners)
+        return HostKeyMatch(found[0], key_fingerprint(found[1])) if found else None
+
+    def host_key_fingerprints(self, name: str) -> frozenset[str]:
+        """Fingerprints of the keys ``name`` lists now; empty for an unknown host."""
+        return self._key_fingerprints.get(name, frozenset())
 
     def account(self, account_id: str) -> AwsAccount | None:
         return self._accounts.get(account_id)

@@ -7,7 +7,7 @@ entry). Whatever needs two entries — unknown references, duplicates — is che
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 
 from pydantic import (
@@ -127,12 +127,52 @@ class Team(ConfigModel):
     name: Name
 
 
+MAX_HOST_KEYS = 2
+_INSTANT_EXPECTED = "expected an ISO-8601 timestamp with its time zone, such as 2025-06-01T12:00:00Z"
+
+
 class Host(ConfigModel):
-    """A machine that runs agents; it authenticates with one of ``api_keys`` (stored hashed)."""
+    """A machine that runs agents; it authenticates with one of ``api_keys`` (stored hashed).
+
+    A token exchanged for a key is valid only while that key's hash is listed here, so removing a
+    hash revokes its tokens. ``tokens_not_before`` refuses every token of the host issued before
+    it, whatever it was issued on: the switch for a leaked token that no key removal reaches.
+    """
 
     name: Name
     team: Name
     api_keys: tuple[ApiKeyHash, ...] = ()
+    tokens_not_before: datetime | None = None
+
+    @field_validator("api_keys")
+    @classmethod
+    def _at_most_current_and_next(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        # More than two would be a rotation nobody finished: an old key still accepted.
+        if len(value) > MAX_HOST_KEYS:
+            raise ValueError(
+                f"at most {MAX_HOST_KEYS} keys per host ({len(value)} listed): the current key and, while "
+                "rotating, the next one; remove the hash of the key the host no longer uses"
+            )
+        return value
+
+    @field_validator("tokens_not_before", mode="before")
+    @classmethod
+    def _aware_instant(cls, value: object) -> object:
+        """An ISO-8601 time with its zone, kept in UTC. Unix numbers and bare dates are refused:
+        a kill switch read in the wrong zone or unit would cut off the wrong tokens."""
+        if value is None:
+            return None
+        if isinstance(value, str):
+            try:
+                value = datetime.fromisoformat(value)
+            except ValueError:
+                raise ValueError(_INSTANT_EXPECTED) from None
+        if not isinstance(value, datetime):
+            kind = "a date without a time" if isinstance(value, date) else "not a timestamp"
+            raise ValueError(f"{kind}: {_INSTANT_EXPECTED}")
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"the time zone is missing: {_INSTANT_EXPECTED}")
+        return value.astimezone(UTC)
 
 
 class Agent(ConfigModel):
