@@ -17,7 +17,7 @@ import pytest
 
 from cloud_broker.sandbox.emulator import Emulator
 
-from .support import PAST, minutes_from_now, read_reports_grant
+from .support import PAST, allow, minutes_from_now, policy, read_reports_grant
 
 Credentials = dict[str, str]
 RunAws = Callable[..., subprocess.CompletedProcess[bytes]]
@@ -101,3 +101,16 @@ def test_cli_read_is_refused_when_the_grant_conditions_fail(
     result = run_aws(assume(grant), "s3", "cp", "s3://reports/today.csv", "-")
     assert result.returncode != 0
     assert b"(403)" in result.stderr
+
+
+def test_cli_copy_of_an_unreadable_object_into_a_writable_bucket_is_access_denied(
+    run_aws: RunAws, assume: Callable[..., Credentials]
+) -> None:
+    """AWS: a copy needs s3:GetObject on the source too; Get/Put on reports/* cannot copy finance/q3.csv
+    into reports/ (moto checked the destination only; extension)."""
+    reports_rw = assume(policy(allow(["s3:GetObject", "s3:PutObject"], "arn:aws:s3:::reports/*")))
+    copy = ("s3api", "copy-object", "--copy-source", "finance/q3.csv", "--bucket", "reports")
+    refused = run_aws(reports_rw, *copy, "--key", "sandbox-test-cli-copy.csv")
+    assert refused.returncode != 0 and b"(AccessDenied)" in refused.stderr
+    read_back = run_aws(reports_rw, "s3", "cp", "s3://reports/sandbox-test-cli-copy.csv", "-")
+    assert read_back.returncode != 0  # nothing was copied

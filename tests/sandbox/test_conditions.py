@@ -70,11 +70,28 @@ def test_keys_of_one_operator_and_operators_of_one_block_are_anded() -> None:
 
 
 @pytest.mark.parametrize(
-    "operator", ["NumericLessThan", "Bool", "IpAddress", "Null", "ForAnyValue:StringEquals", "stringequals"]
+    "operator",
+    ["stringequals", "StringMatches", "ForSomeValues:StringEquals", "NullIfExists", "ForAnyValue:Null"],
 )
-def test_unsupported_operators_are_unknown_not_satisfied(operator: str) -> None:
-    """moto treats unsupported operators as satisfied; the extension answers 'unknown' (fail closed)."""
+def test_operators_outside_aws_grammar_are_unknown_not_satisfied(operator: str) -> None:
+    """moto treats unknown operators as satisfied; the extension answers 'unknown' (fail closed)."""
     assert evaluate_operator(operator, {"aws:RequestedRegion": "us-east-1"}, NOW) is None
+
+
+@pytest.mark.parametrize(
+    ("operator", "value"),
+    [
+        ("NumericLessThan", "us-east-1"),
+        ("Bool", "us-east-1"),
+        ("IpAddress", "us-east-1"),
+        ("Null", "maybe"),
+        ("DateLessThan", "soon"),
+        ("ArnLike", "not-an-arn"),
+    ],
+)
+def test_a_policy_value_of_the_wrong_type_proves_nothing(operator: str, value: str) -> None:
+    """A value the operator cannot read neither allows nor spares a Deny (extension: fail closed)."""
+    assert evaluate_operator(operator, {"aws:RequestedRegion": value}, NOW) is None
 
 
 def test_a_key_the_emulator_does_not_model_is_unknown() -> None:
@@ -135,3 +152,103 @@ def test_parse_time_reads_iso_naive_and_epoch_as_utc() -> None:
     assert parse_time("2025-06-01T12:00:00Z") == parse_time("2025-06-01T12:00:00")
     assert parse_time("1748779200") == parse_time("2025-06-01T12:00:00+00:00")
     assert parse_time("soon") is None
+
+
+@pytest.mark.parametrize(
+    ("operator", "value"),
+    [
+        ("StringNotEquals", "x"),
+        ("StringNotEqualsIgnoreCase", "x"),
+        ("StringNotLike", "x*"),
+        ("NumericNotEquals", "1"),
+        ("DateNotEquals", "2025-01-01T00:00:00Z"),
+        ("NotIpAddress", "10.0.0.0/8"),
+        ("ArnNotEquals", "arn:aws:iam::123456789012:role/x"),
+        ("ArnNotLike", "arn:aws:iam::*:role/*"),
+    ],
+)
+def test_every_negated_operator_is_true_for_an_absent_key(operator: str, value: str) -> None:
+    """AWS ('Condition operators', Important): a key absent from the request makes a condition false,
+    except negated operators, which are true (extension: our evaluator)."""
+    assert evaluate_operator(operator, {"s3:prefix": value}, {"s3:prefix": None}) is True
+    positive = operator.replace("Not", "", 1)
+    assert evaluate_operator(positive, {"s3:prefix": value}, {"s3:prefix": None}) is False
+
+
+@pytest.mark.parametrize(
+    ("pattern", "arn", "expected"),
+    [
+        ("arn:aws:iam::*:role/*", "arn:aws:iam::123456789012:role/a:b", True),  # colons in the resource part
+        ("arn:aws:iam::*:role/*", "arn:aws:sts::123456789012:assumed-role/a/b", False),
+        ("arn:aws:iam::1234567890??:role/x", "arn:aws:iam::123456789012:role/x", True),
+        ("arn:aws:iam::123456789012:role/x", "not-an-arn", False),
+    ],
+)
+def test_arn_operators_match_each_component_separately(pattern: str, arn: str, expected: bool) -> None:
+    """AWS ArnLike/ArnEquals: the six colon-delimited components are matched one by one (extension)."""
+    values = {"aws:principalarn": arn}
+    assert evaluate_operator("ArnLike", {"aws:PrincipalArn": pattern}, values) is expected
+    assert evaluate_operator("ArnEquals", {"aws:PrincipalArn": pattern}, values) is expected
+    assert evaluate_operator("ArnNotLike", {"aws:PrincipalArn": pattern}, values) is (not expected)
+
+
+@pytest.mark.parametrize(
+    ("operator", "bound", "expected"),
+    [
+        ("NumericEquals", "10", True),
+        ("NumericEquals", "10.0", True),  # numbers, not strings
+        ("NumericLessThan", "9", False),
+        ("NumericLessThanEquals", "10", True),
+        ("NumericGreaterThan", "9.5", True),
+        ("NumericNotEquals", ["9", "10"], False),
+    ],
+)
+def test_numeric_operators_compare_numbers(operator: str, bound: object, expected: bool) -> None:
+    """AWS Numeric* operators (extension: moto assumed them true)."""
+    assert evaluate_operator(operator, {"s3:max-keys": bound}, {"s3:max-keys": "10"}) is expected
+
+
+def test_ip_operators_accept_cidr_blocks_and_single_addresses() -> None:
+    """AWS IpAddress: IPv4 or IPv6 CIDR (a bare address is a /32 or /128) (extension)."""
+    values = {"aws:sourceip": "203.0.113.7"}
+    assert evaluate_operator("IpAddress", {"aws:SourceIp": "203.0.113.0/24"}, values) is True
+    assert evaluate_operator("IpAddress", {"aws:SourceIp": "203.0.113.7"}, values) is True
+    assert evaluate_operator("IpAddress", {"aws:SourceIp": "2001:db8::/32"}, values) is False
+    assert evaluate_operator("NotIpAddress", {"aws:SourceIp": ["10.0.0.0/8", "192.0.2.0/24"]}, values) is True
+
+
+def test_null_tests_presence_only() -> None:
+    """AWS Null: 'true' means the key is absent, 'false' that it is present (extension)."""
+    assert evaluate_operator("Null", {"s3:prefix": "true"}, {"s3:prefix": None}) is True
+    assert evaluate_operator("Null", {"s3:prefix": "false"}, {"s3:prefix": "a/"}) is True
+    assert evaluate_operator("Null", {"s3:prefix": True}, {"s3:prefix": "a/"}) is False
+
+
+@pytest.mark.parametrize(
+    ("operator", "request_values", "expected"),
+    [
+        ("ForAllValues:StringEquals", ("a", "b"), True),
+        ("ForAllValues:StringEquals", ("a", "z"), False),
+        ("ForAllValues:StringEquals", None, True),  # documented: also true with no key
+        ("ForAllValues:StringEquals", (), True),
+        ("ForAnyValue:StringEquals", ("z", "a"), True),
+        ("ForAnyValue:StringEquals", ("z",), False),
+        ("ForAnyValue:StringEquals", None, False),
+        ("ForAnyValue:StringEqualsIfExists", None, True),
+        ("ForAllValues:StringNotEquals", ("x", "y"), True),  # every request value is none of a, b, c
+        ("ForAnyValue:StringNotLike", ("a", "zz"), True),
+        ("ForAnyValue:StringLike", ("zz", "b1"), True),
+    ],
+)
+def test_set_operators_compare_request_sets_with_policy_sets(
+    operator: str, request_values: tuple[str, ...] | None, expected: bool
+) -> None:
+    """AWS 'Set operators for multivalued context keys' (extension: moto knew neither qualifier)."""
+    policy_values = ["a", "b", "c"] if "Like" not in operator else ["a", "b*"]
+    values = {"aws:tagkeys": request_values}
+    assert evaluate_operator(operator, {"aws:TagKeys": policy_values}, values) is expected
+
+
+def test_a_plain_operator_on_a_multivalued_key_is_left_undecided() -> None:
+    """AWS tells authors to qualify multivalued keys; unqualified, the emulator fails closed."""
+    assert evaluate_operator("StringEquals", {"aws:TagKeys": "a"}, {"aws:tagkeys": ("a", "b")}) is None

@@ -69,14 +69,16 @@ def test_a_failed_condition_leaves_an_allow_not_applicable_rather_than_denying()
     assert evaluate_policy(document, GET_TODAY) is Decision.NOT_APPLICABLE
 
 
-def test_an_allow_with_an_unsupported_operator_does_not_allow() -> None:
-    """Fail closed: an Allow whose condition the emulator cannot evaluate grants nothing."""
+def test_an_allow_on_a_key_the_request_context_lacks_does_not_allow() -> None:
+    """Fail closed: an Allow whose condition the emulator cannot evaluate (s3:max-keys is not
+    modelled) grants nothing."""
     document = policy(allow("s3:GetObject", "*", NumericLessThan={"s3:max-keys": "10"}))
     assert evaluate_policy(document, GET_TODAY) is Decision.NOT_APPLICABLE
 
 
-def test_a_deny_with_an_unsupported_operator_denies() -> None:
-    """Fail closed: a Deny whose condition cannot be evaluated is taken to apply."""
+def test_a_deny_on_a_key_the_request_context_lacks_denies() -> None:
+    """Fail closed: a Deny whose condition cannot be evaluated (aws:SourceIp is not modelled) is
+    taken to apply."""
     document = policy(allow("s3:*", "*"), deny("s3:GetObject", "*", IpAddress={"aws:SourceIp": "10.0.0.0/8"}))
     assert evaluate_policy(document, GET_TODAY) is Decision.DENY
 
@@ -169,3 +171,20 @@ def test_a_grant_whose_deadline_passed_allows_nothing() -> None:
     assert is_allowed(GET_TODAY, [BROAD_ROLE], read_reports_grant(until=FUTURE))
     assert not is_allowed(GET_TODAY, [BROAD_ROLE], read_reports_grant(until=PAST))
     assert not is_allowed(GET_TODAY, [BROAD_ROLE], read_reports_grant(region="eu-west-1"))
+
+
+def test_a_statement_using_a_policy_variable_fails_closed() -> None:
+    """Policy variables are not substituted: a 2012-10-17 statement using one neither allows nor is
+    skipped when it denies (compared literally, such a Deny would silently never apply)."""
+    home = "arn:aws:s3:::reports/${aws:userid}/*"
+    request = Request("s3:GetObject", "arn:aws:s3:::reports/AROAX:cb-1/a.csv", VALUES)
+    assert evaluate_policy(policy(allow("s3:GetObject", home)), request) is Decision.NOT_APPLICABLE
+    assert evaluate_policy(policy(allow("s3:*", "*"), deny("s3:*", home)), request) is Decision.DENY
+    conditional = deny("s3:*", "*", StringLike={"s3:prefix": "${aws:username}/*"})
+    assert evaluate_policy(policy(allow("s3:*", "*"), conditional), request) is Decision.DENY
+
+
+def test_the_2008_grammar_reads_variables_literally() -> None:
+    """AWS: policy variables exist only in Version 2012-10-17; earlier policies match '${' as text."""
+    old = {"Version": "2008-10-17", "Statement": [deny("s3:*", "arn:aws:s3:::reports/${aws:userid}/*")]}
+    assert evaluate_policy(old, GET_TODAY) is Decision.NOT_APPLICABLE

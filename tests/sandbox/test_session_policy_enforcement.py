@@ -97,14 +97,24 @@ def test_the_same_grant_works_when_signed_for_its_region(assume: Assume, client_
     assert s3.get_object(Bucket="reports", Key="today.csv")["Body"].read()
 
 
-def test_an_allow_with_an_unsupported_condition_operator_is_denied(
+def test_an_allow_conditioned_on_a_key_the_emulator_does_not_model_is_denied(
     assume: Assume, client_as: ClientAs
 ) -> None:
-    """Fail closed where AWS might deny: moto would treat NumericLessThan as met (extension)."""
-    grant = policy(
-        allow("s3:GetObject", "arn:aws:s3:::reports/*", NumericLessThan={"aws:EpochTime": "9999999999"})
-    )
+    """Fail closed where AWS might deny: moto would treat the condition as met (extension). AWS
+    denies too: a request that does not come through a VPC endpoint has no aws:SourceVpce."""
+    grant = policy(allow("s3:GetObject", "arn:aws:s3:::reports/*", StringEquals={"aws:SourceVpce": "vpce-1"}))
     s3 = client_as("s3", assume(grant))
+    assert error_code(lambda: s3.get_object(Bucket="reports", Key="today.csv")) == "AccessDenied"
+
+
+def test_numeric_conditions_are_compared_as_numbers(assume: Assume, client_as: ClientAs) -> None:
+    """AWS compares Numeric* operators numerically; aws:EpochTime is now seconds (extension)."""
+    future, past = (
+        policy(allow("s3:GetObject", "arn:aws:s3:::reports/*", NumericLessThan={"aws:EpochTime": bound}))
+        for bound in ("9999999999", "1000000000")
+    )
+    assert client_as("s3", assume(future)).get_object(Bucket="reports", Key="today.csv")["Body"].read()
+    s3 = client_as("s3", assume(past))
     assert error_code(lambda: s3.get_object(Bucket="reports", Key="today.csv")) == "AccessDenied"
 
 

@@ -5,7 +5,13 @@ moto's AssumeRole checks only the session-name length: it accepts any
 session ``Policy`` (AWS: 2,048 characters), a malformed policy, more than 50 session
 tags or over-long ones, any session-name characters, and a role that does not exist.
 A broker tested against that would learn its limits only in production, so the
-sandbox enforces them. The packed-size
+sandbox enforces them.
+
+Role chaining -- AssumeRole called with credentials that are themselves a role
+session -- is limited to one hour: AWS refuses a ``DurationSeconds`` above 3,600 with
+a ``ValidationError`` whatever the role's ``MaxSessionDuration`` (IAM User Guide,
+"Methods to assume a role" / "Role chaining"); without ``DurationSeconds`` the session
+lasts the default hour. moto accepted any duration here too. The packed-size
 check (``PackedPolicyTooLarge``) is not emulated: its compression is not public, and
 moto always reports ``PackedPolicySize`` 6.
 """
@@ -20,11 +26,14 @@ from moto.core.exceptions import ServiceException
 from moto.iam.exceptions import NotFoundException
 from moto.iam.models import iam_backends
 from moto.sts.exceptions import STSClientError, STSValidationError
+from moto.sts.models import sts_backends
 from moto.sts.responses import TokenResponse
 
 from cloud_broker.sandbox.policy_evaluator import MalformedPolicy, parse_statements
 
 MIN_DURATION_SECONDS = 900
+DEFAULT_DURATION_SECONDS = 3600
+MAX_CHAINED_DURATION_SECONDS = 3600
 MAX_POLICY_CHARS = 2048
 MAX_SESSION_TAGS = 50
 MAX_TAG_KEY_CHARS = 128
@@ -66,7 +75,8 @@ def validate_assume_role(response: TokenResponse) -> None:
     _check_policy(response._get_param("Policy"))
     _check_tags(response._get_param("Tags") or [])
     max_duration = _role_max_session_duration(response._get_param("RoleArn") or "")
-    _check_duration(response._get_int_param("DurationSeconds", 3600), max_duration)
+    duration = response._get_int_param("DurationSeconds", DEFAULT_DURATION_SECONDS)
+    _check_duration(duration, max_duration, chained=_is_role_chaining(response))
 
 
 def _check_session_name(name: str) -> None:
@@ -109,10 +119,21 @@ def _role_max_session_duration(role_arn: str) -> int:
     return int(role.max_session_duration or 3600)
 
 
-def _check_duration(duration: int, max_duration: int) -> None:
+def _is_role_chaining(response: TokenResponse) -> bool:
+    # The caller signed with a key that moto's STS issued for an AssumeRole: a role session.
+    backend = sts_backends[response.current_account][response.partition]
+    return backend.get_assumed_role_from_access_key(response.get_access_key()) is not None
+
+
+def _check_duration(duration: int, max_duration: int, *, chained: bool) -> None:
     if duration < MIN_DURATION_SECONDS:
         raise _invalid(
             "durationSeconds", str(duration), "Member must have value greater than or equal to 900"
+        )
+    if chained and duration > MAX_CHAINED_DURATION_SECONDS:
+        raise STSValidationError(
+            "The requested DurationSeconds exceeds the 1 hour session limit "
+            "for roles assumed by role chaining."
         )
     if duration > max_duration:
         raise STSValidationError(

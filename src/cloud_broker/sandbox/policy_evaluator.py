@@ -12,6 +12,13 @@ rejected it at AssumeRole, so the session would not exist) denies; an unsupporte
 condition operator or unknown condition key makes an ``Allow`` not allow and a
 ``Deny`` deny; an unknown resource (moto passes ``"*"`` for services whose resource
 it does not compute) is matched only by a ``Resource`` that matches everything.
+
+Narrower than AWS: policy variables (``${aws:username}`` and the like, honoured in
+``Version: 2012-10-17`` documents) are not substituted. A statement whose resource
+patterns or condition values use one cannot be decided, so it fails closed as above
+(compared literally it would silently spare a ``Deny`` such as
+``arn:aws:s3:::home/${aws:userid}/*``). Resource-based, permissions-boundary and
+organization policies are not part of this evaluation.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from cloud_broker.sandbox.conditions import (
     kleene_and,
 )
 
+_VARIABLES_VERSION = "2012-10-17"  # the 2008-10-17 grammar reads "${...}" literally
 _STATEMENT_KEYS = frozenset({"Sid", "Effect", "Action", "NotAction", "Resource", "NotResource", "Condition"})
 
 
@@ -91,10 +99,12 @@ def combine(decisions: Iterable[Decision]) -> Decision:
 def evaluate_policy(document: str | Mapping[str, Any], request: Request) -> Decision:
     """Evaluate one policy document (JSON text or parsed); malformed means Deny."""
     try:
-        statements = parse_statements(document)
+        policy = _load(document)
+        statements = parse_statements(policy)
     except MalformedPolicy:
         return Decision.DENY
-    return combine(evaluate_statement(statement, request) for statement in statements)
+    variables = policy.get("Version") == _VARIABLES_VERSION
+    return combine(evaluate_statement(statement, request, variables=variables) for statement in statements)
 
 
 def parse_statements(document: str | Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -110,15 +120,21 @@ def parse_statements(document: str | Mapping[str, Any]) -> list[Mapping[str, Any
     return statements
 
 
-def evaluate_statement(statement: Mapping[str, Any], request: Request) -> Decision:
-    """One well-formed statement: Allow only when proven, Deny unless disproven."""
-    applies = kleene_and(
-        [
-            _action_matches(statement, request.action),
-            _resource_matches(statement, request.resource),
-            evaluate_condition_block(statement.get("Condition"), request.condition_values),
-        ]
-    )
+def evaluate_statement(
+    statement: Mapping[str, Any], request: Request, *, variables: bool = False
+) -> Decision:
+    """One well-formed statement: Allow only when proven, Deny unless disproven.
+
+    ``variables`` says the policy's version honours policy variables; a statement
+    that uses one cannot be decided here (see the module docstring).
+    """
+    resource: Truth = None
+    if not (variables and _uses_variables(statement, "Resource", "NotResource")):
+        resource = _resource_matches(statement, request.resource)
+    condition: Truth = None
+    if not (variables and _uses_variables(statement, "Condition")):
+        condition = evaluate_condition_block(statement.get("Condition"), request.condition_values)
+    applies = kleene_and([_action_matches(statement, request.action), resource, condition])
     if statement["Effect"] == "Allow":
         return Decision.ALLOW if applies is True else Decision.NOT_APPLICABLE
     return Decision.NOT_APPLICABLE if applies is False else Decision.DENY
@@ -174,3 +190,8 @@ def _resource_matches(statement: Mapping[str, Any], resource: str | None) -> Tru
         return False if everything else None
     matched = any(glob_matches(pattern, resource) for pattern in patterns)
     return matched if "Resource" in statement else not matched
+
+
+def _uses_variables(statement: Mapping[str, Any], *elements: str) -> bool:
+    # Variables are substituted in Resource/NotResource and in condition values, not in actions.
+    return "${" in json.dumps([statement.get(element) for element in elements])

@@ -15,13 +15,14 @@ this extension the sandbox would let an agent do everything the role can.
 * evaluates the role's policies *and* the session policy with our exact evaluator
   (:mod:`cloud_broker.sandbox.policy_evaluator`) -- allowed only if both allow, any
   explicit ``Deny`` denies -- then keeps moto's trust-policy check for AssumeRole;
-* supplies ``aws:CurrentTime`` (real UTC now), ``aws:EpochTime``,
-  ``aws:RequestedRegion`` (the SigV4 credential-scope region), ``aws:TokenIssueTime``,
-  ``aws:PrincipalArn``, ``aws:PrincipalAccount``, ``aws:PrincipalType``, ``aws:userid``,
-  and for S3 ``s3:prefix`` / ``s3:delimiter``; any other key is unknown (fail closed).
+* supplies the condition values listed in :mod:`cloud_broker.sandbox.request_context`
+  (``aws:CurrentTime``, ``aws:RequestedRegion`` -- us-east-1 for global services --,
+  ``aws:TokenIssueTime``, ``aws:userid`` …); any other key is unknown (fail closed).
 
 For any caller, AssumeRole with session ``Tags`` additionally needs ``sts:TagSession``
-in the caller's policy and the role's trust policy, as in AWS (moto skips it).
+in the caller's policy and the role's trust policy, as in AWS (moto skips it); and
+``CopyObject`` / ``UploadPartCopy`` additionally need read on the copy source
+(:mod:`cloud_broker.sandbox.copy_source`), decided like any other request.
 Requests without an ``Authorization`` header get AWS's 403 instead of moto's 500.
 Requests signed by IAM users are otherwise left to moto.
 """
@@ -31,7 +32,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 from moto.core.exceptions import InvalidClientTokenIdError
 from moto.iam.access_control import AssumedRoleAccessKey, IAMRequestBase, S3IAMRequest
@@ -41,7 +41,9 @@ from moto.s3.exceptions import S3AccessDeniedError, S3ClientError
 from moto.sts.models import AssumedRole, sts_backends
 from moto.utilities.utils import get_partition
 
+from cloud_broker.sandbox.copy_source import required_source_read
 from cloud_broker.sandbox.policy_evaluator import Request, is_allowed
+from cloud_broker.sandbox.request_context import as_utc, role_session_values
 
 CheckFn = Callable[[IAMRequestBase, str], None]
 _ORIGINAL = "__cloud_broker_original__"
@@ -101,12 +103,29 @@ def _refuse_unsigned(
 
 
 def _check(request: IAMRequestBase, resource: str, original: CheckFn) -> None:
+    _check_one(request, resource, original)
+    if _is_tagged_assume_role(request, resource):
+        _check_tag_session(request, resource, original)
+    source = required_source_read(request)
+    if source is not None:
+        _check_as(request, source.action, source.resource, original)
+
+
+def _check_one(request: IAMRequestBase, resource: str, original: CheckFn) -> None:
     if _is_role_session(request):
         _check_role_session(request, resource)
     else:
         original(request, resource)
-    if _is_tagged_assume_role(request, resource):
-        _check_tag_session(request, resource, original)
+
+
+def _check_as(request: IAMRequestBase, action: str, resource: str, original: CheckFn) -> None:
+    """Authorise a second action the same request needs (AWS checks both; moto one)."""
+    own_action = request._action
+    request._action = action
+    try:
+        _check_one(request, resource, original)
+    finally:
+        request._action = own_action
 
 
 def _is_role_session(request: IAMRequestBase) -> bool:
@@ -116,14 +135,14 @@ def _is_role_session(request: IAMRequestBase) -> bool:
 def _check_role_session(request: IAMRequestBase, resource: str) -> None:
     session = _find_session(request)
     now = datetime.now(UTC)
-    if _as_utc(session.expiration) <= now:
+    if as_utc(session.expiration) <= now:
         _raise_expired(request)
     if request._action == _ALWAYS_ALLOWED:
         return
     policy_request = Request(
         action=request._action,
         resource=None if resource == "*" else resource,  # moto's "*" means "not computed"
-        condition_values=_condition_values(request, session, now),
+        condition_values=role_session_values(request, session, now),
     )
     allowed = is_allowed(policy_request, _role_documents(request), session.policy)
     if allowed and request._is_assuming_role_operation(resource):
@@ -140,29 +159,6 @@ def _find_session(request: IAMRequestBase) -> AssumedRole:
         request._raise_invalid_access_key("InvalidId")
     assert session is not None
     return session
-
-
-def _condition_values(request: IAMRequestBase, session: AssumedRole, now: datetime) -> dict[str, str | None]:
-    return {
-        "aws:currenttime": _iso(now),
-        "aws:epochtime": str(int(now.timestamp())),
-        "aws:requestedregion": request._region,
-        "aws:tokenissuetime": _iso(_as_utc(session.access_key.create_date)),
-        "aws:principalarn": session.role_arn,
-        "aws:principalaccount": request.account_id,
-        "aws:principaltype": "AssumedRole",
-        "aws:userid": session.user_id,
-        **_s3_listing_values(request),
-    }
-
-
-def _s3_listing_values(request: IAMRequestBase) -> dict[str, str | None]:
-    # Grants often scope ListBucket with s3:prefix; AWS takes it from the query string
-    # and treats it as absent (None) when the request has none.
-    if not isinstance(request, S3IAMRequest):
-        return {}
-    query = parse_qs(urlsplit(request._path).query, keep_blank_values=True)
-    return {f"s3:{name}": query.get(name, [None])[0] for name in ("prefix", "delimiter")}
 
 
 def _role_documents(request: IAMRequestBase) -> list[str | Mapping[str, Any]]:
@@ -188,9 +184,9 @@ def _is_tagged_assume_role(request: IAMRequestBase, resource: str) -> bool:
 
 
 def _check_tag_session(request: IAMRequestBase, resource: str, original: CheckFn) -> None:
+    _check_as(request, "sts:TagSession", resource, original)
     request._action = "sts:TagSession"
     try:
-        _check(request, resource, original)
         if not request._check_role_trust_relationship(resource):
             request._raise_access_denied()
     finally:
@@ -209,11 +205,3 @@ def _raise_expired(request: IAMRequestBase) -> None:
     if isinstance(request, S3IAMRequest):
         raise S3ClientError("ExpiredToken", "The provided token has expired.")
     raise _RestError403("ExpiredToken", "The security token included in the request is expired")
-
-
-def _as_utc(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
