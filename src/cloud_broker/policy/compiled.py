@@ -21,8 +21,9 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import TypeVar
 
+from cloud_broker.policy.budget import Budget
 from cloud_broker.policy.ceiling import Ceiling
-from cloud_broker.policy.patterns import contains, fold, intersects, literal_prefix, matcher, matches
+from cloud_broker.policy.patterns import contains, fold, literal_prefix, matcher, overlap
 
 _MEMO_LIMIT = 1 << 16
 _GRAM = 5
@@ -34,73 +35,80 @@ _MISSING = object()
 
 
 class CompiledCeiling:
-    """Answers the per-pair questions of ``decide`` for one immutable ``Ceiling``."""
+    """Answers the per-pair questions of ``decide`` for one immutable ``Ceiling``.
+
+    Every question takes the decision's ``Budget``. Answers are memoised across decisions only
+    when they were settled: an answer given because the budget ran out is the safe one for
+    that decision, not a fact about the ceiling.
+    """
 
     def __init__(self, ceiling: Ceiling) -> None:
         self.ceiling = ceiling
         self.allowed_regions = frozenset(ceiling.allowed_regions)
         self._names = tuple(rule.name for rule in ceiling.auto_approve)
         self._actions_by_service, self._actions_any_service = _index_actions(ceiling)
+        # One compiled matcher per rule action pattern: rules_for_action tries each of them.
+        self._matchers = {p: matcher(p) for _, p in self._action_candidates("*")}
         self._resources_by_gram, self._resources_unindexed = _index_resources(ceiling)
         self._rules_memo: dict[str, frozenset[int]] = {}
         self._resources_memo: dict[str, tuple[_Candidate, ...]] = {}
-        self._cover_memo: dict[tuple[str, str], str | None] = {}
-        self._deny_memo: dict[tuple[str, frozenset[str]], str | None] = {}
+        self._cover_memo: dict[tuple[frozenset[int], str], str | None] = {}
+        self._deny_memo: dict[str, tuple[str, bool] | None] = {}
         self._close_memo: dict[tuple[str, frozenset[str]], str | None] = {}
 
-    def denied_by(self, action_pattern: str, expansion: frozenset[str]) -> str | None:
-        """The first denylist pattern ``action_pattern`` can reach, or None.
-
-        Reachable means the two globs share a name (case-insensitive) or a catalogue action of
-        the ``expansion`` matches it; the first implies the second, which is kept so that no
-        catalogue name can slip past the denylist.
-        """
+    def denied_by(self, action_pattern: str, budget: Budget) -> tuple[str, bool] | None:
+        """The first denylist pattern ``action_pattern`` can reach (the two globs share a name,
+        case-insensitively) and True; or one it could not be shown not to reach within the
+        budget, and False (a hard rule that cannot be ruled out applies); or None."""
         folded = fold(action_pattern)
-        return _memoised(self._deny_memo, (folded, expansion), lambda: self._find_denied(folded, expansion))
+        return self._settled(self._deny_memo, folded, budget, lambda: self._find_denied(folded, budget))
 
-    def _find_denied(self, action_pattern: str, expansion: frozenset[str]) -> str | None:
+    def _find_denied(self, action_pattern: str, budget: Budget) -> tuple[str, bool] | None:
         for denied in self.ceiling.action_denylist:
-            if intersects(denied, action_pattern, ignore_case=True):
-                return denied
-        for denied in self.ceiling.action_denylist:
-            if any(map(matcher(denied, ignore_case=True), expansion)):
-                return denied
+            reached = overlap(denied, action_pattern, ignore_case=True, budget=budget)
+            if reached is not False:
+                return denied, reached is True
         return None
 
-    def covering_rule(self, action: str, resource: str) -> str | None:
-        """Name of the first rule that allows concrete ``action`` on every ARN ``resource`` matches."""
-        return _memoised(self._cover_memo, (action, resource), lambda: self._find_covering_rule(action, resource))
-
-    def _find_covering_rule(self, action: str, resource: str) -> str | None:
-        rules = self._rules_for_action(action)
-        if not rules:
-            return None
-        for index, pattern in self._resource_candidates(resource):
-            if index in rules and contains(pattern, resource):
-                return self._names[index]
-        return None
-
-    def closing_rule(self, action_pattern: str, resources: frozenset[str]) -> str | None:
-        """Name of a rule whose action patterns contain ``action_pattern`` itself (so actions AWS
-        adds later that match it are covered too) and which covers every one of ``resources``."""
-        key = (fold(action_pattern), resources)
-        return _memoised(self._close_memo, key, lambda: self._find_closing_rule(*key))
-
-    def _find_closing_rule(self, folded: str, resources: frozenset[str]) -> str | None:
-        for index in sorted({i for i, pattern in self._action_candidates(folded) if contains(pattern, folded)}):
-            if all(self._rule_covers_resource(index, r) for r in resources):
-                return self._names[index]
-        return None
-
-    def _rule_covers_resource(self, index: int, resource: str) -> bool:
-        return any(i == index and contains(p, resource) for i, p in self._resource_candidates(resource))
-
-    def _rules_for_action(self, action: str) -> frozenset[int]:
+    def rules_for_action(self, action: str) -> frozenset[int]:
+        """The rules whose action patterns match concrete ``action``: pairs of actions with
+        the same set are covered alike, so callers group by it."""
         folded = fold(action)
         return _memoised(self._rules_memo, folded, lambda: self._find_rules_for_action(folded))
 
+    def covering_rule(self, rules: frozenset[int], resource: str, budget: Budget) -> str | None:
+        """Name of the first of ``rules`` one of whose resource patterns contains ``resource``
+        (every ARN it can match); None when none does, or none could be shown to in budget."""
+        if not rules:
+            return None
+        key = (rules, resource)
+        return self._settled(self._cover_memo, key, budget, lambda: self._find_covering_rule(rules, resource, budget))
+
+    def _find_covering_rule(self, rules: frozenset[int], resource: str, budget: Budget) -> str | None:
+        for index, pattern in self._resource_candidates(resource, budget):
+            if index in rules and contains(pattern, resource, budget=budget):
+                return self._names[index]
+        return None
+
+    def closing_rule(self, action_pattern: str, resources: frozenset[str], budget: Budget) -> str | None:
+        """Name of a rule whose action patterns contain ``action_pattern`` itself (so actions AWS
+        adds later that match it are covered too) and which covers every one of ``resources``."""
+        key = (fold(action_pattern), resources)
+        return self._settled(self._close_memo, key, budget, lambda: self._find_closing_rule(*key, budget))
+
+    def _find_closing_rule(self, folded: str, resources: frozenset[str], budget: Budget) -> str | None:
+        candidates = {i for i, pattern in self._action_candidates(folded) if contains(pattern, folded, budget=budget)}
+        for index in sorted(candidates):
+            if all(self._rule_covers_resource(index, r, budget) for r in resources):
+                return self._names[index]
+        return None
+
+    def _rule_covers_resource(self, index: int, resource: str, budget: Budget) -> bool:
+        candidates = self._resource_candidates(resource, budget)
+        return any(i == index and contains(p, resource, budget=budget) for i, p in candidates)
+
     def _find_rules_for_action(self, folded: str) -> frozenset[int]:
-        return frozenset(i for i, pattern in self._action_candidates(folded) if matches(pattern, folded))
+        return frozenset(i for i, pattern in self._action_candidates(folded) if self._matchers[pattern](folded))
 
     def _action_candidates(self, folded: str) -> list[_Candidate]:
         """Rule action patterns that could match or contain ``folded`` (an action or a pattern):
@@ -110,12 +118,31 @@ class CompiledCeiling:
             return self._actions_by_service.get(service, []) + self._actions_any_service
         return [c for group in self._actions_by_service.values() for c in group] + self._actions_any_service
 
-    def _resource_candidates(self, resource: str) -> tuple[_Candidate, ...]:
-        return _memoised(self._resources_memo, resource, lambda: self._find_resource_candidates(resource))
+    def _resource_candidates(self, resource: str, budget: Budget) -> tuple[_Candidate, ...]:
+        """Rule resource patterns that may contain ``resource``. Listing a resource's grams is a
+        pass over it in Python, paid from the budget; unpaid, there are no candidates (and so
+        no cover), which is the safe answer."""
+        found = self._resources_memo.get(resource)
+        if found is None:
+            if not budget.take(len(resource) // 8):
+                return ()
+            found = _memoised(self._resources_memo, resource, lambda: self._find_resource_candidates(resource))
+        return found
 
     def _find_resource_candidates(self, resource: str) -> tuple[_Candidate, ...]:
         hits = (self._resources_by_gram.get(gram, ()) for gram in _grams(resource))
         return tuple(sorted({*self._resources_unindexed, *(c for group in hits for c in group)}))
+
+    @staticmethod
+    def _settled(memo: dict[_K, _V], key: _K, budget: Budget, compute: Callable[[], _V]) -> _V:
+        """``_memoised``, except that an answer reached with the budget spent is not kept."""
+        found = memo.get(key, _MISSING)
+        if found is not _MISSING:
+            return found  # type: ignore[return-value]
+        answer = compute()
+        if not budget.exhausted:
+            _memoised(memo, key, lambda: answer)
+        return answer
 
 
 def _index_actions(ceiling: Ceiling) -> tuple[dict[str, list[_Candidate]], list[_Candidate]]:
@@ -183,3 +210,9 @@ def compile_ceiling(ceiling: Ceiling) -> CompiledCeiling:
 @lru_cache(maxsize=64)
 def _compile_by_value(ceiling: Ceiling) -> CompiledCeiling:
     return CompiledCeiling(ceiling)
+
+
+def cache_clear() -> None:
+    """Forget every compiled ceiling and its memos (benchmarks measure cold decisions)."""
+    _by_identity.clear()
+    _compile_by_value.cache_clear()

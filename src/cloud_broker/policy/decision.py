@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
-
-EXPLAINED_PAIRS = 100
+from cloud_broker.domain.limits import EXPLAINED_PAIRS
 
 
 class Outcome(StrEnum):
@@ -16,9 +15,9 @@ class Outcome(StrEnum):
     HARD_DENY = "hard_deny"
 
 
-@dataclass(frozen=True)
-class Pair:
-    """One (concrete action, requested resource pattern) pair, with the rule that covers it."""
+class Pair(NamedTuple):
+    """One (concrete action, requested resource pattern) pair, with the rule that covers it.
+    A tuple, not a dataclass: a broad request makes thousands of them."""
 
     action: str
     resource: str

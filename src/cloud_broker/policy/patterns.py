@@ -6,29 +6,64 @@ deciding "does this ceiling pattern cover that requested pattern" is a question 
 languages, not strings. Regex translation or prefix heuristics get it wrong at the edges,
 and a wrong "covered" answer means an auto-approved grant nobody meant to give.
 
-Each pattern becomes a position NFA held as bitmasks (bit ``i`` = "``pattern[:i]`` consumed").
-Matching simulates it, linear in ``len(pattern) * len(text)`` (no backtracking blow-up on
-agent input). ``contains`` searches the product of the inner NFA with the lazily built
-subset construction of the outer one, over a symbolic alphabet: the literal characters the
-patterns wait for, plus one class standing for every other character, which both automata
-treat alike. ``intersects`` runs one pattern, read as tokens, through the subset construction
-of the other. Cheap sufficient and necessary tests settle most questions before any search.
+Patterns are first put in a canonical form (each run of wildcards becomes its ``?``s followed
+by one ``*`` if it had any), so equivalent spellings such as ``**``, ``*?`` and ``?*`` cost the
+same as the shortest one. Matching a concrete name uses a regular expression whose ``*``
+segments are atomic groups: each segment at its leftmost place, which is optimal for ``*``/``?``
+globs, so there is no backtracking blow-up on agent input.
+
+``contains`` searches the product of the inner pattern's automaton with the lazily built subset
+construction of the outer one, over a symbolic alphabet (the literals the patterns wait for,
+plus one class standing for every other character). That search can grow exponentially with
+the pattern, so it is paid for from a :class:`~cloud_broker.policy.budget.Budget`: when the
+budget runs out the question is *undecided*, which ``contains`` reports as "not contained" and
+``intersects`` as "may overlap" — the answers that never let anything through. Cheap sufficient
+and necessary tests settle most questions before any search; decided answers are memoised.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+
+from cloud_broker.domain.limits import CALL_WORK
+from cloud_broker.policy.budget import Budget
 
 GLOB_CHARS = frozenset("*?")
 _CACHE_SIZE = 1 << 16
 _OTHER = None  # the symbol for "any character literal in neither pattern"
+_WILDCARD_RUN = re.compile(r"[*?]{2,}")
+_contained: dict[tuple[str, str], bool] = {}
+_overlapping: dict[tuple[str, str], bool] = {}
 
 
 def has_glob(pattern: str) -> bool:
     """True when ``pattern`` can match more than the one string it spells."""
     return "*" in pattern or "?" in pattern
+
+
+def canonical(pattern: str) -> str:
+    """The same language, spelt one way: ``a**b``, ``a*?b`` and ``a?*b`` all become ``a?*b``."""
+    if "**" not in pattern and "*?" not in pattern:
+        return pattern
+    return _WILDCARD_RUN.sub(_canonical_run, pattern)
+
+
+def unique(patterns: Iterable[str], *, ignore_case: bool = False) -> tuple[str, ...]:
+    """Each pattern once, canonically spelt, in first-seen order; with ``ignore_case`` (IAM
+    action names) spellings differing only in case are one, and the first is kept."""
+    first: dict[str, str] = {}
+    for pattern in patterns:
+        spelt = canonical(pattern)
+        first.setdefault(fold(spelt) if ignore_case else spelt, spelt)
+    return tuple(first.values())
+
+
+def _canonical_run(run: re.Match[str]) -> str:
+    text = run.group()
+    return "?" * text.count("?") + ("*" if "*" in text else "")
 
 
 def literal_prefix(pattern: str) -> str:
@@ -53,6 +88,53 @@ def fold(text: str) -> str:
     return "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
 
 
+def _prepare(pattern: str, ignore_case: bool) -> str:
+    return canonical(fold(pattern) if ignore_case else pattern)
+
+
+# --- Matching a concrete string -------------------------------------------------------------
+
+
+def matches(pattern: str, text: str, *, ignore_case: bool = False) -> bool:
+    """Whether IAM would match ``text`` (a concrete name or ARN) against ``pattern``."""
+    if ignore_case:
+        pattern, text = fold(pattern), fold(text)
+    return _regex(canonical(pattern)).fullmatch(text) is not None
+
+
+def matches_star(pattern: str) -> bool:
+    """Whether ``pattern`` matches the one-character string ``*`` (the resource IAM evaluates
+    actions that support no resource type against): only ``*``, ``?`` and ``?*`` do."""
+    return canonical(pattern) in ("*", "?", "?*")
+
+
+def matcher(pattern: str, *, ignore_case: bool = False) -> Callable[[str], bool]:
+    """``matches`` bound to one pattern: for scanning many names (catalogue expansion)."""
+    match = _regex(_prepare(pattern, ignore_case)).fullmatch
+    if ignore_case:
+        return lambda text: match(fold(text)) is not None
+    return lambda text: match(text) is not None
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def _regex(pattern: str) -> re.Pattern[str]:
+    """``pattern`` (canonical) as a regular expression that cannot backtrack badly: the first
+    segment anchored, each middle one an atomic group at its leftmost place, the last anchored
+    at the end. Leftmost placement is optimal because segments have fixed lengths."""
+    segments = [_segment(part) for part in pattern.split("*")]
+    if len(segments) == 1:
+        return re.compile(rf"\A{segments[0]}\Z", re.DOTALL)
+    middle = "".join(f"(?>.*?{segment})" for segment in segments[1:-1])
+    return re.compile(rf"\A{segments[0]}{middle}.*{segments[-1]}\Z", re.DOTALL)
+
+
+def _segment(part: str) -> str:
+    return "".join("." if char == "?" else re.escape(char) for char in part)
+
+
+# --- Automata for inclusion and intersection ------------------------------------------------
+
+
 @dataclass(frozen=True, slots=True)
 class _Nfa:
     literal: dict[str, int]  # char -> positions holding that literal
@@ -62,7 +144,7 @@ class _Nfa:
     accept: int
 
     def closure(self, states: int) -> int:
-        # Runs of '*' are collapsed at compile time, so one epsilon step suffices.
+        # Canonical patterns have no '**', so one epsilon step suffices.
         return states | ((states & self.star) << 1)
 
     def awaited(self, states: int) -> list[str | None]:
@@ -84,14 +166,34 @@ class _Nfa:
             return 0
         return (self.accept << 1) - (states & -states)
 
+    def accepts(self, text: str) -> bool:
+        literal, any_one, star = self.literal, self.any_one, self.star
+        states = self.start
+        for char in text:
+            moved = ((states & (literal.get(char, 0) | any_one)) << 1) | (states & star)
+            states = moved | ((moved & star) << 1)
+            if not states:
+                return False
+        return bool(states & self.accept)
 
-def _collapse_stars(pattern: str) -> str:
-    while "**" in pattern:
-        pattern = pattern.replace("**", "*")
-    return pattern
+
+_automata: dict[str, _Nfa] = {}
 
 
-@lru_cache(maxsize=_CACHE_SIZE)
+def _automaton(pattern: str, budget: Budget) -> _Nfa | None:
+    """The compiled automaton of ``pattern``, or None when the budget cannot pay for building
+    it (a pass over the pattern in Python: a 2,048-character pattern costs a few hundred µs)."""
+    nfa = _automata.get(pattern)
+    if nfa is None:
+        if not budget.take(len(pattern) // 8):
+            return None
+        nfa = _compile(pattern)
+        if len(_automata) >= _CACHE_SIZE:
+            _automata.clear()
+        _automata[pattern] = nfa
+    return nfa
+
+
 def _compile(pattern: str) -> _Nfa:
     literal: dict[str, int] = {}
     any_one = star = 0
@@ -107,91 +209,49 @@ def _compile(pattern: str) -> _Nfa:
     return _Nfa(literal, any_one, star, nfa.closure(1), nfa.accept)
 
 
-def _prepare(pattern: str, ignore_case: bool) -> str:
-    return _collapse_stars(fold(pattern) if ignore_case else pattern)
-
-
-def matches(pattern: str, text: str, *, ignore_case: bool = False) -> bool:
-    """Whether IAM would match ``text`` (a concrete name or ARN) against ``pattern``."""
-    return _matches(pattern, text, ignore_case)
-
-
-def matcher(pattern: str, *, ignore_case: bool = False) -> Callable[[str], bool]:
-    """``matches`` bound to one pattern, answers not memoised: for scanning many names once
-    (catalogue expansion) without flushing the shared answer cache."""
-    prepared = _prepare(pattern, ignore_case)
-    if ignore_case:
-        return lambda text: _match_prepared(prepared, fold(text))
-    return lambda text: _match_prepared(prepared, text)
-
-
-@lru_cache(maxsize=_CACHE_SIZE)
-def _matches(pattern: str, text: str, ignore_case: bool) -> bool:
-    if ignore_case:
-        pattern, text = fold(pattern), fold(text)
-    return _match_prepared(_collapse_stars(pattern), text)
-
-
-def _match_prepared(pattern: str, text: str) -> bool:
-    if not has_glob(pattern):
-        return pattern == text
-    if pattern == "*":
-        return True
-    if "?" not in pattern:
-        return _match_stars(pattern.split("*"), text)
-    if not (text.startswith(literal_prefix(pattern)) and text.endswith(literal_suffix(pattern))):
-        return False
-    nfa = _compile(pattern)
-    states = nfa.start
-    for char in text:
-        states = nfa.step(states, char)
-        if not states:
-            return False
-    return bool(states & nfa.accept)
-
-
-def _match_stars(parts: list[str], text: str) -> bool:
-    # With '*' as the only wildcard, taking each literal part at its leftmost place after the
-    # previous one is optimal (any later place leaves less room), so str.find decides.
-    head, *middle, tail = parts
-    start, end = len(head), len(text) - len(tail)
-    if end < start or not (text.startswith(head) and text.endswith(tail)):
-        return False
-    for part in middle:
-        found = text.find(part, start, end)
-        if found == -1:
-            return False
-        start = found + len(part)
-    return True
-
-
-def contains(outer: str, inner: str, *, ignore_case: bool = False) -> bool:
-    """Whether every string ``inner`` matches is also matched by ``outer``.
+def contains(outer: str, inner: str, *, ignore_case: bool = False, budget: Budget | None = None) -> bool:
+    """Whether every string ``inner`` matches is also matched by ``outer``; False when that
+    could not be proven within ``budget`` (a fresh ``CALL_WORK`` allowance if none).
 
     This is what "the ceiling covers the request" means: ``inner`` is treated as a pattern
     (its ``*`` is a wildcard, never a literal star).
     """
-    return _contains(_prepare(outer, ignore_case), _prepare(inner, ignore_case))
+    return containment(outer, inner, ignore_case=ignore_case, budget=budget) is True
 
 
-@lru_cache(maxsize=_CACHE_SIZE)
-def _contains(outer: str, inner: str) -> bool:
+def containment(outer: str, inner: str, *, ignore_case: bool = False, budget: Budget | None = None) -> bool | None:
+    """``contains`` with the undecided case visible: None when the budget ran out."""
+    key = (_prepare(outer, ignore_case), _prepare(inner, ignore_case))
+    found = _contained.get(key)
+    if found is not None:
+        return found
+    answer = _decide_containment(*key, budget or Budget(CALL_WORK))
+    if answer is not None:
+        _remember(_contained, key, answer)
+    return answer
+
+
+def _decide_containment(outer: str, inner: str, budget: Budget) -> bool | None:
     if outer == inner or outer == "*":
         return True
-    if not has_glob(inner):
-        return _matches(outer, inner, False)
     if not has_glob(outer):
-        return False  # inner matches infinitely many strings, outer exactly one
+        return False if has_glob(inner) else outer == inner
     if not literal_prefix(inner).startswith(literal_prefix(outer)):
         return False
     if not literal_suffix(inner).endswith(literal_suffix(outer)):
         return False
-    nfa = _compile(outer)
+    nfa = _automaton(outer, budget)
+    if nfa is None:
+        return None
+    if not has_glob(inner):
+        return nfa.accepts(inner) if budget.take(len(inner)) else None
+    if not budget.take(3 * len(inner)):
+        return None
     if _covers_symbolically(nfa, inner):
         return True
     if not _accepts_witnesses(nfa, inner):
         return False
-    return _automaton_contains(nfa, inner)
+    return _automaton_contains(nfa, inner, budget)
 
 
 def _covers_symbolically(outer: _Nfa, inner: str) -> bool:
@@ -223,11 +283,12 @@ def _accepts_witnesses(outer: _Nfa, inner: str) -> bool:
     return True
 
 
-def _automaton_contains(outer: _Nfa, inner: str) -> bool:
+def _automaton_contains(outer: _Nfa, inner: str, budget: Budget) -> bool | None:
     """Exact test: walk ``inner``'s NFA (one position at a time, nondeterministically) in
     lock-step with the subset construction of ``outer``, looking for a string ``inner``
     accepts and ``outer`` does not. From a position reading a wildcard, only the literals
-    ``outer`` is waiting for, plus one "other character", can lead to different states."""
+    ``outer`` is waiting for, plus one "other character", can lead to different states.
+    Each visited state costs its number of successors; None when the budget runs out."""
     end = len(inner)
     start = (0, outer.start)
     seen = {start}
@@ -236,7 +297,10 @@ def _automaton_contains(outer: _Nfa, inner: str) -> bool:
         position, states = stack.pop()
         if not states or (position == end and not states & outer.accept):
             return False  # a live inner position can always still reach its end
-        for successor in _inner_moves(outer, inner, position, states):
+        moves = _inner_moves(outer, inner, position, states)
+        if not budget.take(1 + len(moves)):
+            return None
+        for successor in moves:
             if successor not in seen:
                 seen.add(successor)
                 stack.append(successor)
@@ -256,20 +320,32 @@ def _inner_moves(outer: _Nfa, inner: str, position: int, states: int) -> list[tu
     return moves
 
 
-def intersects(a: str, b: str, *, ignore_case: bool = False) -> bool:
-    """Whether some string is matched by both ``a`` and ``b``."""
+def intersects(a: str, b: str, *, ignore_case: bool = False, budget: Budget | None = None) -> bool:
+    """Whether some string is matched by both ``a`` and ``b``; True when that could not be
+    settled within ``budget`` (overlap is the safe assumption for a denylist or a grant)."""
+    return overlap(a, b, ignore_case=ignore_case, budget=budget) is not False
+
+
+def overlap(a: str, b: str, *, ignore_case: bool = False, budget: Budget | None = None) -> bool | None:
+    """``intersects`` with the undecided case visible: None when the budget ran out."""
     a, b = _prepare(a, ignore_case), _prepare(b, ignore_case)
-    return _intersects(a, b) if a <= b else _intersects(b, a)
+    key = (a, b) if a <= b else (b, a)
+    found = _overlapping.get(key)
+    if found is not None:
+        return found
+    answer = _decide_overlap(*key, budget or Budget(CALL_WORK))
+    if answer is not None:
+        _remember(_overlapping, key, answer)
+    return answer
 
 
-@lru_cache(maxsize=_CACHE_SIZE)
-def _intersects(a: str, b: str) -> bool:
+def _decide_overlap(a: str, b: str, budget: Budget) -> bool | None:
     if a == b or a == "*" or b == "*":
         return True  # every glob matches at least one string
-    if not has_glob(b):
-        return _matches(a, b, False)
-    if not has_glob(a):
-        return _matches(b, a, False)
+    if not has_glob(a) or not has_glob(b):
+        text, pattern = (a, b) if not has_glob(a) else (b, a)
+        nfa = _automaton(pattern, budget)
+        return nfa.accepts(text) if nfa is not None and budget.take(len(text)) else None
     # Each language is anchored on its literal prefix and suffix: they can only meet if one
     # prefix extends the other, and likewise for the suffixes.
     head_a, head_b = literal_prefix(a), literal_prefix(b)
@@ -278,28 +354,45 @@ def _intersects(a: str, b: str) -> bool:
     tail_a, tail_b = literal_suffix(a), literal_suffix(b)
     if not (tail_a.endswith(tail_b) or tail_b.endswith(tail_a)):
         return False
-    return _automaton_intersects(a, b)
+    tokens, automaton = (a, b) if len(a) <= len(b) else (b, a)
+    nfa = _automaton(automaton, budget)
+    return _automaton_intersects(tokens, nfa) if nfa is not None and budget.take(len(tokens)) else None
 
 
-def _automaton_intersects(a: str, b: str) -> bool:
+def _automaton_intersects(a: str, nfa: _Nfa) -> bool:
     """Read ``a`` as a word of tokens through the subset construction of ``b``: the subset
     holds every ``b`` position some string of ``a`` read so far can reach. A literal moves it
     as usual, ``?`` by any one character, and ``*`` by any string — which from position k
     reaches exactly the positions >= k. Linear in ``len(a)``, and exact: the remaining tokens
-    do not care which string led to a position."""
-    nfa = _compile(b)
+    do not care which string led to a position. (``_Nfa``'s steps, inlined: this loop is the
+    engine's hottest.)"""
+    literal, any_one, star, accept = nfa.literal, nfa.any_one, nfa.star, nfa.accept
+    movable = ~star & (accept - 1)
     states = nfa.start
     for char in a:
         if char == "*":
-            states = nfa.at_or_after(states)
+            states = (accept << 1) - (states & -states)
+            continue
+        if char == "?":
+            moved = ((states & movable) << 1) | (states & star)
         else:
-            states = nfa.step_any(states) if char == "?" else nfa.step(states, char)
+            moved = ((states & (literal.get(char, 0) | any_one)) << 1) | (states & star)
+        states = moved | ((moved & star) << 1)
         if not states:
             return False
-    return bool(states & nfa.accept)
+    return bool(states & accept)
+
+
+def _remember(memo: dict[tuple[str, str], bool], key: tuple[str, str], answer: bool) -> None:
+    # Patterns are agent-controlled: the memo is emptied rather than left to grow without end.
+    if len(memo) >= _CACHE_SIZE:
+        memo.clear()
+    memo[key] = answer
 
 
 def cache_clear() -> None:
     """Forget every compiled pattern and memoised answer (benchmarks measure cold runs)."""
-    for cached in (_compile, _matches, _contains, _intersects):
-        cached.cache_clear()
+    _regex.cache_clear()
+    _automata.clear()
+    _contained.clear()
+    _overlapping.clear()

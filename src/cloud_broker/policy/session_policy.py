@@ -17,12 +17,15 @@ for different actions.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime, timezone
 
+from cloud_broker.domain.limits import DECISION_WORK
 from cloud_broker.domain.requests import AwsAccessRequest
 from cloud_broker.errors import InvalidInput
+from cloud_broker.policy.budget import Budget
 from cloud_broker.policy.catalogue import Catalogue
-from cloud_broker.policy.patterns import contains, fold, has_glob
+from cloud_broker.policy.patterns import contains, has_glob, literal_prefix, literal_suffix, unique
 
 SESSION_POLICY_LIMIT = 2048
 
@@ -48,19 +51,23 @@ class NothingGranted(InvalidInput):
     code = "NOTHING_GRANTED"
 
 
-def build_session_policy(request: AwsAccessRequest, *, expires_at: datetime, catalogue: Catalogue) -> str:
+def build_session_policy(request: AwsAccessRequest, *, expires_at: datetime, catalogue: Catalogue,
+                         budget: Budget | None = None) -> str:
     """Compact JSON of the policy allowing exactly ``request`` until ``expires_at``.
 
     ``expires_at`` must be timezone-aware; it is written to the second, rounded down, so the
     window never outlives the grant. Raises ``NothingGranted`` or ``SessionPolicyTooLarge``.
+    Compaction is paid for from ``budget`` (a decision's allowance, by default a fresh one):
+    what it cannot prove redundant within it, it keeps, so the policy is exact either way.
     """
-    entries = _grant_entries(request, catalogue)
+    budget = budget or Budget(DECISION_WORK)
+    entries = _grant_entries(request, catalogue, budget)
     if not entries:
         raise NothingGranted("no requested action applies to any requested resource")
     condition = _condition(request.regions, expires_at)
     statements = [
         {"Effect": "Allow", "Action": actions, "Resource": list(resources), "Condition": condition}
-        for resources, actions in _group_by_resources(entries).items()
+        for resources, actions in _group_by_resources(entries, budget).items()
     ]
     text = json.dumps({"Version": "2012-10-17", "Statement": statements}, separators=(",", ":"), ensure_ascii=False)
     if len(text) > SESSION_POLICY_LIMIT:
@@ -68,50 +75,77 @@ def build_session_policy(request: AwsAccessRequest, *, expires_at: datetime, cat
     return text
 
 
-def _grant_entries(request: AwsAccessRequest, catalogue: Catalogue) -> _Entries:
-    resources = tuple(dict.fromkeys(request.resources))
+def _grant_entries(request: AwsAccessRequest, catalogue: Catalogue, budget: Budget) -> _Entries:
+    resources = unique(request.resources)
+    reaches: dict[tuple[tuple[str, ...], str], bool] = {}
+    granted_memo: dict[str, tuple[str, ...]] = {}
+
+    def granted_to(action: str) -> tuple[str, ...]:
+        if action not in granted_memo:
+            granted_memo[action] = grant_of(action)
+        return granted_memo[action]
+
+    def grant_of(action: str) -> tuple[str, ...]:
+        # Answered per (resource types, resource): many actions share their resource types.
+        found = catalogue.action(action)
+        formats = found.arn_formats if found else ()
+        for resource in resources:
+            if (formats, resource) not in reaches:
+                reaches[formats, resource] = found is not None and catalogue.reaches(formats, resource, budget=budget)
+        return tuple(r for r in resources if reaches[formats, r])
+
     patterns: _Entries = {}
     concrete: _Entries = {}
     expansions: dict[str, frozenset[str]] = {}
-    for requested in _unique_folded(request.actions):
+    for requested in unique(request.actions, ignore_case=True):
         expansion = expansions[requested] = catalogue.expand(requested)
-        granted = {a: tuple(r for r in resources if catalogue.applies(a, r)) for a in sorted(expansion)}
+        granted = {a: granted_to(a) for a in sorted(expansion)}
         if has_glob(requested):
             # Granting the pattern on the union adds only pairs that grant nothing.
-            union = tuple(r for r in resources if any(r in g for g in granted.values()))
+            reached = {r for g in granted.values() for r in g}
+            union = tuple(r for r in resources if r in reached)
             if union:
                 patterns[requested] = union
         else:
             concrete.update((a, g) for a, g in granted.items() if g)
-    return patterns | {a: r for a, r in concrete.items() if not _implied(a, r, patterns, expansions)}
+    covering = [(expansions[p], frozenset(r)) for p, r in patterns.items()]
+    return patterns | {a: r for a, r in concrete.items() if not any(a in e and set(r) <= c for e, c in covering)}
 
 
-def _implied(action: str, resources: tuple[str, ...], patterns: _Entries, expansions: dict[str, frozenset[str]]) -> bool:
-    return any(action in expansions[p] and set(resources) <= set(r) for p, r in patterns.items())
-
-
-def _unique_folded(actions: tuple[str, ...]) -> list[str]:
-    # IAM action names are case-insensitive: keep the first spelling of each.
-    first: dict[str, str] = {}
-    for action in actions:
-        first.setdefault(fold(action), action)
-    return list(first.values())
-
-
-def _group_by_resources(entries: _Entries) -> dict[tuple[str, ...], list[str]]:
+def _group_by_resources(entries: _Entries, budget: Budget) -> dict[tuple[str, ...], list[str]]:
     groups: dict[tuple[str, ...], list[str]] = {}
+    compacted: dict[tuple[str, ...], tuple[str, ...]] = {}
+    known: dict[tuple[str, str], bool] = {}
+
+    def covers(outer: str, inner: str) -> bool:
+        if (outer, inner) not in known:
+            known[outer, inner] = contains(outer, inner, budget=budget)
+        return known[outer, inner]
+
     for action, resources in entries.items():
-        groups.setdefault(_without_subsumed(resources), []).append(action)
+        if resources not in compacted:
+            compacted[resources] = _without_subsumed(resources, covers)
+        groups.setdefault(compacted[resources], []).append(action)
     return groups
 
 
-def _without_subsumed(resources: tuple[str, ...]) -> tuple[str, ...]:
-    # ["*", "arn:aws:s3:::r/*"] allows what ["*"] allows: drop what another entry contains
-    # (of two equivalent patterns, keep the first).
-    return tuple(
-        r for i, r in enumerate(resources)
-        if not any(contains(o, r) and (j < i or not contains(r, o)) for j, o in enumerate(resources) if j != i)
-    )
+def _without_subsumed(resources: tuple[str, ...], covers: Callable[[str, str], bool]) -> tuple[str, ...]:
+    """["*", "arn:aws:s3:::r/*"] allows what ["*"] allows: drop what another entry contains
+    (of two equivalent patterns, keep the first). Unproven containment keeps both. Literal
+    prefixes and suffixes rule most pairs out before any automaton is asked."""
+    ends = [(literal_prefix(r), literal_suffix(r)) for r in resources]
+
+    def may_cover(j: int, i: int) -> bool:
+        return ends[i][0].startswith(ends[j][0]) and ends[i][1].endswith(ends[j][1])
+
+    def subsumed(i: int) -> bool:
+        r = resources[i]
+        return any(
+            may_cover(j, i) and covers(o, r) and (j < i or not (may_cover(i, j) and covers(r, o)))
+            for j, o in enumerate(resources) if j != i
+        )
+
+    return tuple(r for i, r in enumerate(resources) if not subsumed(i))
 
 
 def _condition(regions: tuple[str, ...], expires_at: datetime) -> dict[str, dict[str, object]]:
