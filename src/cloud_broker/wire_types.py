@@ -9,13 +9,18 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, Field, StringConstraints
 from pydantic_core import PydanticCustomError
 
-from cloud_broker.domain.ids import ACCOUNT_ID_PATTERN, REGION_PATTERN, UUID_PATTERN
+from cloud_broker.domain.grammar import (
+    ACCOUNT_ID_PATTERN,
+    ACTION_PATTERN,
+    REGION_PATTERN,
+    RESOURCE_PATTERN,
+    UUID_PATTERN,
+)
 from cloud_broker.domain.requests import MAX_TTL, MIN_TTL
 
 TTL_MIN, TTL_MAX = int(MIN_TTL.total_seconds()), int(MAX_TTL.total_seconds())
-# Syntax only; whether an action exists or a resource is acceptable is the policy engine's call.
-ACTION_PATTERN = r"^[a-zA-Z0-9-]{1,64}:[a-zA-Z0-9*?]{1,128}$"
-RESOURCE_PATTERN = r"^(\*|arn:[^\s:]*:[^\s:]*:[^\s:]*:[^\s:]*:[^\s]+)$"
+# Syntax only (``domain.grammar``); whether an action exists or a resource is acceptable is the
+# policy engine's call, so the agent learns why in the decision rather than from a 400.
 
 _PATTERN_MESSAGES = {
     ACCOUNT_ID_PATTERN: "must be a 12-digit AWS account id (ASCII digits only)",

@@ -17,7 +17,7 @@ def _run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str
 
 
 def test_config_check_accepts_the_shipped_example() -> None:
-    done = _run("config", "check", str(ROOT / "examples" / "broker.yaml"))
+    done = _run("config", "check", "--skip-env", str(ROOT / "examples" / "broker.yaml"))
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().endswith(": ok")
 

@@ -15,7 +15,7 @@ ACCOUNT = "123456789012"
         "arn:aws:dynamodb:us-east-1:123456789012:table/orders",
         "arn:aws:logs:*:123456789012:log-group:/app/x:*",
         "arn:aws:sqs:eu-west-1:*:queue-?",
-        "arn:aws:lambda:us-gov-west-1:12345678901?:function:f",
+        "arn:aws:lambda:ap-southeast-7:12345678901?:function:f",
         "arn:aws:*:*:*:*",
     ],
 )
@@ -30,7 +30,10 @@ def test_star_and_arns_of_this_account_are_well_formed(resource: str) -> None:
         ("reports", "is malformed"),
         ("arn:aws:s3", "is malformed"),
         ("arn:aws:s3:*", "is malformed"),  # the * would otherwise reach every account
-        ("arn:aws-cn:s3:::reports", "partition 'aws-cn'"),
+        ("arn:aws-cn:s3:::reports", "partition 'aws-cn' (China) is not supported"),
+        ("arn:aws-us-gov:s3:::reports", "partition 'aws-us-gov' (GovCloud (US)) is not supported"),
+        ("arn:aws:lambda:us-gov-west-1:123456789012:function:f", "region 'us-gov-west-1' belongs to another partition"),
+        ("arn:aws:sqs:cn-north-1:123456789012:q", "region 'cn-north-1' belongs to another partition"),
         ("arn:*:s3:::reports", "partition '*'"),
         ("ARN:aws:s3:::reports", "is malformed"),
         ("arn:aws::us-east-1:123456789012:x", "service segment"),

@@ -9,7 +9,15 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from cloud_broker.domain.grants import Grant, GrantStatus
-from cloud_broker.domain.ids import REGION_PATTERN
+from cloud_broker.domain.grammar import REGION_PATTERN
+from cloud_broker.domain.limits import (
+    MAX_ACTIONS,
+    MAX_REASON_LENGTH,
+    MAX_REGIONS,
+    MAX_RESOURCE_LENGTH,
+    MAX_RESOURCES,
+    MAX_TASK_ID_LENGTH,
+)
 from cloud_broker.domain.requests import DEFAULT_TTL, AwsAccessRequest
 from cloud_broker.policy.decision import Decision
 from cloud_broker.service.access import GrantAsk
@@ -23,7 +31,7 @@ from cloud_broker.wire_types import (
 )
 
 Action = Annotated[str, StringConstraints(pattern=ACTION_PATTERN)]
-Resource = Annotated[str, StringConstraints(pattern=RESOURCE_PATTERN, max_length=2048)]
+Resource = Annotated[str, StringConstraints(pattern=RESOURCE_PATTERN, max_length=MAX_RESOURCE_LENGTH)]
 Region = Annotated[str, StringConstraints(pattern=REGION_PATTERN, max_length=32)]
 
 
@@ -46,9 +54,9 @@ class TurnInitiator(_Strict):
 class PreviewBody(_Strict):
     agent_id: Uuid
     account_id: AccountId
-    actions: list[Action] = Field(min_length=1, max_length=100)
-    resources: list[Resource] = Field(min_length=1, max_length=100)
-    regions: list[Region] = Field(min_length=1, max_length=20)
+    actions: list[Action] = Field(min_length=1, max_length=MAX_ACTIONS)
+    resources: list[Resource] = Field(min_length=1, max_length=MAX_RESOURCES)
+    regions: list[Region] = Field(min_length=1, max_length=MAX_REGIONS)
     ttl_seconds: TtlSeconds | None = None
 
     def to_request(self) -> AwsAccessRequest:
@@ -64,8 +72,8 @@ class PreviewBody(_Strict):
 
 class GrantCreateBody(PreviewBody):
     run_id: Uuid
-    task_id: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = None
-    reason: Annotated[str, StringConstraints(min_length=1, max_length=500)] | None = None
+    task_id: Annotated[str, StringConstraints(min_length=1, max_length=MAX_TASK_ID_LENGTH)] | None = None
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=MAX_REASON_LENGTH)] | None = None
     source_context: SourceContext | None = None
     turn_initiator: TurnInitiator | None = None
 

@@ -16,11 +16,21 @@ token_app = typer.Typer(help="Host tokens issued in advance (AGT_TOKEN).", no_ar
 
 
 @config_app.command("check")
-def check(path: Path) -> None:
-    """Report every problem in PATH with its location; exit 1 if there is any."""
+def check(
+    path: Path,
+    skip_env: Annotated[bool, typer.Option("--skip-env", help="Do not require the secrets the file names "
+                                           "by environment variable (checking on another machine)")] = False,
+) -> None:
+    """Report every problem in PATH with its location; exit 1 if there is any.
+
+    Also reports secrets the file names by environment variable that are unset here, since
+    `serve` refuses to start without them. Example: cloud-broker config check broker.yaml
+    """
+    import os
+
     from cloud_broker.config import check_config
 
-    problems = check_config(path)
+    problems = check_config(path, env=None if skip_env else os.environ)
     for problem in problems:
         typer.echo(problem, err=True)
     if problems:

@@ -70,7 +70,7 @@ def _embedded(config: Path, db: str | None, state_dir: Path | None, agent_id: st
     from cloud_broker.mcp.settings import load_settings
 
     try:
-        wired = wired_from(config, db, state_dir)
+        wired = wired_from(config, db, state_dir, serving=True)
         agent = wired.config.agent(agent_id or "")
         if agent is None:
             raise ConfigError([f"--agent-id / AGT_AGENT_ID must name an agent of {config}"])

@@ -77,7 +77,7 @@ def run_sandbox(*, host: str, port: int, state_dir: Path | None, info_path: Path
                 password_hash=PasswordHasher().hash(password),
             )
         )
-        wired = wire(Settings.build(state_dir=state, env={}))
+        wired = wire(Settings.build(state_dir=state, env={}), serving=True)
         info = {
             "aws_endpoint_url": emulator.endpoint_url,
             "region": emulator.region,

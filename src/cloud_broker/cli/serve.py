@@ -30,7 +30,7 @@ def serve(
 
         run_sandbox(host=host, port=port, state_dir=state_dir, info_path=sandbox_info)
         return
-    run_api(wired_from(config, db, state_dir), host, port)
+    run_api(wired_from(config, db, state_dir, serving=True), host, port)
 
 
 def run_api(wired: Wired, host: str, port: int, on_ready: object = None) -> None:

@@ -49,14 +49,20 @@ def wire(
     provider: Provider | None = None,
     config: BrokerConfig | None = None,
     env: Mapping[str, str] | None = None,
+    *,
+    serving: bool = False,
 ) -> Wired:
-    """Load config, open the store (migrating it), load the key, and build the broker."""
+    """Load config, open the store (migrating it), load the key, and build the broker.
+
+    ``serving``: this process will page and push (``serve``, embedded ``mcp``), so every secret
+    broker.yaml names must be in the environment; one-shot commands need none of them.
+    """
     from cloud_broker.notify.pager import BrokerPager
     from cloud_broker.policy.catalogue import Catalogue
 
     env = os.environ if env is None else env
     config = config or load_config(settings.config_path)
-    secrets = notification_secrets(config, env)
+    secrets = notification_secrets(config, env, required=serving, source=str(settings.config_path))
     settings.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     vault = Vault.from_environment(settings.key_file, env)
     provider = provider or aws_provider(settings)
@@ -76,28 +82,28 @@ def wire(
     return Wired(broker=Broker(deps), tokens=tokens, config=config, secrets=secrets, slack=slack)
 
 
-def notification_secrets(config: BrokerConfig, env: Mapping[str, str]) -> dict[str, str]:
-    """The secrets broker.yaml names; Slack's must all be there, or the broker refuses to start.
+def notification_secrets(config: BrokerConfig, env: Mapping[str, str], *, required: bool = True,
+                         source: str = "broker.yaml") -> dict[str, str]:
+    """The secrets broker.yaml names, read from ``env``. When ``required``, every one of them
+    must be set or the broker refuses to start, naming each: discovering a missing webhook
+    secret at the first page would leave a request nobody was told about."""
+    from cloud_broker.config.environment import missing_secrets
 
-    A missing webhook or callback secret only fails those deliveries (recorded in the
-    delivery log): one misconfigured receiver must not take approvals down.
-    """
-    secrets = {name: env[name] for name in config.secret_env_names() if env.get(name)}
-    slack = config.notifications.slack
-    if slack is not None:
-        missing = [n for n in (slack.bot_token_env, slack.signing_secret_env) if n not in secrets]
+    if required:
+        missing = missing_secrets(config, env)
         if missing:
-            raise ConfigError([f"notifications.slack: environment variable {n} is not set" for n in missing])
-    return secrets
+            raise ConfigError([problem.render(source, None) for problem in missing])
+    return {name: env[name] for name in config.secret_env_names() if env.get(name)}
 
 
 def slack_notifier(config: BrokerConfig, secrets: Mapping[str, str]) -> SlackNotifier | None:
     from cloud_broker.notify.slack import SlackNotifier
 
     slack = config.notifications.slack
-    if slack is None:
-        return None
-    return SlackNotifier(secrets[slack.bot_token_env], base_url=slack.api_base_url)
+    token = secrets.get(slack.bot_token_env) if slack is not None else None
+    if slack is None or token is None:
+        return None  # no Slack, or a one-shot command run without its token
+    return SlackNotifier(token, base_url=slack.api_base_url)
 
 
 def aws_provider(settings: Settings) -> Provider:

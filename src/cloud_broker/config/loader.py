@@ -12,11 +12,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from cloud_broker.config.action_check import action_problems
 from cloud_broker.config.broker_config import BrokerConfig
 from cloud_broker.config.cross_check import Entries, cross_check
+from cloud_broker.config.environment import missing_secrets
 from cloud_broker.config.problems import Problem, from_validation_error
 from cloud_broker.config.yaml_source import YamlDocument, YamlSyntaxError, duplicate_keys, parse_yaml
 from cloud_broker.errors import ConfigError
+from cloud_broker.policy.catalogue import Catalogue
 
 _SECTIONS_HINT = "expected a mapping with the sections broker, teams, hosts, agents, aws_accounts, ceilings"
 
@@ -29,9 +32,16 @@ def load_config(path: Path) -> BrokerConfig:
     return config
 
 
-def check_config(path: Path) -> list[str]:
-    """Every problem of the file as ``path:line:column: location: message``; empty when valid."""
-    return _analyse(Path(path))[1]
+def check_config(path: Path, env: Mapping[str, str] | None = None) -> list[str]:
+    """Every problem of the file as ``path:line:column: location: message``; empty when valid.
+
+    With ``env``, the secrets the file names by environment variable must be set in it too.
+    """
+    config, problems = _analyse(Path(path))
+    if config is None or env is None:
+        return problems
+    document = parse_yaml(Path(path).read_text(encoding="utf-8"))
+    return _render(str(path), document, missing_secrets(config, env))
 
 
 def parse_config(data: Any, source: str = "<config>") -> BrokerConfig:
@@ -55,6 +65,7 @@ def validate(data: Any) -> tuple[BrokerConfig | None, list[Problem]]:
         config, problems = None, from_validation_error(exc, BrokerConfig)
     entries = Entries.of(config) if config else Entries.salvage(data)
     problems += cross_check(data, entries)
+    problems += action_problems(data, Catalogue.default())
     return (None if problems else config), problems
 
 

@@ -2,7 +2,8 @@
 
 Checked at load time so that a typo fails when the operator starts the broker, not when an
 agent first asks for credentials. Each check raises ``ValueError`` with a message that says
-what was expected; pydantic turns it into a located problem.
+what was expected; pydantic turns it into a located problem. Account ids, regions, actions
+and ARNs follow ``domain.grammar``, the grammar the API, the MCP tools and the engine use.
 """
 
 from __future__ import annotations
@@ -10,20 +11,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from cloud_broker.domain import grammar
+from cloud_broker.domain.limits import MAX_RESOURCE_LENGTH
+
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 # Approvers may be people, so e-mail-like names are allowed.
 _APPROVER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}")
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-_ACCOUNT_ID = re.compile(r"[0-9]{12}")
-_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]+")
-_ACTION_PATTERN = re.compile(r"[A-Za-z0-9-]+:[A-Za-z0-9*?]+")
-_ROLE_ARN = re.compile(r"arn:(aws|aws-cn|aws-us-gov):iam::(?P<account>[0-9]{12}):role/[A-Za-z0-9+=,.@_/-]{1,576}")
 _EXTERNAL_ID = re.compile(r"[A-Za-z0-9+=,.@:/_-]{2,1224}")
-_ARN_PATTERN = re.compile(
-    r"arn:(?P<partition>aws|aws-cn|aws-us-gov):(?P<service>[a-z0-9-]+):"
-    r"(?P<region>[a-z0-9*?-]*):(?P<account>[^:]*):(?P<resource>\S+)"
-)
-_WILDCARDS = ("*", "?")
 
 
 def name(value: str) -> str:
@@ -44,7 +38,7 @@ def approver(value: str) -> str:
 
 def agent_id(value: str) -> str:
     """Canonical lower-case form, so that lookups can ignore the case the caller used."""
-    if not _UUID.fullmatch(value):
+    if not grammar.is_uuid(value):
         raise ValueError(f"{value!r} is not a UUID such as '0b4e2c1a-6f3d-4a8e-9c57-2d1f0e9b7a63'")
     return value.lower()
 
@@ -60,19 +54,20 @@ def account_id_input(value: Any) -> Any:
 
 
 def account_id(value: str) -> str:
-    if not _ACCOUNT_ID.fullmatch(value):
+    if not grammar.is_account_id(value):
         raise ValueError(f"{value!r} is not an AWS account id: expected exactly 12 digits")
     return value
 
 
 def region(value: str) -> str:
-    if not _REGION.fullmatch(value):
-        raise ValueError(f"{value!r} is not an AWS region such as 'eu-west-1'")
+    problem = grammar.region_problem(value)
+    if problem:
+        raise ValueError(problem)
     return value
 
 
 def action_pattern(value: str) -> str:
-    if not _ACTION_PATTERN.fullmatch(value):
+    if not grammar.is_action(value):
         raise ValueError(
             f"{value!r} is not an action pattern: expected 'service:Action' such as 's3:GetObject' "
             "(wildcards * and ? are allowed in the action part)"
@@ -82,15 +77,13 @@ def action_pattern(value: str) -> str:
 
 def role_account(value: str) -> str:
     """The account id inside a role ARN; the ARN is assumed valid (see ``role_arn``)."""
-    match = _ROLE_ARN.fullmatch(value)
-    return match.group("account") if match else ""
+    return grammar.role_account(value) if grammar.role_arn_problem(value) is None else ""
 
 
 def role_arn(value: str) -> str:
-    if not _ROLE_ARN.fullmatch(value):
-        raise ValueError(
-            f"{value!r} is not an IAM role ARN such as 'arn:aws:iam::123456789012:role/cloud-broker-agent'"
-        )
+    problem = grammar.role_arn_problem(value)
+    if problem:
+        raise ValueError(problem)
     return value
 
 
@@ -101,27 +94,15 @@ def external_id(value: str) -> str:
 
 
 def arn_pattern(value: str) -> str:
-    """``*`` or an ARN whose parts may hold wildcards; the account part must still look like one."""
-    if value == "*":
-        return value
-    match = _ARN_PATTERN.fullmatch(value)
-    if not match:
-        raise ValueError(
-            f"{value!r} is not a resource pattern: expected '*' or 'arn:partition:service:region:account:resource' "
-            "such as 'arn:aws:s3:::reports/*'"
-        )
-    problem = _arn_part_problem("region", match.group("region"), _REGION) or _arn_part_problem(
-        "account", match.group("account"), _ACCOUNT_ID, also=("aws",)
-    )
+    """``*`` or an ARN whose parts may hold wildcards, in the ``aws`` partition."""
+    if len(value) > MAX_RESOURCE_LENGTH:
+        raise ValueError(f"a resource pattern has at most {MAX_RESOURCE_LENGTH} characters")
+    problem = grammar.arn_pattern_problem(value)
     if problem:
-        raise ValueError(f"{value!r} is not a resource pattern: {problem}")
+        raise ValueError(
+            f"{value!r} is not a resource pattern: {problem} (for example 'arn:aws:s3:::reports/*')"
+        )
     return value
-
-
-def _arn_part_problem(part: str, text: str, shape: re.Pattern[str], also: tuple[str, ...] = ()) -> str | None:
-    if not text or text in also or any(w in text for w in _WILDCARDS) or shape.fullmatch(text):
-        return None
-    return f"its {part} part {text!r} is neither empty, a wildcard nor a valid {part}"
 
 
 _ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]{0,127}")

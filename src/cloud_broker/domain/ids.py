@@ -1,20 +1,13 @@
-"""Identifier formats shared by the wire and the store."""
+"""Identifiers the broker makes: grant ids, session names, the canonical form of UUIDs.
+(Their grammar, and that of everything the broker reads, is ``domain.grammar``.)"""
 
 from __future__ import annotations
 
-import re
 import uuid
 
-# Lenient UUID as the published client validates it: hex 8-4-4-4-12, any version, nil allowed.
-UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-ACCOUNT_ID_PATTERN = r"^[0-9]{12}$"
-REGION_PATTERN = r"^[a-z]{2}(-[a-z]+)+-[0-9]+$"
+from cloud_broker.domain.grammar import is_uuid
 
-_UUID = re.compile(UUID_PATTERN)
-
-
-def is_uuid(value: str) -> bool:
-    return bool(_UUID.match(value))
+__all__ = ["canonical_uuid", "is_uuid", "new_grant_id", "session_name"]
 
 
 def canonical_uuid(value: str) -> str:

@@ -18,7 +18,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
 
-from cloud_broker.domain.ids import ACCOUNT_ID_PATTERN
+from cloud_broker.domain.grammar import ACCOUNT_ID_PATTERN
+from cloud_broker.domain.limits import MAX_REASON_LENGTH
 from cloud_broker.wire_types import TTL_MAX, TTL_MIN, AccountId, Text, TtlSeconds, Uuid
 
 NonEmptyList = Annotated[list[Annotated[Text, StringConstraints(min_length=1)]], Field(min_length=1)]
@@ -80,7 +81,7 @@ class RequestArgs(ToolArgs):
     regions: NonEmptyList
     ttl_seconds: TtlSeconds | None = None
     task_id: Annotated[Text, StringConstraints(min_length=1)] | None = None
-    reason: Annotated[Text, StringConstraints(min_length=1, max_length=500)] | None = None
+    reason: Annotated[Text, StringConstraints(min_length=1, max_length=MAX_REASON_LENGTH)] | None = None
     source_context: SourceContext | None = None
 
 
@@ -165,7 +166,7 @@ REQUEST_SCHEMA = _object(
         "reason": {
             "type": "string",
             "minLength": 1,
-            "maxLength": 500,
+            "maxLength": MAX_REASON_LENGTH,
             "description": "One or two sentences for the human approver: what you will do and why. No secrets.",
         },
         "source_context": SOURCE_CONTEXT,
