@@ -7,6 +7,7 @@
     ├── NotFound           404       unknown enrolment, agent or grant (also: someone else's grant)
     ├── Conflict           409       the grant is in a state that forbids the call (released, not active)
     ├── Gone               410       the grant has expired
+    ├── TooManyRequests    429       a bound on what one caller may hold open (e.g. pending grants)
     ├── ConfigError                  broker.yaml is invalid (never reaches HTTP)
     └── ProviderError      502       the cloud refused or failed; message is safe to show
 
@@ -63,6 +64,13 @@ class Conflict(BrokerError):
 class Gone(BrokerError):
     status = 410
     code = "GONE"
+
+
+class TooManyRequests(BrokerError):
+    """The caller holds as much as it may; waiting, or giving something back, makes room."""
+
+    status = 429
+    code = "TOO_MANY_REQUESTS"
 
 
 class ConfigError(BrokerError):

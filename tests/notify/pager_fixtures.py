@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from fastapi.testclient import TestClient
 
@@ -33,6 +33,9 @@ from cloud_broker.service.ports import Delivery
 from cloud_broker.store.sql import SqlStore
 from cloud_broker.vault import Vault
 from tests.api.conftest import READ_REPORTS, Clock, config_yaml
+
+if TYPE_CHECKING:
+    from cloud_broker.notify.cards import BatchSummary
 
 HOOK_ENV, CALLBACK_ENV = "OPS_HOOK_SECRET", "AGENT_CALLBACK_SECRET"
 SLACK_CHANNEL = "C0APPROVALS"
@@ -131,6 +134,8 @@ class RecordingSlack:
     during_post: Callable[[ApprovalCard], None] | None = None
     posts: list[tuple[str, ApprovalCard]] = field(default_factory=list)
     updates: list[tuple[str, str, ApprovalCard]] = field(default_factory=list)
+    summaries: list[tuple[str, BatchSummary]] = field(default_factory=list)
+    summary_updates: list[tuple[str, str, BatchSummary]] = field(default_factory=list)
 
     def channel_status(self, channel_id: str) -> dict[str, Any]:
         return {"ok": True, "channel": {"id": channel_id, "name": "cloud-approvals"}, "bot_user_handle": "broker-bot"}
@@ -151,6 +156,17 @@ class RecordingSlack:
         self.updates.append((channel_id, ts, card))
         return None
 
+    def post_summary(self, channel_id: str, summary: BatchSummary) -> FakePost:
+        self.summaries.append((channel_id, summary))
+        if self.post_error:
+            return FakePost(False, channel_id, error=self.post_error, raw_error=self.post_error)
+        ts = f"1718000001.{len(self.summaries):06d}"
+        return FakePost(True, channel_id, "cloud-approvals", ts, f"https://slack.example/archives/{channel_id}/p{ts}")
+
+    def update_summary(self, channel_id: str, ts: str, summary: BatchSummary) -> str | None:
+        self.summary_updates.append((channel_id, ts, summary))
+        return None
+
 
 @dataclass
 class NotifyBroker:
@@ -161,7 +177,7 @@ class NotifyBroker:
     agent_id: str
     secrets: dict[str, str]
     receiver: Receiver
-    slack: RecordingSlack | None
+    slack: Any  # the Setup's: a RecordingSlack, a SlackNotifier on the fake Slack, or None
 
     @property
     def deps(self) -> Deps:
@@ -195,12 +211,17 @@ class Setup:
 
     webhook: bool = True
     slack_channel: bool = False
-    slack: RecordingSlack | None = None
+    # Usually a RecordingSlack; a SlackNotifier on the fake Slack server works too.
+    slack: Any = None
     callback: bool = True
     broker_secrets: tuple[str, ...] = (HOOK_ENV, CALLBACK_ENV)
     hook_path: str = "/hook"
     two_approvals: bool = False
     approval_channel: bool = True
+    # Merged into broker.yaml's ``broker:`` section.
+    broker: dict[str, Any] = field(default_factory=dict)
+    # Applied last to the raw broker.yaml (after the channels are wired).
+    edit: Callable[[dict[str, Any]], None] | None = None
 
 
 def _edit(raw: dict[str, Any], setup: Setup, receiver_url: str, agent_id: str) -> None:
@@ -222,6 +243,10 @@ def _edit(raw: dict[str, Any], setup: Setup, receiver_url: str, agent_id: str) -
     if setup.callback:
         agent = next(a for a in raw["agents"] if a["id"] == agent_id)
         agent["callback"] = {"url": f"{receiver_url}/callback", "secret_env": CALLBACK_ENV}
+    if setup.broker:
+        raw["broker"] = {**raw.get("broker", {}), **setup.broker}
+    if setup.edit is not None:
+        setup.edit(raw)
 
 
 def notify_broker(emulator: Any, tmp_path: Path, setup: Setup = Setup()) -> Iterator[NotifyBroker]:

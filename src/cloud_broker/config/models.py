@@ -61,10 +61,36 @@ class BrokerSettings(ConfigModel):
     # Where approvers reach the console; used for links in Slack messages and webhooks.
     public_url: HttpUrl | None = None
     console_session_seconds: Annotated[int, Field(strict=True, ge=300, le=86_400)] = 8 * 3600
+    # Open (unexpired) pending grants one run may hold. A task rarely waits on more than one or
+    # two human decisions at once; 5 leaves room for parallel steps while a run that files
+    # request after request, each a byte apart, is stopped after five cards.
+    max_pending_per_run: Annotated[int, Field(strict=True, ge=1, le=100)] = 5
+    # The same across all runs of one agent: four busy runs, or one run and its retries, and no
+    # more. Kept at most a fifth of the console queue's page (500 rows), so that one agent can
+    # never fill it.
+    max_pending_per_agent: Annotated[int, Field(strict=True, ge=1, le=100)] = 20
+    # Individual pages (a Slack card, a webhook call) per ceiling per window; beyond them
+    # requests are collected into one summary message per ceiling and window. Five cards in ten
+    # minutes is already a busy channel for the people who must read each one.
+    max_pages_per_window: Annotated[int, Field(strict=True, ge=1, le=100)] = 5
+    page_window_seconds: Annotated[int, Field(strict=True, ge=60, le=86_400)] = 600
+
+    @model_validator(mode="after")
+    def _run_cap_within_agent_cap(self) -> BrokerSettings:
+        if self.max_pending_per_run > self.max_pending_per_agent:
+            raise ValueError(
+                f"max_pending_per_run ({self.max_pending_per_run}) cannot exceed max_pending_per_agent "
+                f"({self.max_pending_per_agent}): a run's requests are also the agent's"
+            )
+        return self
 
     @property
     def jwt_ttl(self) -> timedelta:
         return timedelta(seconds=self.jwt_ttl_seconds)
+
+    @property
+    def page_window(self) -> timedelta:
+        return timedelta(seconds=self.page_window_seconds)
 
     @property
     def pending_timeout(self) -> timedelta:

@@ -9,6 +9,7 @@ carried as-is; each renderer (Slack mrkdwn, HTML, JSON) is responsible for makin
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from cloud_broker.domain.grants import Grant, GrantStatus
@@ -63,6 +64,46 @@ class ApprovalCard:
                 "summary": self.risk.headline(),
             },
             "console_url": self.console_url, "resolution": self.resolution,
+        }
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    """What a ceiling's approvers are told, once per page window, about the requests beyond the
+    window's page limit (see ``notify.page_limit``): how many, where, and where to review them."""
+
+    team: str
+    account_id: str
+    account_name: str
+    # Requests counted into the summary so far (those beyond the limit), not every pending one.
+    count: int
+    window_start: datetime
+    window_end: datetime
+    page_limit: int
+    console_url: str | None = None
+
+    @property
+    def window_minutes(self) -> int:
+        return max(1, round((self.window_end - self.window_start).total_seconds() / 60))
+
+    def headline(self) -> str:
+        """"3 more access requests for team data on account Sandbox (123…) arrived since 12:00 UTC"."""
+        noun = "request" if self.count == 1 else "requests"
+        return (f"{self.count} more access {noun} for team {self.team} on account {self.account_name} "
+                f"({self.account_id}) arrived since {self.window_start:%H:%M} UTC")
+
+    def text(self) -> str:
+        """The whole message in plain words (webhook bodies, logs)."""
+        where = f"in the console: {self.console_url}" if self.console_url else "in the cloud-broker console"
+        return (f"{self.headline()}: more than {self.page_limit} in {self.window_minutes} minutes, so until "
+                f"{self.window_end:%H:%M} UTC they are not paged one by one. Review them {where}")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "team": self.team, "account_id": self.account_id, "account_name": self.account_name,
+            "count": self.count, "window_start": self.window_start.isoformat(),
+            "window_end": self.window_end.isoformat(), "page_limit": self.page_limit,
+            "console_url": self.console_url, "message": self.text(),
         }
 
 

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 from cloud_broker.notify.cards import card_for, required_approvals, resolution_text
+from cloud_broker.notify.page_limit import SLACK_SUMMARY_KINDS, PageLimit
 from cloud_broker.notify.pager import SlackApi
 from cloud_broker.notify.webhook import (
     AGENT_CALLBACK,
@@ -67,6 +68,7 @@ class Dispatcher:
         self._deps = deps
         self._slack = slack
         self._sender = SignedSender(deps, secrets or {}, timeout=timeout, transport=transport)
+        self._limit = PageLimit(deps, slack, self._sender)
         self._feed = GrantFeed(deps)
         self._cursor = cursor
         self._horizon = horizon
@@ -170,7 +172,7 @@ class Dispatcher:
             return False
         if row.kind in SIGNED_KINDS:
             return self._sender.lacks_secret(row)
-        return row.kind == SLACK_UPDATE and self._slack is None
+        return row.kind in (SLACK_UPDATE, *SLACK_SUMMARY_KINDS) and self._slack is None
 
     def _claim(self, row: Delivery, now: datetime) -> Delivery | None:
         """The row as stored once this process holds its lease, or None when another process
@@ -182,8 +184,8 @@ class Dispatcher:
         with self._deps.store.unit_of_work() as uow:
             if not uow.claim_delivery(row.id, row.next_attempt_at, lease_until):
                 return None
-            stored = next((d for d in uow.list_deliveries(grant_id=row.grant_id) if d.id == row.id), None)
-        # The claim matched the status and retry time we read, so our copy is current if not listed.
+            stored = uow.find_delivery(row.id)
+        # Found, having just been claimed; else the claim matched what we read, so our copy is current.
         return stored or replace(row, next_attempt_at=lease_until)
 
     def _send(self, row: Delivery) -> Delivery:
@@ -193,6 +195,8 @@ class Dispatcher:
                 return self._sender.send(row)
             if row.kind == SLACK_UPDATE:
                 return self._send_slack_update(row)
+            if row.kind in SLACK_SUMMARY_KINDS:
+                return self._limit.send(row)
             updated = given_up(row, f"unknown delivery kind {row.kind}", self._deps.clock())
         except Exception as exc:  # noqa: BLE001 - one broken row must not stop the others
             updated = after_attempt(row, DeliveryAttempt(False, None, f"internal error: {type(exc).__name__}"),

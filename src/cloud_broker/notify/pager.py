@@ -7,7 +7,9 @@ dispatcher, but the report only says ``sent`` once a receiver accepted it. Every
 delivery row, which gives operators a log and makes paging idempotent per grant: a channel
 whose latest page was delivered (or is still being retried) is not paged again, while one
 whose latest page failed outright is paged again when the agent repeats the request, since the
-cause (the bot not invited, say) may have been fixed in between.
+cause (the bot not invited, say) may have been fixed in between. Beyond the ceiling's page limit
+a new grant is not paged on its own but counted into one summary per window
+(``notify.page_limit``); the report then describes the summary and says ``batched``.
 """
 
 from __future__ import annotations
@@ -23,14 +25,18 @@ import httpx
 from cloud_broker.domain.grants import Grant, GrantStatus
 from cloud_broker.notify.cards import (
     ApprovalCard,
+    BatchSummary,
     card_for,
     required_approvals,
     resolution_text,
 )
+from cloud_broker.notify.page_limit import PageLimit
+from cloud_broker.notify.page_report import latest_hooks, latest_slack, paged, report_from
 from cloud_broker.notify.webhook import (
     DELIVERED,
     FAILED,
     LEASE,
+    PAGE_BATCHED,
     PENDING,
     SLACK_PAGE,
     SLACK_UPDATE,
@@ -40,11 +46,14 @@ from cloud_broker.notify.webhook import (
 from cloud_broker.service.deps import Deps
 from cloud_broker.service.ports import NOT_CONFIGURED, Delivery, PageReport
 
+__all__ = ["BrokerPager", "SlackApi", "SlackPostResult", "report_from"]
+
 log = logging.getLogger(__name__)
 
 FIRST_ATTEMPT_TIMEOUT = 2.0
 LOCK_STRIPES = 64
-PAGE_KINDS = (SLACK_PAGE, WEBHOOK_PAGE)
+# A grant's own page rows, and the page limit's record that it was counted into a summary.
+PAGE_KINDS = (SLACK_PAGE, WEBHOOK_PAGE, PAGE_BATCHED)
 
 
 class SlackPostResult(Protocol):
@@ -77,6 +86,10 @@ class SlackApi(Protocol):
 
     def update_approval_message(self, channel_id: str, ts: str, card: ApprovalCard) -> str | None: ...
 
+    def post_summary(self, channel_id: str, summary: BatchSummary) -> SlackPostResult: ...
+
+    def update_summary(self, channel_id: str, ts: str, summary: BatchSummary) -> str | None: ...
+
 
 class BrokerPager:
     """The ``Pager`` of a broker with Slack and/or webhooks.
@@ -92,23 +105,34 @@ class BrokerPager:
         self._deps = deps
         self._slack = slack
         self._sender = SignedSender(deps, secrets or {}, timeout=first_attempt_timeout, transport=transport)
+        self._limit = PageLimit(deps, slack, self._sender)
         # Two requests of one grant racing in this process page it once; striped so that pages
         # of different grants do not wait on each other's Slack round trip.
         self._locks = tuple(threading.Lock() for _ in range(LOCK_STRIPES))
 
     def page(self, grant: Grant, event_seq: int) -> PageReport:
         """Page every channel not yet paged (see the module docstring); a repeat reports the
-        standing pages. Never raises."""
+        standing pages. A grant's first page is subject to the ceiling's page limit: beyond it,
+        the grant is counted into the window's summary instead (``notify.page_limit``), and this
+        and every repeat report the summary. Never raises."""
         channel = self._deps.config.approval_channel(grant.team, grant.account_id)
         if channel is None or not (channel.slack_channel or channel.webhooks):
             return NOT_CONFIGURED
         try:
             with self._locks[hash(grant.grant_id) % LOCK_STRIPES]:
                 rows = self._page_rows(grant.grant_id)
-                slack = channel.slack_channel if channel.slack_channel and not _paged(_latest_slack(rows)) else None
-                latest_hooks = _latest_hooks(rows)
-                hooks = [name for name in channel.webhooks if not _paged(latest_hooks.get(name))]
+                batched = next((r for r in rows if r.kind == PAGE_BATCHED), None)
+                if batched is not None:
+                    return self._limit.report(batched.batch_key)
+                slack = channel.slack_channel if channel.slack_channel and not paged(latest_slack(rows)) else None
+                hooks_now = latest_hooks(rows)
+                hooks = [name for name in channel.webhooks if not paged(hooks_now.get(name))]
                 if slack or hooks:
+                    # Only a grant never paged takes a page of the limit: a repeat re-paging a
+                    # failed post (and a grant paged before the limit existed) does not.
+                    summary = self._limit.admit(grant, event_seq, channel) if not rows else None
+                    if summary is not None:
+                        return self._limit.report(summary)
                     rows += self._page_now(grant, event_seq, slack, hooks)
             return report_from(rows)
         except Exception as exc:  # noqa: BLE001 - the request is filed; paging trouble is only reported
@@ -224,51 +248,3 @@ class BrokerPager:
             same = [d for d in uow.list_deliveries(grant_id=row.grant_id)
                     if (d.event_seq, d.kind, d.target) == (row.event_seq, row.kind, row.target)]
         return (same[0] if same else row), False
-
-
-def report_from(rows: list[Delivery]) -> PageReport:
-    """The agent's ``notification_*`` fields, from the page rows of one grant (oldest first):
-    each channel as its latest page left it."""
-    slack = _latest_slack(rows)
-    hooks = list(_latest_hooks(rows).values())
-    delivered = next((r for r in hooks if r.status == DELIVERED), None)
-    if slack is not None:
-        return _slack_report(slack, (delivered is not None) if hooks else None)
-    if delivered is not None:
-        return PageReport(status="sent", channel_name=delivered.target, channel_id=f"webhook:{delivered.target}")
-    if not hooks:
-        return NOT_CONFIGURED
-    first = hooks[0]
-    reason = "webhook_secret_not_set" if (first.last_error or "").startswith("secret env") else "webhook_not_delivered"
-    return PageReport(status="failed", failure_reason=reason, channel_name=first.target,
-                      channel_id=f"webhook:{first.target}")
-
-
-def _paged(row: Delivery | None) -> bool:
-    """A page that went out or is still being retried; a failed one may be tried again."""
-    return row is not None and row.status in (DELIVERED, PENDING)
-
-
-def _latest_slack(rows: list[Delivery]) -> Delivery | None:
-    pages = [r for r in rows if r.kind == SLACK_PAGE]
-    return max(pages, key=lambda r: r.id or 0) if pages else None
-
-
-def _latest_hooks(rows: list[Delivery]) -> dict[str, Delivery]:
-    latest: dict[str, Delivery] = {}
-    for row in sorted((r for r in rows if r.kind == WEBHOOK_PAGE), key=lambda r: r.id or 0):
-        latest[row.target] = row
-    return latest
-
-
-def _slack_report(row: Delivery, operator_alerted: bool | None) -> PageReport:
-    info = row.payload
-    if row.status == DELIVERED:
-        return PageReport(status="sent", channel_name=info.get("channel_name"), channel_id=row.target,
-                          permalink=row.permalink, bot_user_handle=info.get("bot_user_handle"))
-    reason = info.get("failure_reason") or "unknown"
-    # Nothing was tried when the broker has no bot: the contract calls that not_attempted.
-    status = "not_attempted" if reason == "agent_slack_not_configured" else "failed"
-    return PageReport(status=status, failure_reason=reason,
-                      channel_name=info.get("channel_name"), channel_id=row.target,
-                      bot_user_handle=info.get("bot_user_handle"), operator_alerted=operator_alerted)

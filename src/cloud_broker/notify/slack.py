@@ -17,12 +17,14 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from cloud_broker.notify.cards import ApprovalCard
+from cloud_broker.notify.cards import ApprovalCard, BatchSummary
 from cloud_broker.notify.slack_blocks import (
     fallback_text,
     request_blocks,
     resolved_blocks,
     resolved_fallback_text,
+    summary_blocks,
+    summary_fallback_text,
 )
 
 # slack_sdk logs whole request bodies at DEBUG; approval cards must not end up in logs
@@ -95,10 +97,27 @@ class SlackNotifier:
 
     def post_approval_request(self, channel_id: str, card: ApprovalCard) -> SlackPost:
         """Page the approvers; the returned ``ts`` is what the resolution update needs."""
-        posted = self._call(self._client.chat_postMessage, channel=channel_id, text=fallback_text(card),
-                            blocks=request_blocks(card), unfurl_links=False, unfurl_media=False)
+        return self._post(channel_id, fallback_text(card), request_blocks(card), f"grant {card.grant_id}")
+
+    def post_summary(self, channel_id: str, summary: BatchSummary) -> SlackPost:
+        """Post a page window's summary message; its ``ts`` is what later counts update."""
+        return self._post(channel_id, summary_fallback_text(summary), summary_blocks(summary),
+                          f"the summary of team {summary.team} on {summary.account_id}")
+
+    def update_summary(self, channel_id: str, ts: str, summary: BatchSummary) -> str | None:
+        """Show the summary's current count; None on success, Slack's error code otherwise."""
+        updated = self._call(self._client.chat_update, channel=channel_id, ts=ts, text=summary_fallback_text(summary),
+                             blocks=summary_blocks(summary))
+        if updated.error:
+            log.warning("slack update of the summary of team %s on %s failed: %s", summary.team,
+                        summary.account_id, updated.error)
+        return updated.error
+
+    def _post(self, channel_id: str, text: str, blocks: list[dict[str, Any]], what: str) -> SlackPost:
+        posted = self._call(self._client.chat_postMessage, channel=channel_id, text=text,
+                            blocks=blocks, unfurl_links=False, unfurl_media=False)
         if posted.error:
-            log.warning("slack page for grant %s failed: %s", card.grant_id, posted.error)
+            log.warning("slack page for %s failed: %s", what, posted.error)
             reason = reason_for(posted.error)
             # The handle only helps when the fix is "/invite @bot"; asking Slack again for an
             # auth or network failure would just double the wait.

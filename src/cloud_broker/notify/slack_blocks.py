@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from cloud_broker.notify.cards import ApprovalCard
+from cloud_broker.notify.cards import ApprovalCard, BatchSummary
 from cloud_broker.policy.risk import SENSITIVE_SERVICES, ActionRisk
 
 APPROVE_ACTION = "cloud_broker_approve"
@@ -76,6 +76,23 @@ def fallback_text(card: ApprovalCard) -> str:
 
 def resolved_fallback_text(card: ApprovalCard) -> str:
     return fit(f"Access request from agent {escape(card.agent_name)}: {outcome_text(card)}", SECTION_LIMIT)
+
+
+def summary_blocks(summary: BatchSummary) -> list[dict[str, Any]]:
+    """The one message for the requests beyond a window's page limit: no buttons (each request
+    is decided on its own page in the console), and only text from the broker and its config."""
+    noun = "request" if summary.count == 1 else "requests"
+    text = (f":inbox_tray: *{summary.count} more access {noun}* for team *{escape(summary.team)}* on account "
+            f"*{escape(summary.account_name)}* ({_code(summary.account_id)}) arrived since "
+            f"{summary.window_start:%H:%M} UTC: more than {summary.page_limit} in {summary.window_minutes} min, "
+            f"so until {summary.window_end:%H:%M} UTC they are not posted one by one.")
+    link = (f"<{_link_target(summary.console_url)}|Review them in the console>" if summary.console_url
+            else "Review them in the cloud-broker console.")
+    return [_section(text), _section(link)]
+
+
+def summary_fallback_text(summary: BatchSummary) -> str:
+    return fit(escape(summary.headline()), SECTION_LIMIT)
 
 
 def outcome_text(card: ApprovalCard) -> str:

@@ -29,12 +29,22 @@ WEBHOOK_PAGE = "webhook_page"
 SLACK_UPDATE = "slack_update"
 WEBHOOK_RESOLUTION = "webhook_resolution"
 AGENT_CALLBACK = "agent_callback"
-SIGNED_KINDS = (WEBHOOK_PAGE, WEBHOOK_RESOLUTION, AGENT_CALLBACK)
+# A page window's summary of the requests beyond its page limit (``notify.page_limit``): the
+# Slack message, each later update of its count, and the one event per webhook.
+SLACK_SUMMARY = "slack_summary"
+SLACK_SUMMARY_UPDATE = "slack_summary_update"
+WEBHOOK_SUMMARY = "webhook_summary"
+# Bookkeeping rows of the page limit, never sent: a grant took one of its window's individual
+# pages, or was counted into the window's summary instead.
+PAGE_SLOT = "page_slot"
+PAGE_BATCHED = "page_batched"
+SIGNED_KINDS = (WEBHOOK_PAGE, WEBHOOK_RESOLUTION, AGENT_CALLBACK, WEBHOOK_SUMMARY)
 
 # Delivery statuses.
 PENDING = "pending"
 DELIVERED = "delivered"
 FAILED = "failed"
+RECORDED = "recorded"  # a bookkeeping row: nothing to send
 
 MAX_ATTEMPTS = 8
 FIRST_DELAY = timedelta(seconds=1)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -15,16 +16,18 @@ from typing import TYPE_CHECKING, Any
 from cloud_broker.domain.grants import Grant, GrantStatus
 from cloud_broker.domain.ids import canonical_uuid, new_grant_id
 from cloud_broker.domain.requests import AwsAccessRequest
-from cloud_broker.errors import Conflict, Forbidden, Gone, NotFound
+from cloud_broker.errors import Conflict, Forbidden, Gone, NotFound, TooManyRequests
 from cloud_broker.policy.decision import Decision, Outcome
 from cloud_broker.providers.base import IssuedCredential
 from cloud_broker.service.deps import Deps, agent_actor, audit
 from cloud_broker.service.minting import Minter
-from cloud_broker.service.ports import DuplicateRequest, PageReport, UnitOfWork
+from cloud_broker.service.ports import DuplicateRequest, OpenPending, PageReport, UnitOfWork
 
 if TYPE_CHECKING:
-    from cloud_broker.config import Agent
+    from cloud_broker.config import Agent, BrokerSettings
     from cloud_broker.policy.ceiling import Ceiling
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -107,9 +110,13 @@ class AgentAccess:
                     if existing is not None and repeat:
                         seq = audit(uow, "grant.request_repeated", actor, now, existing,
                                     detail={"task_id": ask.task_id})
-                    elif existing is not None:
-                        settle_expired(self._deps, existing, "system:request", uow=uow)
-                    if not repeat:
+                    else:
+                        # Counted in the unit of work that inserts, so requests racing at a cap
+                        # cannot all pass it; a refusal rolls everything back: nothing is written.
+                        _check_caps(grant, uow.count_open_pending(grant.agent_id, grant.run_id, now),
+                                    self._deps.config.broker)
+                        if existing is not None:
+                            settle_expired(self._deps, existing, "system:request", uow=uow)
                         uow.insert_grant(grant)
                         seq = audit(uow, "grant.requested", actor, now, grant, decision=decision.outcome.value,
                                     reason=decision.reason, detail=_request_detail(ask, decision))
@@ -232,6 +239,32 @@ def _request_detail(ask: GrantAsk, decision: Decision) -> dict[str, Any]:
         "task_id": ask.task_id,
         "explanation": decision.explanation(),
     }
+
+
+_WHAT_TO_DO = ("wait for an approver to decide one, or withdraw a pending request you no longer need "
+               "(aws_release_access with its grant_id), then ask again; repeating a pending request "
+               "unchanged returns it and is not refused")
+
+
+def _check_caps(grant: Grant, open_now: OpenPending, settings: BrokerSettings) -> None:
+    """Refuse a new pending grant beyond the run's or the agent's cap (``broker.max_pending_*``).
+
+    Every pending grant is a request in front of people; without a cap, an agent that varies a
+    request by one byte at a time would file, and page, without end. The run's cap is checked
+    first: it is the narrower one, and the one the agent can do most about."""
+    caps = (("run", open_now.run, settings.max_pending_per_run, "max_pending_per_run"),
+            ("agent", open_now.agent, settings.max_pending_per_agent, "max_pending_per_agent"))
+    for holder, count, cap, field_name in caps:
+        if count >= cap:
+            # A log line for operators, not an audit row: a refusal changes nothing, and a flood
+            # of refusals must not become a flood of rows either.
+            log.warning("refused a request of agent %s: its %s holds %d pending of %d", grant.agent_id, holder,
+                        count, cap)
+            raise TooManyRequests(
+                f"this {holder} already has {count} requests waiting for approval and broker.{field_name} "
+                f"allows {cap} at a time: {_WHAT_TO_DO}",
+                code="TOO_MANY_PENDING",
+            )
 
 
 def _require_usable(grant: Grant, status: GrantStatus) -> None:

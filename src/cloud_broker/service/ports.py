@@ -46,6 +46,9 @@ class GrantFilter:
     scopes: tuple[tuple[str, str], ...] | None = None
     # Oldest first instead of newest first.
     oldest_first: bool = False
+    # Every agent's first row (in the order above), then every agent's second, and so on, before
+    # the limit applies: one agent's many rows cannot push another agent's past the limit.
+    each_agent_in_turn: bool = False
     limit: int = 100
 
 
@@ -79,7 +82,18 @@ class Delivery:
     response_status: int | None = None
     external_ref: str | None = None
     permalink: str | None = None
+    # The page window of one ceiling a row belongs to (see ``notify.page_limit``): the rows that
+    # count its individual pages, and its summary messages, share it.
+    batch_key: str | None = None
     id: int | None = None
+
+
+@dataclass(frozen=True)
+class OpenPending:
+    """Pending grants of one agent still waiting for a decision (not past ``pending_expires_at``)."""
+
+    agent: int
+    run: int
 
 
 class DuplicateRequest(Exception):
@@ -97,6 +111,9 @@ class PageReport:
     permalink: str | None = None
     bot_user_handle: str | None = None
     operator_alerted: bool | None = None
+    # True when the request was not paged on its own but counted into the ceiling's summary
+    # message (too many pages in the window); ``permalink`` is then the summary's.
+    batched: bool | None = None
 
     def wire(self) -> dict[str, Any]:
         fields = {
@@ -107,6 +124,7 @@ class PageReport:
             "notification_permalink": self.permalink,
             "notification_bot_user_handle": self.bot_user_handle,
             "notification_operator_alerted": self.operator_alerted,
+            "notification_batched": self.batched,
         }
         return {k: v for k, v in fields.items() if v is not None}
 
@@ -115,7 +133,8 @@ NOT_CONFIGURED = PageReport(status="not_attempted", failure_reason="no_approval_
 
 
 class Pager(Protocol):
-    """Pages a grant's approvers. Idempotent per grant: a second call reports the first page."""
+    """Pages a grant's approvers. Idempotent per grant: a second call reports the first page
+    (or, for a grant counted into a summary, the summary)."""
 
     def page(self, grant: Grant, event_seq: int) -> PageReport: ...
 
@@ -162,6 +181,18 @@ class UnitOfWork(Protocol):
         """The pending grant already filed under ``request_key``, if any."""
         ...
 
+    def count_open_pending(self, agent_id: str, run_id: str, now: datetime) -> OpenPending:
+        """How many grants of ``agent_id`` (in all, and of them in ``run_id``) are stored
+        ``pending`` with a ``pending_expires_at`` after ``now``.
+
+        The count is what a cap is checked against before ``insert_grant`` in the same unit of
+        work, so it must still hold when that insert commits: no other unit of work may insert a
+        pending grant of this agent in between. The SQLite store begins every unit of work with
+        ``BEGIN IMMEDIATE``, which serialises writers; a store without that must lock per agent
+        before counting.
+        """
+        ...
+
     def list_due_for_expiry(self, now: datetime) -> list[Grant]:
         """Active grants whose ``expires_at`` has passed, and pending ones past ``pending_expires_at``."""
         ...
@@ -206,7 +237,17 @@ class UnitOfWork(Protocol):
         """Deliveries waiting for a (re)try whose time has come."""
         ...
 
-    def list_deliveries(self, *, grant_id: str | None = None, limit: int = 200) -> list[Delivery]: ...
+    def list_deliveries(self, *, grant_id: str | None = None, batch_key: str | None = None,
+                        kinds: tuple[str, ...] = (), limit: int = 200) -> list[Delivery]:
+        """Oldest first; each given filter narrows (no filter: every row, up to ``limit``)."""
+        ...
+
+    def find_delivery(self, delivery_id: int) -> Delivery | None: ...
+
+    def count_deliveries(self, *, batch_key: str, kind: str) -> int:
+        """Rows of ``kind`` in the page window ``batch_key``. Like ``count_open_pending``, a count
+        that a following insert in the same unit of work relies on: writers must be serialised."""
+        ...
 
     def read_cursor(self, name: str) -> int | None: ...
 

@@ -71,16 +71,18 @@ class Review:
         self._approvals = approvals
 
     def queue(self, approver: str) -> list[Grant]:
-        """Pending grants on ceilings ``approver`` reviews, oldest first (they time out first).
+        """Pending grants on ceilings ``approver`` reviews, taken in turns per agent: every
+        agent's oldest request first (oldest first among them: they time out first), then every
+        agent's second oldest, and so on.
 
-        Filtered by ceiling in the query itself, so requests flooding in on other ceilings
-        cannot push this approver's oldest ones out of the page. A grant past
-        ``pending_expires_at`` is left out even before the sweeper settles it: nobody can
-        approve it any more.
+        Filtered by ceiling and taken in turns in the query itself, before the limit: requests
+        flooding in on other ceilings, or from one agent, cannot push anyone else's out of the
+        page or down below the flood. A grant past ``pending_expires_at`` is left out even
+        before the sweeper settles it: nobody can approve it any more.
         """
         now = self._deps.clock()
         where = GrantFilter(statuses=(GrantStatus.PENDING,), scopes=self._deps.config.scopes_reviewed_by(approver),
-                            oldest_first=True, limit=QUEUE_LIMIT)
+                            oldest_first=True, each_agent_in_turn=True, limit=QUEUE_LIMIT)
         with self._deps.store.unit_of_work() as uow:
             rows = uow.search_grants(where)
         return [g for g in rows if g.status_at(now) is GrantStatus.PENDING]

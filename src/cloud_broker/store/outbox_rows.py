@@ -6,7 +6,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from cloud_broker.service.ports import ConsoleSession, Delivery
@@ -66,11 +66,26 @@ class OutboxRows:
         )
         return [_delivery(r) for r in self._c.execute(query).mappings()]
 
-    def list_deliveries(self, *, grant_id: str | None = None, limit: int = 200) -> list[Delivery]:
+    def list_deliveries(self, *, grant_id: str | None = None, batch_key: str | None = None,
+                        kinds: tuple[str, ...] = (), limit: int = 200) -> list[Delivery]:
         query = select(deliveries).order_by(deliveries.c.id).limit(limit)
         if grant_id is not None:
             query = query.where(deliveries.c.grant_id == grant_id)
+        if batch_key is not None:
+            query = query.where(deliveries.c.batch_key == batch_key)
+        if kinds:
+            query = query.where(deliveries.c.kind.in_(kinds))
         return [_delivery(r) for r in self._c.execute(query).mappings()]
+
+    def find_delivery(self, delivery_id: int) -> Delivery | None:
+        row = self._c.execute(select(deliveries).where(deliveries.c.id == delivery_id)).mappings().first()
+        return _delivery(row) if row else None
+
+    def count_deliveries(self, *, batch_key: str, kind: str) -> int:
+        """Exact under SQLite's ``BEGIN IMMEDIATE``; PostgreSQL would need a lock per ceiling
+        (``pg_advisory_xact_lock`` on a hash of the key) before counting, as ``count_open_pending``."""
+        query = select(func.count()).where(deliveries.c.batch_key == batch_key, deliveries.c.kind == kind)
+        return int(self._c.execute(query).scalar_one())
 
     def read_cursor(self, name: str) -> int | None:
         row = self._c.execute(select(outbox_cursors.c.seq).where(outbox_cursors.c.name == name)).first()

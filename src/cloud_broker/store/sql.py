@@ -12,12 +12,16 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     Engine,
+    ColumnElement,
+    Select,
     and_,
+    case,
     create_engine,
     event,
     false,
     func,
     insert,
+    literal_column,
     or_,
     select,
     update,
@@ -27,7 +31,7 @@ from sqlalchemy.exc import IntegrityError
 
 from cloud_broker.domain.grants import Grant, GrantStatus
 from cloud_broker.errors import NotFound
-from cloud_broker.service.ports import AuditEvent, DuplicateRequest, GrantFilter
+from cloud_broker.service.ports import AuditEvent, DuplicateRequest, GrantFilter, OpenPending
 from cloud_broker.store.outbox_rows import OutboxRows
 from cloud_broker.store.tables import audit_events, grant_secrets, grants, json_list
 from cloud_broker.vault import SealedSecret
@@ -35,6 +39,9 @@ from cloud_broker.vault import SealedSecret
 MIGRATIONS = Path(__file__).parent / "migrations"
 # An arbitrary, fixed key for PostgreSQL's advisory lock that orders audit appends.
 AUDIT_ORDER_LOCK = 7_420_311
+# Written as a literal, not a bound parameter, so that SQLite matches the partial indexes
+# declared ``WHERE status = 'pending'``.
+_PENDING: ColumnElement[str] = literal_column("'pending'")
 
 
 def create_store_engine(url: str) -> Engine:
@@ -141,24 +148,41 @@ class SqlUnitOfWork(OutboxRows):
 
     def search_grants(self, where: GrantFilter) -> list[Grant]:
         order = grants.c.created_at.asc() if where.oldest_first else grants.c.created_at.desc()
-        query = select(grants).order_by(order).limit(where.limit)
-        if where.scopes is not None:
-            pairs = [and_(grants.c.team == team, grants.c.account_id == account) for team, account in where.scopes]
-            query = query.where(or_(*pairs) if pairs else false())
-        if where.statuses:
-            query = query.where(grants.c.status.in_([s.value for s in where.statuses]))
-        for column, value in (
-            (grants.c.team, where.team), (grants.c.account_id, where.account_id),
-            (grants.c.agent_id, where.agent_id), (grants.c.approver, where.approver),
-        ):
-            if value:
-                query = query.where(column == value)
+        if where.each_agent_in_turn:
+            return self._search_each_agent_in_turn(where, order)
+        query = _filtered(select(grants).order_by(order).limit(where.limit), where)
         return [_grant_from_row(r) for r in self._c.execute(query).mappings()]
+
+    def _search_each_agent_in_turn(self, where: GrantFilter, order: Any) -> list[Grant]:
+        """Ranks rows within each agent and sorts by that rank first (a window function, which
+        SQLite has had since 3.25 and PostgreSQL long before)."""
+        turn = func.row_number().over(partition_by=grants.c.agent_id, order_by=order).label("agent_turn")
+        ranked = _filtered(select(grants, turn), where).subquery()
+        within = ranked.c.created_at.asc() if where.oldest_first else ranked.c.created_at.desc()
+        query = select(ranked).order_by(ranked.c.agent_turn, within).limit(where.limit)
+        rows = self._c.execute(query).mappings()
+        return [_grant_from_row({k: v for k, v in r.items() if k != "agent_turn"}) for r in rows]
 
     def find_pending_duplicate(self, request_key: str) -> Grant | None:
         query = select(grants).where(grants.c.request_key == request_key, grants.c.status == GrantStatus.PENDING.value)
         row = self._c.execute(query).mappings().first()
         return _grant_from_row(row) if row else None
+
+    def count_open_pending(self, agent_id: str, run_id: str, now: datetime) -> OpenPending:
+        """Exact under SQLite's ``BEGIN IMMEDIATE``: no other writer runs between this count and
+        the caller's insert. On PostgreSQL (READ COMMITTED) two transactions would both count
+        the same rows and both insert; the count would need a per-agent lock taken first, e.g.
+        ``pg_advisory_xact_lock(hashtext(agent_id))``, or ``SELECT … FOR UPDATE`` on a row per
+        agent. Not built yet: on PostgreSQL, requests racing at the cap can each pass it."""
+        in_run = func.coalesce(func.sum(case((grants.c.run_id == run_id, 1), else_=0)), 0)
+        query = select(func.count(), in_run).where(
+            grants.c.agent_id == agent_id,
+            grants.c.status == _PENDING,
+            or_(grants.c.pending_expires_at.is_(None), grants.c.pending_expires_at > now),
+        )
+        agent, run = self._c.execute(query).one()
+        return OpenPending(agent=int(agent), run=int(run))
+
 
     def list_due_for_expiry(self, now: datetime) -> list[Grant]:
         query = select(grants).where(
@@ -212,6 +236,22 @@ class SqlUnitOfWork(OutboxRows):
 
 
 _LISTS = ("actions", "resources", "regions", "approvals")
+
+
+def _filtered(query: Select[Any], where: GrantFilter) -> Select[Any]:
+    """``query`` narrowed by every field of ``where`` that is set (not its order or limit)."""
+    if where.scopes is not None:
+        pairs = [and_(grants.c.team == team, grants.c.account_id == account) for team, account in where.scopes]
+        query = query.where(or_(*pairs) if pairs else false())
+    if where.statuses:
+        query = query.where(grants.c.status.in_([s.value for s in where.statuses]))
+    for column, value in (
+        (grants.c.team, where.team), (grants.c.account_id, where.account_id),
+        (grants.c.agent_id, where.agent_id), (grants.c.approver, where.approver),
+    ):
+        if value:
+            query = query.where(column == value)
+    return query
 
 
 def _grant_row(grant: Grant) -> dict[str, Any]:

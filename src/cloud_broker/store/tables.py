@@ -80,6 +80,9 @@ grants = Table(
     Index("grants_one_pending_per_request", "request_key", unique=True,
           sqlite_where=text("status = 'pending'"), postgresql_where=text("status = 'pending'")),
     Index("grants_pending_expiry", "status", "pending_expires_at"),
+    # As migration 0004 creates it: an agent's (and a run's) open pending grants, for the caps.
+    Index("grants_open_pending", "agent_id", "run_id", "pending_expires_at",
+          sqlite_where=text("status = 'pending'"), postgresql_where=text("status = 'pending'")),
 )
 
 grant_secrets = Table(
@@ -140,7 +143,10 @@ deliveries = Table(
     Column("payload", JSON, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    # The page window of one ceiling (migration 0004): counts its pages, finds its summaries.
+    Column("batch_key", String(160)),
     UniqueConstraint("event_seq", "kind", "target", name="deliveries_once"),
+    Index("deliveries_batch", "batch_key", "kind"),
 )
 
 outbox_cursors = Table(

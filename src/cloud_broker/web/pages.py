@@ -5,7 +5,9 @@ Routes are plain ``def``: they read the store and FastAPI runs them off the even
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -18,6 +20,7 @@ from cloud_broker.errors import InvalidInput, NotFound
 from cloud_broker.policy.decision import Decision, Pair
 from cloud_broker.policy.risk import SENSITIVE_SERVICES, RiskSummary, assess
 from cloud_broker.service.ports import AuditEvent, ConsoleSession, GrantFilter
+from cloud_broker.service.review import QUEUE_LIMIT
 from cloud_broker.web.context import Console, console_of
 from cloud_broker.web.guard import Session
 
@@ -35,10 +38,23 @@ class QueueRow:
     risk: RiskSummary
     approvals: int
     required: int
+    # This request's place among its agent's pending ones (1 = the agent's oldest), and how many.
+    turn: int = 1
+    of: int = 1
 
     @property
     def actions_summary(self) -> str:
         return summarise(self.grant.actions)
+
+
+@dataclass(frozen=True)
+class AgentLoad:
+    """One agent's share of the queue: a flood shows as one line here, not as the whole page."""
+
+    agent_id: str
+    team: str
+    pending: int
+    oldest_at: datetime
 
 
 @dataclass(frozen=True)
@@ -61,8 +77,25 @@ class Coverage:
 @router.get("/", response_class=HTMLResponse)
 def queue(request: Request, session: Session) -> HTMLResponse:
     console = console_of(request)
-    rows = [_queue_row(console, grant) for grant in console.review.queue(session.approver)]
-    return console.renderer.page(request, "queue.html", session=session, rows=rows)
+    grants = console.review.queue(session.approver)
+    totals = Counter(g.agent_id for g in grants)
+    turns: Counter[str] = Counter()
+    rows = []
+    for grant in grants:
+        turns[grant.agent_id] += 1
+        rows.append(_queue_row(console, grant, turns[grant.agent_id], totals[grant.agent_id]))
+    return console.renderer.page(request, "queue.html", session=session, rows=rows, agents=agent_loads(grants),
+                                 limit=QUEUE_LIMIT)
+
+
+def agent_loads(grants: list[Grant]) -> list[AgentLoad]:
+    """Pending requests per agent, the busiest first."""
+    by_agent: dict[str, list[Grant]] = {}
+    for grant in grants:
+        by_agent.setdefault(grant.agent_id, []).append(grant)
+    loads = [AgentLoad(agent_id, mine[0].team, len(mine), min(g.created_at for g in mine))
+             for agent_id, mine in by_agent.items()]
+    return sorted(loads, key=lambda load: (-load.pending, load.oldest_at))
 
 
 @router.get("/grants/{grant_id}", response_class=HTMLResponse)
@@ -132,10 +165,11 @@ def audit_note(event: AuditEvent) -> str:
     return "; ".join(notes)
 
 
-def _queue_row(console: Console, grant: Grant) -> QueueRow:
+def _queue_row(console: Console, grant: Grant, turn: int, of: int) -> QueueRow:
     requirement = console.broker.approvals.requirement(grant)
     risk = assess(grant.actions, grant.resources, console.broker.deps.catalogue)
-    return QueueRow(grant=grant, risk=risk, approvals=len(grant.approvals), required=requirement.required)
+    return QueueRow(grant=grant, risk=risk, approvals=len(grant.approvals), required=requirement.required,
+                    turn=turn, of=of)
 
 
 def _history_filter(console: Console, chosen: dict[str, str]) -> GrantFilter:
