@@ -96,7 +96,7 @@ def test_the_agent_api_answers_while_the_console_checks_are_all_taken(
         live: LiveServer, monkeypatch: pytest.MonkeyPatch) -> None:
     ct = live.ct
     checks = sessions_of(ct).checks  # the bound the console was built with, not one the test chose
-    pool_threads = anyio.run(_default_worker_threads)
+    pool_threads = _default_worker_threads()
     assert checks.slots + checks.queue < pool_threads // 2
     gate = Gate(None)
     hasher = gate_checks(ct, gate, monkeypatch)
@@ -136,5 +136,15 @@ def _inventory(live: LiveServer) -> int:
     return reply.status_code
 
 
-async def _default_worker_threads() -> int:
-    return int(anyio.to_thread.current_default_thread_limiter().total_tokens)
+def _default_worker_threads() -> int:
+    """anyio's default worker-thread count, read on a thread of its own: the browser tests'
+    Playwright session keeps an event loop running on the main thread."""
+    found: list[int] = []
+
+    async def limit() -> None:
+        found.append(int(anyio.to_thread.current_default_thread_limiter().total_tokens))
+
+    reader = threading.Thread(target=anyio.run, args=(limit,))
+    reader.start()
+    reader.join(GATE_SECONDS)
+    return found[0]
