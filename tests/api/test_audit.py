@@ -20,7 +20,8 @@ def test_auto_approved_grant_records_decision_mint_read_and_release(bt: BrokerUn
     bt.client.post(f"/aws/grants/{grant_id}/credentials", params={"agent_id": bt.agent_id}, headers=headers)
     bt.client.post(f"/aws/grants/{grant_id}/release", params={"agent_id": bt.agent_id}, headers=headers)
     events = _events(bt, grant_id)
-    assert [e[0] for e in events] == ["grant.requested", "grant.minted", "credentials.read", "grant.released"]
+    assert [e[0] for e in events] == ["grant.requested", "grant.minted", "credentials.read", "grant.released",
+                                      "grant.cloud_revocation"]
     assert events[0][2] == "auto_approve"
     assert all(bt.agent_id in actor and "host-a" in actor for _, actor, _ in events)
 

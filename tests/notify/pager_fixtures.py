@@ -29,7 +29,9 @@ from cloud_broker.policy.catalogue import Catalogue
 from cloud_broker.providers.aws import AwsStsProvider
 from cloud_broker.service.broker import Broker
 from cloud_broker.service.deps import Deps
+from cloud_broker.service.minting import MINT
 from cloud_broker.service.ports import Delivery
+from cloud_broker.service.revocation import CLOUD_REVOKE
 from cloud_broker.store.sql import SqlStore
 from cloud_broker.vault import Vault
 from tests.api.conftest import READ_REPORTS, Clock, config_yaml
@@ -197,9 +199,10 @@ class NotifyBroker:
         return Dispatcher(self.deps, slack=self.slack, secrets=self.secrets, **kwargs)
 
     def deliveries(self, grant_id: str | None = None, kind: str | None = None) -> list[Delivery]:
+        """The message jobs (the broker's own mints and cloud revocations are left out)."""
         with self.deps.store.unit_of_work() as uow:
             rows = uow.list_deliveries(grant_id=grant_id)
-        return [r for r in rows if kind is None or r.kind == kind]
+        return [r for r in rows if r.kind not in (MINT, CLOUD_REVOKE) and (kind is None or r.kind == kind)]
 
     def advance(self, seconds: float) -> None:
         self.clock.offset += timedelta(seconds=seconds)

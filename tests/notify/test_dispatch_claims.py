@@ -10,7 +10,7 @@ from datetime import datetime
 
 import pytest
 
-from cloud_broker.notify.dispatcher import HANDOFF, NO_SLACK, Dispatcher
+from cloud_broker.notify.dispatcher import NO_SLACK, Dispatcher
 from cloud_broker.notify.webhook import (
     AGENT_CALLBACK,
     DELIVERED,
@@ -20,6 +20,7 @@ from cloud_broker.notify.webhook import (
     SLACK_UPDATE,
     WEBHOOK_RESOLUTION,
 )
+from cloud_broker.service.jobs import HANDOFF
 from cloud_broker.service.ports import Delivery
 from cloud_broker.store.sql import SqlStore, SqlUnitOfWork
 from tests.notify.pager_fixtures import (
@@ -46,7 +47,7 @@ def test_a_dispatcher_holding_a_stale_due_list_neither_resends_nor_overwrites(
     assert {r.kind for r in stale} == {AGENT_CALLBACK, WEBHOOK_RESOLUTION}
     assert first.send_due() == 2
     # The second process read the same due rows before the first one sent them.
-    monkeypatch.setattr(SqlUnitOfWork, "due_deliveries", lambda self, now, limit=50: stale)
+    monkeypatch.setattr(SqlUnitOfWork, "due_deliveries", lambda self, now, limit=50, kinds=None: stale)
     assert second.send_due() == 0
     assert len(nb.receiver.on("/callback")) == 1 and len(nb.receiver.on("/hook")) == 2
     rows = nb.deliveries(grant_id)
@@ -62,9 +63,9 @@ def test_dispatchers_that_read_the_due_list_together_send_each_row_once(
     together, local = threading.Barrier(len(dispatchers), timeout=30), threading.local()
     original_due, original_uow = SqlUnitOfWork.due_deliveries, SqlStore.unit_of_work
 
-    def due(self: SqlUnitOfWork, now: datetime, limit: int = 50) -> list[Delivery]:
+    def due(self: SqlUnitOfWork, now: datetime, limit: int = 50, kinds: tuple[str, ...] | None = None) -> list[Delivery]:
         local.read_due = True
-        return original_due(self, now, limit)
+        return original_due(self, now, limit, kinds)
 
     @contextmanager
     def unit_of_work(self: SqlStore) -> Iterator[SqlUnitOfWork]:

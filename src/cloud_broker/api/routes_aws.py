@@ -87,9 +87,9 @@ def poll_grant(host: Host, broker: B, grant_id: GrantP, agent_id: AgentQ) -> dic
 @router.post("/grants/{grant_id}/release")
 def release(host: Host, broker: B, grant_id: GrantP, agent_id: AgentQ) -> dict[str, Any]:
     grant, cloud = broker.access.release(host, agent_id, grant_id)
-    reply = {"grant_id": grant.grant_id, "status": grant.status_at(broker.deps.clock()).value}
+    reply: dict[str, Any] = {"grant_id": grant.grant_id, "status": grant.status_at(broker.deps.clock()).value}
     if cloud is not None:
-        reply["cloud_revocation"] = cloud
+        reply.update(cloud.wire())
     return reply
 
 

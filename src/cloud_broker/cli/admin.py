@@ -1,4 +1,9 @@
-"""Operator commands that act on the store directly: approve, deny, revoke, sweep, audit, deliveries."""
+"""Operator commands that act on the store directly: approve, deny, revoke, sweep, audit, jobs.
+
+They record decisions; they never call the cloud. An approval's mint and a revocation's cloud
+side are jobs that a running broker process (``serve``, or the embedded MCP server) runs with
+the broker's own cloud identity, not whatever AWS login the approver's shell happens to have.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from cloud_broker.errors import BrokerError
 
 if TYPE_CHECKING:
     from cloud_broker.cli.wiring import Wired
+    from cloud_broker.domain.grants import Grant
 
 ApproverOpt = Annotated[str, typer.Option("--approver", help="Approver name, as listed in the ceiling")]
 ReasonOpt = Annotated[str, typer.Option("--reason", help="Why; shown to the agent")]
@@ -26,11 +32,14 @@ def approve(
     resource: Annotated[list[str] | None, typer.Option("--resource", help="Keep only these requested resources (repeat)")] = None,
     ttl: Annotated[int | None, typer.Option("--ttl", help="A shorter TTL in seconds")] = None,
     comment: Annotated[str | None, typer.Option("--comment", help="Recorded in the audit trail")] = None,
+    wait: Annotated[int, typer.Option("--wait", min=0, max=600,
+                                      help="Seconds to wait for the broker to mint it (0: do not wait)")] = 30,
     config: ConfigOpt = None,
     db: DbOpt = None,
     state_dir: StateOpt = None,
 ) -> None:
-    """Approve a pending grant, optionally narrowed; it mints once enough approvers agreed."""
+    """Approve a pending grant, optionally narrowed. Once enough approvers agreed, the running
+    broker mints it. Example: cloud-broker approve GRANT_ID --approver alice --action s3:GetObject"""
     from cloud_broker.service.approvals import Narrowing
 
     narrowing = Narrowing(
@@ -38,21 +47,42 @@ def approve(
         resources=tuple(resource) if resource else None,
         ttl=timedelta(seconds=ttl) if ttl is not None else None,
     )
-    approvals = wired_from(config, db, state_dir).broker.approvals
+    wired = wired_from(config, db, state_dir)
     try:
-        grant = approvals.approve(grant_id, approver, narrowing, comment=comment)
+        grant = wired.broker.approvals.approve(grant_id, approver, narrowing, comment=comment, mint_now=False)
     except BrokerError as exc:
         raise fail(exc) from None
+    if grant.status.value == "minting":
+        typer.echo(f"grant {grant.grant_id}: approved; the broker mints it")
+        grant = _await_mint(wired, grant.grant_id, wait)
     waiting = f" ({len(grant.approvals)} approval(s) so far)" if grant.status.value == "pending" else ""
     typer.echo(f"grant {grant.grant_id}: {grant.status.value}{waiting}"
                + (f" ({grant.denial_reason})" if grant.denial_reason else ""))
-    if grant.status.value not in ("active", "pending"):
+    if grant.status.value not in ("active", "pending", "minting"):
         raise typer.Exit(code=1)
+
+
+def _await_mint(wired: Wired, grant_id: str, seconds: int) -> Grant:
+    """The grant once a broker process has minted it, or as it stands after ``seconds``."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while True:
+        with wired.broker.deps.store.unit_of_work() as uow:
+            grant = uow.get_grant(grant_id)
+        if grant.status.value != "minting" or time.monotonic() >= deadline:
+            break
+        time.sleep(0.2)
+    if grant.status.value == "minting":
+        typer.echo("no broker process has minted it yet; it will once `cloud-broker serve` (or the embedded "
+                   "MCP server) runs, for up to 10 minutes", err=True)
+    return grant
 
 
 def revoke(grant_id: str, approver: ApproverOpt, reason: ReasonOpt, config: ConfigOpt = None,
            db: DbOpt = None, state_dir: StateOpt = None) -> None:
-    """Revoke an active grant: its credentials stop working and cannot be read again."""
+    """Revoke an active grant: its credentials cannot be read again, and the running broker
+    revokes them in the cloud as far as the cloud allows (see `cloud-broker jobs`)."""
     _settle("revoke", grant_id, approver, reason, wired_from(config, db, state_dir))
 
 
@@ -65,9 +95,11 @@ def deny(grant_id: str, approver: ApproverOpt, reason: ReasonOpt, config: Config
 def _settle(verb: str, grant_id: str, approver: str, reason: str, wired: Wired) -> None:
     """Deny or revoke: both end a grant for a stated reason and print where it landed."""
     approvals = wired.broker.approvals
-    act = approvals.deny if verb == "deny" else approvals.revoke
     try:
-        grant = act(grant_id, approver, reason)
+        if verb == "deny":
+            grant = approvals.deny(grant_id, approver, reason)
+        else:
+            grant = approvals.revoke(grant_id, approver, reason, cloud_now=False)
     except BrokerError as exc:
         raise fail(exc) from None
     typer.echo(f"grant {grant.grant_id}: {grant.status.value}")
@@ -89,7 +121,8 @@ def audit(grant_id: GrantOpt = None, config: ConfigOpt = None, db: DbOpt = None,
 
 def deliveries(grant_id: GrantOpt = None, config: ConfigOpt = None, db: DbOpt = None,
                state_dir: StateOpt = None) -> None:
-    """Print the delivery log (Slack pages, webhooks, agent pushes) as JSON lines, without payloads."""
+    """Print the job log (Slack pages, webhooks, agent pushes, mints, cloud revocations) as JSON
+    lines, without payloads. Example: cloud-broker jobs --grant GRANT_ID"""
     _print_rows(wired_from(config, db, state_dir), "deliveries", grant_id)
 
 

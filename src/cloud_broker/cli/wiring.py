@@ -36,7 +36,7 @@ class Wired:
         """The background sender of Slack updates, webhooks and agent pushes."""
         from cloud_broker.notify.dispatcher import Dispatcher
 
-        return Dispatcher(self.broker.deps, slack=self.slack, secrets=self.secrets)
+        return Dispatcher(self.broker.deps, slack=self.slack, secrets=self.secrets, runner=self.broker.jobs)
 
     @property
     def slack_signing_secret(self) -> str | None:

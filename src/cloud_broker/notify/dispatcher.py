@@ -3,10 +3,9 @@
 Two steps, each safe to repeat. First the feed is read from a persisted cursor and every
 event that someone waits on becomes delivery rows; the rows are unique per (event, kind,
 target) and the cursor moves in the same transaction, so a restart or a second broker
-process never enqueues twice. Then due rows are sent, and failures are retried with
-exponential backoff. Several processes (``serve`` and each ``mcp --config``) dispatch from one
-store, so a due row is claimed by a compare-and-swap before it is sent: one process sends it,
-the others skip it. Sending is at least once: a receiver de-duplicates on the delivery id.
+process never enqueues twice. Then due rows are sent by the broker's job runner
+(``service.jobs``: claim, lease, retry with backoff), with the handlers this module registers
+for the message kinds. Sending is at least once: a receiver de-duplicates on the delivery id.
 """
 
 from __future__ import annotations
@@ -14,7 +13,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping
-from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,7 +23,6 @@ from cloud_broker.notify.page_limit import SLACK_SUMMARY_KINDS, PageLimit
 from cloud_broker.notify.pager import SlackApi
 from cloud_broker.notify.webhook import (
     AGENT_CALLBACK,
-    LEASE,
     PENDING,
     SIGNED_KINDS,
     SLACK_PAGE,
@@ -35,10 +32,10 @@ from cloud_broker.notify.webhook import (
     SignedSender,
     after_attempt,
     given_up,
-    save,
 )
 from cloud_broker.service.deps import Deps
 from cloud_broker.service.feed import GrantEvent, GrantFeed
+from cloud_broker.service.jobs import JobRunner
 from cloud_broker.service.ports import Delivery, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -49,9 +46,6 @@ CURSOR = "dispatcher"
 HORIZON = timedelta(hours=24)
 MAX_BATCHES = 20
 PARTIAL_APPROVAL = "grant.approval_recorded"
-# A process that lacks what a row needs (a webhook secret, the Slack bot) leaves the row this
-# long after it fell due to a process that has it; only then does it record a failed attempt.
-HANDOFF = timedelta(seconds=10)
 NO_SLACK = "Slack is not configured in this process (no bot token)"
 
 
@@ -60,11 +54,15 @@ class _CursorMoved(Exception):
 
 
 class Dispatcher:
-    """Run by the server in a background thread; ``run_once`` is the unit tests drive."""
+    """Run by the server in a background thread; ``run_once`` is the unit tests drive.
+
+    ``runner`` is the process's job runner (the broker's, so one loop runs mints, revocations
+    and messages alike); the dispatcher registers its message kinds with it.
+    """
 
     def __init__(self, deps: Deps, *, slack: SlackApi | None = None, secrets: Mapping[str, str] | None = None,
                  transport: httpx.BaseTransport | None = None, timeout: float = 5.0,
-                 cursor: str = CURSOR, horizon: timedelta = HORIZON) -> None:
+                 cursor: str = CURSOR, horizon: timedelta = HORIZON, runner: JobRunner | None = None) -> None:
         self._deps = deps
         self._slack = slack
         self._sender = SignedSender(deps, secrets or {}, timeout=timeout, transport=transport)
@@ -72,6 +70,10 @@ class Dispatcher:
         self._feed = GrantFeed(deps)
         self._cursor = cursor
         self._horizon = horizon
+        self._runner = runner or JobRunner(deps)
+        self._runner.register(SIGNED_KINDS, _Signed(self._sender))
+        self._runner.register((SLACK_UPDATE,), _SlackUpdates(deps, slack))
+        self._runner.register(SLACK_SUMMARY_KINDS, _Summaries(self._limit, slack))
 
     def run_once(self) -> int:
         """Enqueue what new events call for, then attempt what is due; returns the attempts made."""
@@ -102,20 +104,8 @@ class Dispatcher:
         return added
 
     def send_due(self) -> int:
-        """Attempt every row whose time has come and that this process wins; returns the attempts made."""
-        now = self._deps.clock()
-        with self._deps.store.unit_of_work() as uow:
-            due = uow.due_deliveries(now)
-        attempts = 0
-        for row in due:
-            if self._leave_to_others(row, now):
-                continue
-            claimed = self._claim(row, now)
-            if claimed is None:
-                continue
-            sent = self._send(claimed)
-            attempts += sent.attempts - claimed.attempts
-        return attempts
+        """Attempt every due job this process wins; returns the attempts made."""
+        return self._runner.run_due()
 
     def _enqueue_batch(self, events: list[GrantEvent], cursor: int | None, position: int) -> int:
         added = 0
@@ -166,46 +156,45 @@ class Dispatcher:
         posted = [d for d in uow.list_deliveries(grant_id=grant_id) if d.kind == SLACK_PAGE and d.external_ref]
         return posted[-1] if posted else None
 
-    def _leave_to_others(self, row: Delivery, now: datetime) -> bool:
-        """Whether to give another process (one holding the secret or the bot) first go at ``row``."""
-        if row.next_attempt_at is None or now - row.next_attempt_at >= HANDOFF:
-            return False
-        if row.kind in SIGNED_KINDS:
-            return self._sender.lacks_secret(row)
-        return row.kind in (SLACK_UPDATE, *SLACK_SUMMARY_KINDS) and self._slack is None
 
-    def _claim(self, row: Delivery, now: datetime) -> Delivery | None:
-        """The row as stored once this process holds its lease, or None when another process
-        claimed or settled it first. Results are written from this copy only, never from the
-        due list read earlier, so a stale snapshot cannot overwrite a settled row."""
-        if row.id is None or row.next_attempt_at is None:
-            return None
-        lease_until = now + LEASE
-        with self._deps.store.unit_of_work() as uow:
-            if not uow.claim_delivery(row.id, row.next_attempt_at, lease_until):
-                return None
-            stored = uow.find_delivery(row.id)
-        # Found, having just been claimed; else the claim matched what we read, so our copy is current.
-        return stored or replace(row, next_attempt_at=lease_until)
 
-    def _send(self, row: Delivery) -> Delivery:
-        """Attempt a claimed row and store the outcome; never raises."""
-        try:
-            if row.kind in SIGNED_KINDS:
-                return self._sender.send(row)
-            if row.kind == SLACK_UPDATE:
-                return self._send_slack_update(row)
-            if row.kind in SLACK_SUMMARY_KINDS:
-                return self._limit.send(row)
-            updated = given_up(row, f"unknown delivery kind {row.kind}", self._deps.clock())
-        except Exception as exc:  # noqa: BLE001 - one broken row must not stop the others
-            updated = after_attempt(row, DeliveryAttempt(False, None, f"internal error: {type(exc).__name__}"),
-                                    self._deps.clock())
-        save(self._deps, updated)
-        return updated
+class _Signed:
+    """Webhooks and agent callbacks, signed at send time."""
 
-    def _send_slack_update(self, row: Delivery) -> Delivery:
-        """Rendered from the grant as it is now, so a late retry never shows a stale state."""
+    def __init__(self, sender: SignedSender) -> None:
+        self._sender = sender
+
+    def attempt(self, job: Delivery) -> Delivery:
+        return self._sender.send(job)
+
+    def defer(self, job: Delivery, now: datetime) -> bool:
+        return self._sender.lacks_secret(job)
+
+
+class _Summaries:
+    """The page windows' summary messages (``notify.page_limit``)."""
+
+    def __init__(self, limit: PageLimit, slack: SlackApi | None) -> None:
+        self._limit, self._slack = limit, slack
+
+    def attempt(self, job: Delivery) -> Delivery:
+        return self._limit.send(job)
+
+    def defer(self, job: Delivery, now: datetime) -> bool:
+        return self._slack is None
+
+
+class _SlackUpdates:
+    """Approval cards brought up to date, rendered from the grant as it is now so that a late
+    retry never shows a stale state."""
+
+    def __init__(self, deps: Deps, slack: SlackApi | None) -> None:
+        self._deps, self._slack = deps, slack
+
+    def defer(self, job: Delivery, now: datetime) -> bool:
+        return self._slack is None
+
+    def attempt(self, row: Delivery) -> Delivery:
         with self._deps.store.unit_of_work() as uow:
             grant = uow.find_grant(row.grant_id or "")
         now = self._deps.clock()
@@ -220,7 +209,6 @@ class Dispatcher:
             card = card_for(self._deps, grant, required_approvals=required, resolution=text)
             error = self._slack.update_approval_message(row.payload["channel_id"], row.payload["ts"], card)
             updated = after_attempt(row, DeliveryAttempt(error is None, None, error), self._deps.clock())
-        save(self._deps, updated)
         if updated.status != "delivered":
             log.warning("Slack update #%s of grant %s: %s (%s)", row.id, row.grant_id, updated.status,
                         updated.last_error)

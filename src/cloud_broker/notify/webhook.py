@@ -11,15 +11,31 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 from cloud_broker.notify.signing import encode_body, sign
 from cloud_broker.service.deps import Deps
+from cloud_broker.service.jobs import (
+    DONE,
+    ERROR_LIMIT,
+    FAILED,
+    LEASE,
+    MAX_ATTEMPTS,
+    PENDING,
+    RECORDED,
+    Attempt,
+    after_attempt,
+    given_up,
+    retry_delay,
+    save,
+)
 from cloud_broker.service.ports import Delivery
+
+__all__ = ["DELIVERED", "FAILED", "LEASE", "MAX_ATTEMPTS", "PENDING", "RECORDED", "DeliveryAttempt",
+           "SignedSender", "after_attempt", "given_up", "post_signed", "retry_delay", "save"]
 
 log = logging.getLogger(__name__)
 
@@ -40,27 +56,9 @@ PAGE_SLOT = "page_slot"
 PAGE_BATCHED = "page_batched"
 SIGNED_KINDS = (WEBHOOK_PAGE, WEBHOOK_RESOLUTION, AGENT_CALLBACK, WEBHOOK_SUMMARY)
 
-# Delivery statuses.
-PENDING = "pending"
-DELIVERED = "delivered"
-FAILED = "failed"
-RECORDED = "recorded"  # a bookkeeping row: nothing to send
-
-MAX_ATTEMPTS = 8
-FIRST_DELAY = timedelta(seconds=1)
-MAX_DELAY = timedelta(minutes=5)
-# A row being sent is claimed first: its retry time is moved this far out by a compare-and-swap
-# (``UnitOfWork.claim_delivery``), so exactly one process sends it, and a process that dies
-# mid-send leaves it to be retried after the lease instead of stuck.
-LEASE = timedelta(seconds=60)
-ERROR_LIMIT = 200
-
-
-@dataclass(frozen=True)
-class DeliveryAttempt:
-    ok: bool
-    status_code: int | None = None
-    error: str | None = None
+# Statuses and the retry policy are the job mechanism's (``service.jobs``): messages are jobs.
+DELIVERED = DONE
+DeliveryAttempt = Attempt
 
 
 def post_signed(url: str, secret: str, payload: Mapping[str, Any], *, delivery_id: str, kind: str,
@@ -119,35 +117,6 @@ def _scrub(text: str, url: str, secret: str) -> str:
     text = text.replace(url, "[url]")
     text = " ".join(text.split())
     return text if len(text) <= ERROR_LIMIT else text[: ERROR_LIMIT - 1] + "…"
-
-
-def retry_delay(attempts: int) -> timedelta | None:
-    """Wait after the ``attempts``-th failure: 1 s, 2 s, 4 s … capped at 5 min; None when spent."""
-    if attempts >= MAX_ATTEMPTS:
-        return None
-    return min(FIRST_DELAY * (2 ** (attempts - 1)), MAX_DELAY)
-
-
-def after_attempt(delivery: Delivery, attempt: DeliveryAttempt, now: datetime) -> Delivery:
-    """The row once ``attempt`` was made: delivered, pending with a retry time, or failed."""
-    attempts = delivery.attempts + 1
-    if attempt.ok:
-        return replace(delivery, status=DELIVERED, attempts=attempts, next_attempt_at=None, last_error=None,
-                       response_status=attempt.status_code, updated_at=now)
-    delay = retry_delay(attempts)
-    return replace(delivery, status=PENDING if delay else FAILED, attempts=attempts,
-                   next_attempt_at=now + delay if delay else None, last_error=attempt.error,
-                   response_status=attempt.status_code, updated_at=now)
-
-
-def given_up(delivery: Delivery, error: str, now: datetime) -> Delivery:
-    """A delivery that cannot be attempted at all (its target is gone from the config): no retry helps."""
-    return replace(delivery, status=FAILED, next_attempt_at=None, last_error=error, updated_at=now)
-
-
-def save(deps: Deps, delivery: Delivery) -> None:
-    with deps.store.unit_of_work() as uow:
-        uow.update_delivery(delivery)
 
 
 @dataclass(frozen=True)

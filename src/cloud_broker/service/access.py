@@ -21,7 +21,13 @@ from cloud_broker.policy.decision import Decision, Outcome
 from cloud_broker.providers.base import IssuedCredential
 from cloud_broker.service.deps import Deps, agent_actor, audit
 from cloud_broker.service.minting import Minter
-from cloud_broker.service.ports import DuplicateRequest, OpenPending, PageReport, UnitOfWork
+from cloud_broker.service.ports import (
+    DuplicateRequest,
+    OpenPending,
+    PageReport,
+    UnitOfWork,
+)
+from cloud_broker.service.revocation import CloudRevocation, Revocations
 
 if TYPE_CHECKING:
     from cloud_broker.config import Agent, BrokerSettings
@@ -53,9 +59,10 @@ class GrantOutcome:
 
 
 class AgentAccess:
-    def __init__(self, deps: Deps, minter: Minter) -> None:
+    def __init__(self, deps: Deps, minter: Minter, revocations: Revocations) -> None:
         self._deps = deps
         self._minter = minter
+        self._revocations = revocations
 
     def agent(self, host: str, agent_id: str) -> Agent:
         """The agent, if ``host`` may act for it. Unknown and foreign agents get the same answer."""
@@ -143,8 +150,9 @@ class AgentAccess:
         values = IssuedCredential.values_from_bytes(self._deps.vault.open(grant.grant_id, sealed))
         return grant, values
 
-    def release(self, host: str, agent_id: str, grant_id: str) -> tuple[Grant, str | None]:
-        """Idempotent: returns the grant and, when credentials existed, what revocation achieved."""
+    def release(self, host: str, agent_id: str, grant_id: str) -> tuple[Grant, CloudRevocation | None]:
+        """Idempotent: returns the grant and, when it held credentials, where their revocation in
+        the cloud stands (the same answer on every call until the cloud job settles)."""
         grant = self._own_grant(host, agent_id, grant_id)
         now = self._deps.clock()
         current = grant.status_at(now)
@@ -152,20 +160,22 @@ class AgentAccess:
             return self._revoke(grant, current)
         if current is GrantStatus.EXPIRED and grant.status is GrantStatus.ACTIVE:
             return settle_expired(self._deps, grant, "system:release"), None
-        return grant, None
+        return grant, self._revocations.state(grant.grant_id)
 
-    def _revoke(self, grant: Grant, current: GrantStatus) -> tuple[Grant, str | None]:
+    def _revoke(self, grant: Grant, current: GrantStatus) -> tuple[Grant, CloudRevocation | None]:
+        """Commit the release (with its cloud job when credentials existed), then make the job's
+        first attempt: whatever the cloud answers, the release stands and the reply says so."""
         now = self._deps.clock()
         revoked = grant.moved_to(GrantStatus.REVOKED, now)
+        held_credentials = current is GrantStatus.ACTIVE and grant.expires_at is not None
         with self._deps.store.unit_of_work() as uow:
             if not uow.update_grant(revoked, expected=grant.status):
                 return uow.get_grant(grant.grant_id), None
             uow.delete_secret(grant.grant_id)
-            audit(uow, "grant.released", agent_actor(grant), now, revoked, reason="released by the agent")
-        if current is not GrantStatus.ACTIVE or grant.expires_at is None:
-            return revoked, None
-        result = self._deps.provider.revoke(grant.grant_id, grant.account_id, grant.expires_at)
-        return revoked, result.detail
+            actor = agent_actor(grant)
+            seq = audit(uow, "grant.released", actor, now, revoked, reason="released by the agent")
+            job = self._revocations.enqueue(uow, revoked, seq, actor) if held_credentials else None
+        return revoked, None if job is None else self._revocations.run_now(job)
 
     def _own_grant(self, host: str, agent_id: str, grant_id: str) -> Grant:
         agent = self.agent(host, agent_id)

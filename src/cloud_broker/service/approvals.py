@@ -18,7 +18,9 @@ from cloud_broker.domain.requests import MIN_TTL, AwsAccessRequest
 from cloud_broker.errors import BrokerError, Conflict, Forbidden, InvalidInput
 from cloud_broker.policy.decision import Outcome
 from cloud_broker.service.deps import Deps, audit
-from cloud_broker.service.minting import Minter
+from cloud_broker.service.jobs import Job
+from cloud_broker.service.minting import MintJobs
+from cloud_broker.service.revocation import Revocations
 
 if TYPE_CHECKING:
     from cloud_broker.policy.approval import ApprovalRequirement
@@ -52,9 +54,10 @@ class Narrowing:
 
 
 class Approvals:
-    def __init__(self, deps: Deps, minter: Minter) -> None:
+    def __init__(self, deps: Deps, mints: MintJobs, revocations: Revocations) -> None:
         self._deps = deps
-        self._minter = minter
+        self._mints = mints
+        self._revocations = revocations
 
     def requirement(self, grant: Grant) -> ApprovalRequirement:
         """Who may approve ``grant`` under today's ceiling, and how many approvals it needs."""
@@ -102,8 +105,11 @@ class Approvals:
         config = self._deps.config
         return tuple(a for a in grant.approvals if requirement.allows(a) and config.approver(a) is not None)
 
-    def approve(self, grant_id: str, approver: str, narrowing: Narrowing = Narrowing(), comment: str | None = None) -> Grant:
-        """Record ``approver``'s approval; the grant mints once enough distinct approvers agreed."""
+    def approve(self, grant_id: str, approver: str, narrowing: Narrowing = Narrowing(), comment: str | None = None,
+                *, mint_now: bool = True) -> Grant:
+        """Record ``approver``'s approval; once enough distinct approvers agreed the grant moves
+        to ``minting`` with a mint job. ``mint_now`` runs that job here and now (a broker
+        process, holding the broker's cloud identity); without it a broker process runs it."""
         comment = _optional_text(comment)
         for _ in range(WRITE_ATTEMPTS):
             grant = self._pending(grant_id, approver)
@@ -115,9 +121,11 @@ class Approvals:
                                            detail={"trigger": "hard_deny_on_approve"})
             written = self._record_approval(grant, narrowed, approver, comment)
             if written is not None:
-                if written.status is GrantStatus.MINTING:
-                    return self._minter.mint(written, f"approver:{approver}")[0]
-                return written
+                updated, mint = written
+                if mint is not None and mint_now:
+                    self._mints.run_now(mint)
+                    return self._load(grant_id)
+                return updated
         raise Conflict(f"grant {grant_id} kept changing while being approved; try again", code="GRANT_BUSY")
 
     def deny(self, grant_id: str, approver: str, reason: str) -> Grant:
@@ -135,10 +143,10 @@ class Approvals:
         with self._deps.store.unit_of_work() as uow:
             audit(uow, "grant.comment", f"approver:{approver}", self._deps.clock(), grant, reason=text)
 
-    def revoke(self, grant_id: str, approver: str, reason: str) -> Grant:
-        """End an active grant early: the broker stops handing its credentials out and tells the
-        provider, which says what it could do (STS cannot cut a session short; copies already
-        read work until ``expires_at``)."""
+    def revoke(self, grant_id: str, approver: str, reason: str, *, cloud_now: bool = True) -> Grant:
+        """End an active grant early: the broker stops handing its credentials out, and a
+        ``cloud_revoke`` job asks the provider to do what it can (``cloud_now`` makes the first
+        attempt here; otherwise a broker process does). The job's outcome is audited."""
         reason = _required_text("a revocation", reason)
         grant = self._visible(grant_id, approver)
         now = self._deps.clock()
@@ -152,16 +160,16 @@ class Approvals:
             if revoked is None or not uow.update_grant(revoked, expected=GrantStatus.ACTIVE, revision=fresh.revision):
                 raise _already_resolved(fresh, fresh.status_at(now))
             uow.delete_secret(grant.grant_id)
-            audit(uow, "grant.revoked", f"approver:{approver}", now, revoked, decision="revoked", reason=reason)
-        assert grant.expires_at is not None
-        result = self._deps.provider.revoke(grant.grant_id, grant.account_id, grant.expires_at)
-        with self._deps.store.unit_of_work() as uow:
-            audit(uow, "grant.cloud_revocation", f"approver:{approver}", self._deps.clock(), revoked,
-                  detail={"result": result.detail})
+            seq = audit(uow, "grant.revoked", f"approver:{approver}", now, revoked, decision="revoked", reason=reason)
+            job = self._revocations.enqueue(uow, revoked, seq, f"approver:{approver}")
+        if cloud_now:
+            self._revocations.run_now(job)
         return revoked
 
-    def _record_approval(self, grant: Grant, narrowed: Grant, approver: str, comment: str | None) -> Grant | None:
-        """One conditional write; None when someone else wrote first (the caller retries)."""
+    def _record_approval(self, grant: Grant, narrowed: Grant, approver: str,
+                         comment: str | None) -> tuple[Grant, Job | None] | None:
+        """One conditional write, with the mint job when it was the last approval needed; None
+        when someone else wrote first (the caller retries)."""
         now = self._deps.clock()
         requirement = self.requirement(narrowed)
         approvals = (*self.valid_approvals(grant, requirement), approver)
@@ -177,8 +185,11 @@ class Approvals:
         with self._deps.store.unit_of_work() as uow:
             if not uow.update_grant(updated, expected=GrantStatus.PENDING, revision=grant.revision):
                 return None
-            audit(uow, event, f"approver:{approver}", now, updated, decision=decision, reason=comment, detail=detail)
-        return replace(updated, revision=grant.revision + 1)
+            seq = audit(uow, event, f"approver:{approver}", now, updated, decision=decision, reason=comment,
+                        detail=detail)
+            mint = self._mints.enqueue(uow, updated, seq, f"approver:{approver}") \
+                if updated.status is GrantStatus.MINTING else None
+        return replace(updated, revision=grant.revision + 1), mint
 
     def _pending(self, grant_id: str, approver: str) -> Grant:
         grant = self._load(grant_id)

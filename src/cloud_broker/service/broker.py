@@ -5,16 +5,24 @@ from __future__ import annotations
 from cloud_broker.service.access import AgentAccess
 from cloud_broker.service.approvals import Approvals
 from cloud_broker.service.deps import Deps
-from cloud_broker.service.minting import Minter
+from cloud_broker.service.jobs import JobRunner
+from cloud_broker.service.minting import Minter, MintJobs
+from cloud_broker.service.revocation import Revocations
 from cloud_broker.service.sweeper import Sweeper
 
 
 class Broker:
-    """Edges (API, CLI, MCP in-process) talk to this and nothing deeper."""
+    """Edges (API, CLI, MCP in-process) talk to this and nothing deeper.
+
+    ``jobs`` is the process's job runner: mints and cloud revocations are registered here, and
+    the notification dispatcher registers its message kinds with it (``cli.background``).
+    """
 
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
         minter = Minter(deps)
-        self.access = AgentAccess(deps, minter)
-        self.approvals = Approvals(deps, minter)
+        self.jobs = JobRunner(deps)
+        self.revocations = Revocations(deps, self.jobs)
+        self.access = AgentAccess(deps, minter, self.revocations)
+        self.approvals = Approvals(deps, MintJobs(deps, minter, self.jobs), self.revocations)
         self.sweeper = Sweeper(deps)

@@ -63,7 +63,8 @@ class ConsoleSession:
 
 @dataclass(frozen=True)
 class Delivery:
-    """One outbound message (a Slack post, a webhook call, an agent push) and how it went.
+    """One job the broker owes the outside world (a Slack post, a webhook call, an agent push,
+    a mint, a revocation in the cloud) and how it went; see ``service.jobs``.
 
     ``payload`` is what is sent, minus any secret: signatures are computed at send time.
     """
@@ -233,8 +234,9 @@ class UnitOfWork(Protocol):
         False when another process claimed or settled it first (compare-and-swap)."""
         ...
 
-    def due_deliveries(self, now: datetime, limit: int = 50) -> list[Delivery]:
-        """Deliveries waiting for a (re)try whose time has come."""
+    def due_deliveries(self, now: datetime, limit: int = 50, kinds: tuple[str, ...] | None = None) -> list[Delivery]:
+        """Jobs waiting for a (re)try whose time has come, the longest-waiting first; only of
+        ``kinds`` when given."""
         ...
 
     def list_deliveries(self, *, grant_id: str | None = None, batch_key: str | None = None,

@@ -57,13 +57,15 @@ class OutboxRows:
         )
         return result.rowcount == 1
 
-    def due_deliveries(self, now: datetime, limit: int = 50) -> list[Delivery]:
+    def due_deliveries(self, now: datetime, limit: int = 50, kinds: tuple[str, ...] | None = None) -> list[Delivery]:
         query = (
             select(deliveries)
             .where(deliveries.c.status == PENDING_DELIVERY, deliveries.c.next_attempt_at <= now)
             .order_by(deliveries.c.next_attempt_at)
             .limit(limit)
         )
+        if kinds is not None:
+            query = query.where(deliveries.c.kind.in_(kinds))
         return [_delivery(r) for r in self._c.execute(query).mappings()]
 
     def list_deliveries(self, *, grant_id: str | None = None, batch_key: str | None = None,
