@@ -46,7 +46,11 @@ them with aws_get_credentials once the grant is active.
 When pending: notification_status says whether the approver was reached (sent, failed, \
 not_attempted). Quote notification_channel_name to the user exactly as #name, and share \
 notification_permalink if present. If posting failed but notification_operator_alerted is true, \
-an operator was paged elsewhere and the grant can still be approved. When the decision is \
+an operator was paged elsewhere and the grant can still be approved. notification_batched true \
+means approvers got one summary of several requests rather than a message for this one: say \
+so, quoting the permalink. A 429 TOO_MANY_PENDING means too many of your requests are waiting \
+already: wait for their decisions or release the ones you no longer need, and do not re-send \
+variations of the same request. When the decision is \
 pushed to you as a new message (naming the original conversation, where you should acknowledge \
 it in one line and carry on), act on it; do not poll in a loop. After about 5 minutes of silence \
 one aws_poll_grant is reasonable.
@@ -65,9 +69,11 @@ hold (after about 5 minutes of silence on a pending one), never in a tight loop.
 
 RELEASE_ACCESS = """\
 Give a grant back before its TTL ends, as soon as the work is done. Safe to repeat: releasing \
-a grant that is already revoked or expired is fine. Reply: {grant_id, status}. Note that AWS \
-keeps honouring credentials already issued until they expire; releasing stops the broker from \
-handing them out again."""
+a grant that is already revoked or expired is fine. Reply: {grant_id, status, revoked_in_cloud?, \
+cloud_revocation?}. revoked_in_cloud says what the cloud itself did with credentials already \
+issued: true (they no longer work), false (the cloud cannot cut them short; cloud_revocation \
+says what bounds them instead) or "pending" (the broker is still asking). Either way the broker \
+will not hand them out again."""
 
 GET_CREDENTIALS = """\
 Fetch the AWS credentials of an active, unexpired grant: {grant_id, expires_at, credentials: \
