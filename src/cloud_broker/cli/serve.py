@@ -48,8 +48,19 @@ def run_api(wired: Wired, host: str, port: int, on_ready: object = None) -> None
                                            proxy_headers=False))
     if on_ready is not None:
         threading.Thread(target=_announce, args=(server, on_ready), daemon=True).start()
+    _freeze_startup_heap()
     with background_work(wired):
         server.run()
+
+
+def _freeze_startup_heap() -> None:
+    """Move what start-up built (the IAM catalogue: ~175,000 objects) out of the collector's
+    reach. It lives as long as the process, and scanning it on every full collection cost a
+    pause of ~35 ms in whichever request happened to trigger one."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
 
 
 def _announce(server: object, on_ready: object) -> None:
