@@ -75,3 +75,12 @@ def test_other_partitions_get_the_same_message_everywhere() -> None:
     from_engine = resource_problem("arn:aws-cn:s3:::reports", ACCOUNT) or ""
     message = "partition 'aws-cn' (China) is not supported"
     assert message in str(in_config.value) and message in str(in_role.value) and message in from_engine
+
+
+@pytest.mark.parametrize("value", ["123456789012\n", "123456789012\r\n"])
+def test_a_trailing_newline_is_not_part_of_any_identifier(value: str) -> None:
+    from cloud_broker.domain.grammar import is_account_id, is_uuid
+
+    assert not accepted(syntax.account_id, value)
+    assert not accepted(TypeAdapter(AccountId).validate_python, value)
+    assert not is_account_id(value) and not is_uuid("38102791-50c9-43a8-8bc8-b24508de8678\n")

@@ -47,7 +47,8 @@ def _kind(value: Any) -> str:
 Text = Annotated[str, Field(strict=True)]
 AccountId = Annotated[Text, StringConstraints(pattern=ACCOUNT_ID_PATTERN)]
 Uuid = Annotated[Text, StringConstraints(pattern=UUID_PATTERN)]
-TtlSeconds = Annotated[int, BeforeValidator(whole_number), Field(ge=TTL_MIN, le=TTL_MAX)]
+# Bounds first: declared there, pydantic can write them into JSON Schema (the OpenAPI document).
+TtlSeconds = Annotated[int, Field(ge=TTL_MIN, le=TTL_MAX), BeforeValidator(whole_number)]
 
 
 def describe_issues(issues: Iterable[Mapping[str, Any]], *, drop: tuple[str, ...] = ()) -> list[str]:

@@ -166,3 +166,42 @@ def test_an_oversized_chunked_body_is_refused(bt: BrokerUnderTest) -> None:
 
     reply = bt.client.post("/aws/grants", content=chunks(), headers={**bt.headers(), "Content-Type": "application/json"})
     assert reply.status_code == 413
+
+
+@pytest.mark.parametrize(("method", "path", "allowed"), [
+    ("delete", "/aws/grants", "POST"), ("put", "/aws/scope", "GET"), ("trace", "/healthz", "GET"),
+])
+def test_a_wrong_method_is_405_and_names_the_allowed_ones(bt: BrokerUnderTest, method: str, path: str,
+                                                          allowed: str) -> None:
+    # RFC 9110 requires ``Allow`` on a 405; the error boundary used to drop the router's headers.
+    before = bt.counts()
+    reply = bt.client.request(method, path, headers=bt.headers())
+    assert reply.status_code == 405
+    assert reply.json()["error_code"] == "METHOD_NOT_ALLOWED"
+    assert reply.headers["allow"] == allowed
+    assert bt.counts() == before
+
+
+# Only values no version accepts: a stream opened by mistake would never end in the test client.
+@pytest.mark.parametrize("cursor", ["9" * 5000, "null", "-1", "1e3"], ids=["5000 digits", "null", "-1", "1e3"])
+def test_a_malformed_last_event_id_is_refused_before_the_stream_opens(bt: BrokerUnderTest, cursor: str) -> None:
+    # 5,000 digits used to pass the digit check and reach int(), past Python's conversion limit: a 500.
+    reply = bt.client.get("/aws/events", params={"agent_id": bt.agent_id},
+                          headers={**bt.headers(), "Last-Event-ID": cursor})
+    assert reply.status_code == 400, reply.text
+    assert reply.json()["error"].startswith("INVALID_INPUT: ")
+    assert "last-event-id" in reply.json()["error"].lower()
+    assert cursor not in reply.text
+
+
+@pytest.mark.parametrize(("body", "problem"), [
+    (b'{"account_id": "1234', "not valid JSON"),
+    (b'{"account_id": "\xff"}', "error parsing the body"),  # not UTF-8: the framework's own 400
+])
+def test_an_unparsable_body_is_invalid_input_and_writes_nothing(bt: BrokerUnderTest, body: bytes, problem: str) -> None:
+    before = bt.counts()
+    reply = bt.client.post("/aws/grants", content=body, headers={**bt.headers(), "content-type": "application/json"})
+    assert reply.status_code == 400
+    assert reply.json()["error_code"] == "INVALID_INPUT"
+    assert reply.json()["error"].startswith("INVALID_INPUT: ") and problem in reply.json()["error"]
+    assert bt.counts() == before

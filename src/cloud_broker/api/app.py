@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from cloud_broker import __version__
 from cloud_broker.api import routes_aws, routes_events, routes_host
-from cloud_broker.api.errors import install_error_handlers
+from cloud_broker.api.errors import ERROR_RESPONSES, install_error_handlers
 from cloud_broker.api.limits import BodyLimit
 from cloud_broker.api.tokens import TokenIssuer
 from cloud_broker.service.broker import Broker
@@ -25,7 +25,6 @@ def create_app(broker: Broker, tokens: TokenIssuer) -> FastAPI:
     app.state.event_streams = routes_events.StreamSlots()
     install_error_handlers(app)
     app.add_middleware(BodyLimit)
-    app.include_router(routes_host.router)
-    app.include_router(routes_aws.router)
-    app.include_router(routes_events.router)
+    for router in (routes_host.router, routes_aws.router, routes_events.router):
+        app.include_router(router, responses=ERROR_RESPONSES)
     return app

@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPBearer
 
 from cloud_broker.api.state import broker_of, tokens_of
 from cloud_broker.api.tokens import TokenIssuer, VerifiedToken
@@ -24,10 +25,26 @@ log = logging.getLogger("cloud_broker.api")
 REVOKED = "TOKEN_REVOKED"
 
 
+class HostTokenScheme(HTTPBearer):
+    """The Bearer scheme, as the OpenAPI document declares it; checking is ``caller_host``'s job.
+
+    Without it the document said nothing about authentication, so neither readers nor
+    generated clients could tell which routes need a token.
+    """
+
+    async def __call__(self, request: Request) -> None:  # type: ignore[override]
+        return None
+
+
+HOST_TOKEN = HostTokenScheme(scheme_name="HostToken", bearerFormat="JWT",
+                             description="A host token from POST /host/exchange (or `cloud-broker token issue`)")
+
+
 def caller_host(
     request: Request,
     tokens: Annotated[TokenIssuer, Depends(tokens_of)],
     broker: Annotated[Broker, Depends(broker_of)],
+    _declared: Annotated[None, Security(HOST_TOKEN)] = None,
 ) -> str:
     """The calling host's name; raises ``Unauthenticated`` (never echoing the token) otherwise."""
     header = request.headers.get("authorization", "")

@@ -7,10 +7,13 @@ inside it too. Unexpected exceptions are logged by type only: their text could c
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cloud_broker.domain.grants import IllegalTransition
@@ -19,9 +22,34 @@ from cloud_broker.wire_types import describe_issues
 
 log = logging.getLogger("cloud_broker.api")
 
+CODE_PATTERN = r"^[A-Z][A-Z0-9_]*$"
 
-def error_response(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": f"{code}: {message}", "error_code": code}, status_code=status)
+
+class ErrorBody(BaseModel):
+    """The envelope of every non-2xx answer, and nothing else beside it (contract §3.4)."""
+
+    model_config = ConfigDict(extra="forbid")
+    error: str = Field(pattern=r"^[A-Z][A-Z0-9_]*: ",
+                       description="`CODE: message`, the code spelt out: the published client shows only this")
+    error_code: str = Field(pattern=CODE_PATTERN, description="The same code, for programs")
+
+
+_ENVELOPE = {"application/json": {"schema": ErrorBody.model_json_schema()}}
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    "4XX": {"description": "Refused; nothing was changed. 400 INVALID_INPUT, 401 (no, bad or revoked token), "
+                           "403, 404, 405, 409, 410, 413 PAYLOAD_TOO_LARGE, 429", "content": _ENVELOPE},
+    "5XX": {"description": "The broker failed (500 INTERNAL) or the cloud did (502)", "content": _ENVELOPE},
+}
+"""What every route documents besides its success: the one envelope, for any client or server error.
+
+Inline rather than ``model=ErrorBody``: FastAPI files a model under the route's own media type,
+which for the event stream is ``text/event-stream``, while errors are always JSON. Declaring
+these also replaces FastAPI's default 422 entry, a status this API never answers.
+"""
+
+
+def error_response(status: int, code: str, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": f"{code}: {message}", "error_code": code}, status_code=status, headers=headers)
 
 
 def _broker_error(_: Request, exc: Exception) -> JSONResponse:
@@ -31,14 +59,20 @@ def _broker_error(_: Request, exc: Exception) -> JSONResponse:
 
 def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    problems = describe_issues(exc.errors(), drop=("body", "query", "path"))
+    if any(issue.get("type") == "json_invalid" for issue in exc.errors()):
+        # Its location is a character offset, which read as "0: JSON decode error".
+        return error_response(400, "INVALID_INPUT", "the request body is not valid JSON")
+    problems = describe_issues(exc.errors(), drop=("body", "query", "path", "header"))
     return error_response(400, "INVALID_INPUT", "; ".join(problems[:10]) or "invalid request")
 
 
 def _http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "HTTP_ERROR")
-    return error_response(exc.status_code, code, str(exc.detail))
+    # A body the framework cannot parse (not UTF-8, say) is bad input like any other: same code.
+    code = {400: "INVALID_INPUT", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED",
+            413: "PAYLOAD_TOO_LARGE"}.get(exc.status_code, "HTTP_ERROR")
+    # The router's own headers travel on: a 405 must say which methods the path allows (``Allow``).
+    return error_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
 
 
 def _transition_error(_: Request, exc: Exception) -> JSONResponse:

@@ -37,10 +37,12 @@ import anyio
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response, StreamingResponse
+from pydantic import Field, StringConstraints
 from starlette.types import Receive, Scope, Send
 
 from cloud_broker.api.auth import caller_host
 from cloud_broker.api.errors import error_response
+from cloud_broker.api.schemas import absent_when_none
 from cloud_broker.api.state import broker_of, tokens_of
 from cloud_broker.api.tokens import TokenIssuer
 from cloud_broker.domain.ids import canonical_uuid
@@ -57,6 +59,11 @@ MAX_STREAMS_PER_HOST = 20
 MAX_STREAM_SECONDS = 3600.0
 """Even under a day-long token a stream ends within the hour, so access is checked again."""
 KEEPALIVE = b": keepalive\n\n"
+EventId = Annotated[str, StringConstraints(pattern=r"^[ \t]*[0-9]{0,20}[ \t]*$")]
+"""What ``Last-Event-ID`` may hold: an id this stream sent (a 64-bit row number), or nothing.
+Declared on the parameter, so the OpenAPI document says so, and bounded, so no digit string
+reaches ``int()`` long enough to exceed Python's conversion limit (that was a 500)."""
+Cursor = Annotated[int, Field(ge=0)]
 
 Host = Annotated[str, Depends(caller_host)]
 B = Annotated[Broker, Depends(broker_of)]
@@ -110,16 +117,34 @@ class EventStreamResponse(StreamingResponse):
                     await closer()
 
 
-@router.get("/events", response_model=None)
+EVENT_SCHEMA = {
+    "type": "object",
+    "required": ["id", "event", "data"],
+    "properties": {
+        "id": {"type": "string", "pattern": "^[0-9]+$", "description": "Resend as Last-Event-ID to resume"},
+        "event": {"enum": ["ready", "grant"]},
+        "data": {"type": "string", "contentMediaType": "application/json", "contentSchema": {"type": "object"}},
+    },
+}
+"""One frame of the stream, as Open API 3.2 (and FastAPI's own SSE routes) document it: ``itemSchema``."""
+
+
+# ``response_class=Response`` has no media type, so FastAPI adds no JSON (or whole-stream string)
+# schema of its own to the 200 beside the one declared here.
+@router.get("/events", response_model=None, response_class=Response,
+            responses={200: {"description": "Grant events, one frame each, after a first `ready` frame",
+                             "content": {"text/event-stream": {"itemSchema": EVENT_SCHEMA}}}})
 async def grant_events(
     request: Request,
     host: Host,
     broker: B,
     tokens: Tokens,
     agent_id: Annotated[Uuid, Query(description="The agent whose grants to follow")],
-    run_id: Annotated[Uuid | None, Query(description="Only the grants of this run of the agent")] = None,
-    after: Annotated[int | None, Query(ge=0, description="Resume after this event id")] = None,
-    last_event_id: Annotated[str | None, Header(description="Set by SSE clients on reconnect")] = None,
+    run_id: Annotated[Uuid | None, Query(description="Only the grants of this run of the agent"),
+                      absent_when_none(Uuid)] = None,
+    after: Annotated[Cursor | None, Query(description="Resume after this event id"), absent_when_none(Cursor)] = None,
+    last_event_id: Annotated[EventId | None, Header(description="Set by SSE clients on reconnect"),
+                             absent_when_none(EventId)] = None,
 ) -> Response:
     agent = broker.access.agent(host, agent_id)
     feed = GrantFeed(broker.deps)

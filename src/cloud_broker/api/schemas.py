@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, WithJsonSchema
 
-from cloud_broker.domain.grants import Grant, GrantStatus
 from cloud_broker.domain.grammar import REGION_PATTERN
+from cloud_broker.domain.grants import Grant, GrantStatus
 from cloud_broker.domain.limits import (
     MAX_ACTIONS,
     MAX_REASON_LENGTH,
@@ -31,8 +31,26 @@ from cloud_broker.wire_types import (
 )
 
 Action = Annotated[str, StringConstraints(pattern=ACTION_PATTERN)]
-Resource = Annotated[str, StringConstraints(pattern=RESOURCE_PATTERN, max_length=MAX_RESOURCE_LENGTH)]
+# ``\s`` means something else to each regex engine: pydantic validates with Rust's (Unicode
+# White_Space), readers of the OpenAPI document apply ECMA-262's. They disagree on U+0085 (the
+# document admitted it, the API refused it) and U+FEFF (the other way round). The document spells
+# out the set the API enforces; validation (and its message) stays with the shared grammar.
+WHITESPACE = r"\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+RESOURCE_DOCUMENTED = {"type": "string", "pattern": RESOURCE_PATTERN.replace(r"\s", WHITESPACE),
+                       "maxLength": MAX_RESOURCE_LENGTH}
+Resource = Annotated[str, StringConstraints(pattern=RESOURCE_PATTERN, max_length=MAX_RESOURCE_LENGTH),
+                     WithJsonSchema(RESOURCE_DOCUMENTED)]
 Region = Annotated[str, StringConstraints(pattern=REGION_PATTERN, max_length=32)]
+
+
+def absent_when_none(kind: Any) -> WithJsonSchema:
+    """The schema of ``kind`` alone, for a query or header parameter typed ``kind | None``.
+
+    FastAPI documents such a parameter as ``anyOf: [kind, null]``, but a query string or a
+    header cannot carry a JSON null: whoever believes the document sends the text ``null``, which
+    is refused. The parameter is optional by being left out, as ``required: false`` says.
+    """
+    return WithJsonSchema(TypeAdapter(kind).json_schema())
 
 
 class _Strict(BaseModel):

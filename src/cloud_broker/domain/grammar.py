@@ -48,20 +48,20 @@ _ROLE_NAME = re.compile(r"^role/[A-Za-z0-9+=,.@_/-]{1,576}$")
 
 
 def is_uuid(value: str) -> bool:
-    return bool(_UUID.match(value))
+    return bool(_UUID.fullmatch(value))
 
 
 def is_account_id(value: str) -> bool:
-    return bool(_ACCOUNT_ID.match(value))
+    return bool(_ACCOUNT_ID.fullmatch(value))
 
 
 def is_action(value: str) -> bool:
-    return bool(_ACTION.match(value))
+    return bool(_ACTION.fullmatch(value))
 
 
 def is_service(value: str) -> bool:
     """A service segment of an ARN: lower-case letters, digits, ``-``, and wildcards."""
-    return bool(_SERVICE.match(value))
+    return bool(_SERVICE.fullmatch(value))
 
 
 def partition_problem(partition: str) -> str | None:
@@ -76,7 +76,7 @@ def partition_problem(partition: str) -> str | None:
 
 def region_problem(region: str) -> str | None:
     """Why ``region`` is not an AWS region of the supported partition, or None."""
-    if not _REGION.match(region):
+    if not _REGION.fullmatch(region):
         return f"{region!r} is not an AWS region such as 'us-east-1'"
     if _FOREIGN_REGION.match(region):
         return (f"region {region!r} belongs to another partition than {PARTITION!r}, "
@@ -92,7 +92,7 @@ def role_arn_problem(arn: str) -> str | None:
     partition = partition_problem(parts[1])
     if partition is not None:
         return partition
-    if not _ACCOUNT_ID.match(parts[4]) or not _ROLE_NAME.match(parts[5]):
+    if not _ACCOUNT_ID.fullmatch(parts[4]) or not _ROLE_NAME.fullmatch(parts[5]):
         return f"{arn!r} is not an IAM role ARN such as 'arn:aws:iam::123456789012:role/cloud-broker-agent'"
     return None
 
@@ -130,6 +130,6 @@ def arn_pattern_problem(pattern: str) -> str | None:
 def _segment_problem(name: str, text: str, valid: Callable[[str], bool]) -> str | None:
     if not text or "*" in text or "?" in text or valid(text):
         return None
-    if name == "region" and region_problem(text) is not None and _REGION.match(text):
+    if name == "region" and region_problem(text) is not None and _REGION.fullmatch(text):
         return region_problem(text)
     return f"{name} segment {text!r} is neither empty, a wildcard nor a valid {name}"
