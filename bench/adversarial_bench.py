@@ -134,6 +134,31 @@ def long_fields() -> Iterator[Shape]:
     yield Shape("long-fields", tuple(f"ec2:Qq{k}{'x' * 110}" for k in range(MAX_ACTIONS)), ("*",))
 
 
+def format_heavy() -> Iterator[Shape]:
+    """Actions with the most resource types (``ec2:CreateTags`` has over a hundred ARN formats),
+    one per distinct set, against long resources: a question per format and resource."""
+    catalogue = Catalogue.default()
+    seen: set[tuple[str, ...]] = set()
+    actions: list[str] = []
+    for action in sorted(catalogue.all_actions(), key=lambda a: -len(a.arn_formats)):
+        if action.arn_formats not in seen and not any(f == "*" for f in action.arn_formats):
+            seen.add(action.arn_formats)
+            actions.append(action.name)
+        if len(actions) == MAX_ACTIONS:
+            break
+    for head in ("arn:aws:*:*:*:", "arn:aws:zzzz:*:*:", f"arn:aws:ec2:us-east-1:{ACCOUNT}:"):
+        yield Shape("format-heavy", tuple(actions), tuple(_bounded(head + "?" * 2000 + str(i))
+                                                          for i in range(MAX_RESOURCES)))
+
+
+def wide_alphabets(rng: random.Random) -> Iterator[Shape]:
+    """Resources of 2,048 distinct non-ASCII characters: an automaton mask per character."""
+    alphabet = [chr(c) for c in range(0x100, 0x1000)]
+    for _ in range(3):
+        resources = tuple(_bounded(S3 + "reports/" + "".join(rng.sample(alphabet, 2000))) for _ in range(MAX_RESOURCES))
+        yield Shape("wide-alphabet", ("s3:GetObject", "s3:ListBucket"), resources)
+
+
 def random_shapes(rng: random.Random) -> Iterator[Shape]:
     """Random mixtures of the above alphabets, sized up to the limits."""
     alphabet = "ab/*?*?"
@@ -158,8 +183,8 @@ def cold() -> None:
 def run() -> None:
     catalogue = Catalogue.default()
     gc.freeze()  # as ``serve`` does once the catalogue is loaded
-    shapes = [*question_runs(), *alternations(), *spellings(), *products(), *long_fields(),
-              *random_shapes(random.Random(SEED))]
+    shapes = [*question_runs(), *alternations(), *spellings(), *products(), *long_fields(), *format_heavy(),
+              *wide_alphabets(random.Random(SEED)), *random_shapes(random.Random(SEED))]
     timings: dict[str, list[float]] = {}
     worst = (0.0, "", "")
     spent_max = 0

@@ -3,6 +3,7 @@ server already validated, with the same rules, so neither can drift from the oth
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Annotated, Any
 
@@ -51,6 +52,16 @@ Uuid = Annotated[Text, StringConstraints(pattern=UUID_PATTERN)]
 TtlSeconds = Annotated[int, Field(ge=TTL_MIN, le=TTL_MAX), BeforeValidator(whole_number)]
 
 
+_PLAIN_NAME = re.compile(r"[a-z][a-z0-9_-]{0,39}")  # the shape of this API's own field and header names
+
+
+def _location_part(part: object) -> str:
+    """A field name or index, as long as it is one: an unknown key is the caller's text, and
+    may be a pasted secret."""
+    text = str(part)
+    return text if isinstance(part, int) or _PLAIN_NAME.fullmatch(text) else "<unrecognised field>"
+
+
 def describe_issues(issues: Iterable[Mapping[str, Any]], *, drop: tuple[str, ...] = ()) -> list[str]:
     """One readable ``field: problem`` per pydantic issue, never echoing the input (it may be a
     pasted secret); ``drop`` removes framework prefixes such as ``body`` from locations."""
@@ -59,6 +70,6 @@ def describe_issues(issues: Iterable[Mapping[str, Any]], *, drop: tuple[str, ...
         pattern = (issue.get("ctx") or {}).get("pattern")
         message = "unknown field" if issue.get("type") == "extra_forbidden" else issue.get("msg", "invalid")
         message = _PATTERN_MESSAGES.get(str(pattern), message)
-        where = ".".join(str(part) for part in issue.get("loc", ()) if part not in drop)
+        where = ".".join(_location_part(part) for part in issue.get("loc", ()) if part not in drop)
         problems.append(f"{where}: {message}" if where else str(message))
     return problems

@@ -205,3 +205,19 @@ def test_an_unparsable_body_is_invalid_input_and_writes_nothing(bt: BrokerUnderT
     assert reply.json()["error_code"] == "INVALID_INPUT"
     assert reply.json()["error"].startswith("INVALID_INPUT: ") and problem in reply.json()["error"]
     assert bt.counts() == before
+
+
+@pytest.mark.parametrize("key", ["AKIAIOSFODNN7EXAMPLE", "aws_secret_access_key=wJalrXUtnFEMI/K7MDENG", "x" * 41,
+                                 "Bearer eyJhbGciOi"])
+def test_an_unknown_field_is_refused_without_echoing_a_name_that_could_be_a_secret(
+        bt: BrokerUnderTest, key: str) -> None:
+    before = bt.counts()
+    reply = bt.client.post("/aws/grants", json={**bt.grant_body(), key: "x"}, headers=bt.headers())
+    assert reply.status_code == 400 and "unknown field" in reply.json()["error"]
+    assert key not in reply.text and "<unrecognised field>" in reply.text
+    assert bt.counts() == before
+
+
+def test_an_unknown_field_named_like_ours_is_named_back(bt: BrokerUnderTest) -> None:
+    reply = bt.client.post("/aws/grants", json={**bt.grant_body(), "ttl_second": 900}, headers=bt.headers())
+    assert reply.status_code == 400 and "ttl_second: unknown field" in reply.json()["error"]

@@ -116,7 +116,7 @@ def test_a_revocation_the_cloud_keeps_refusing_is_given_up_and_audited(fb: Broke
     for _ in range(MAX_ATTEMPTS - 1):
         _run_jobs_later(fb)
     final = _release(fb, grant_id).json()
-    assert final["revoked_in_cloud"] is False and "refused to revoke" in final["cloud_revocation"]
+    assert final["revoked_in_cloud"] is False and f"failed after {MAX_ATTEMPTS} attempts" in final["cloud_revocation"]
     assert _events(fb, grant_id)[-1] == "grant.cloud_revocation_failed"
     assert flaky.calls == MAX_ATTEMPTS and _run_jobs_later(fb) == 0
 
@@ -138,3 +138,15 @@ def test_withdrawing_a_pending_request_needs_no_cloud_step(fb: BrokerUnderTest) 
     assert body["status"] == "revoked" and "revoked_in_cloud" not in body
     with fb.broker.deps.store.unit_of_work() as uow:
         assert uow.list_deliveries(grant_id=grant_id, kinds=(CLOUD_REVOKE,)) == []
+
+
+def test_a_provider_that_keeps_crashing_is_given_up_audited_and_not_called_a_refusal(
+        fb: BrokerUnderTest, flaky: FlakyRevoke) -> None:
+    grant_id = _active(fb)
+    flaky.failures, flaky.error = MAX_ATTEMPTS, RuntimeError("socket closed")
+    _release(fb, grant_id)
+    for _ in range(MAX_ATTEMPTS - 1):
+        _run_jobs_later(fb)
+    assert _events(fb, grant_id)[-1] == "grant.cloud_revocation_failed"
+    final = _release(fb, grant_id).json()
+    assert final["revoked_in_cloud"] is False and "internal error: RuntimeError" in final["cloud_revocation"]

@@ -205,3 +205,20 @@ def test_a_summary_that_failed_to_post_is_retried_and_shows_the_count_when_it_go
     [later] = _burst(flood, 1)
     assert (later["notification_status"], later["notification_batched"]) == ("sent", True)
     assert later["notification_permalink"].endswith(summary.ts.replace(".", ""))
+
+
+def test_filing_and_withdrawing_in_a_loop_cannot_page_approvers_without_end(emulator: Any, tmp_path: Path) -> None:
+    """Withdrawing frees the pending slot; a batched grant's end is no news to approvers, who
+    never saw it on its own, so the loop stays within the page limit."""
+    setup = Setup(callback=False, broker={"max_pages_per_window": 1, "page_window_seconds": WINDOW,
+                                          "max_pending_per_run": 1, "max_pending_per_agent": 1})
+    for nb in notify_broker(emulator, tmp_path, setup):
+        _to_the_start_of_a_window(nb)
+        run = str(uuid.uuid4())
+        for i in range(12):
+            pending = nb.request(run_id=run, resources=[f"arn:aws:s3:::reports/{i}/*"])
+            released = nb.client.post(f"/aws/grants/{pending['grant_id']}/release",
+                                      params={"agent_id": nb.agent_id}, headers=nb.headers())
+            assert released.json()["status"] == "revoked"
+        nb.dispatcher().run_once()
+        assert sorted(_hook_types(nb)) == ["approval_requested", "approval_requests_batched", "grant_resolved"]

@@ -74,6 +74,10 @@ class BrokerSettings(ConfigModel):
     # minutes is already a busy channel for the people who must read each one.
     max_pages_per_window: Annotated[int, Field(strict=True, ge=1, le=100)] = 5
     page_window_seconds: Annotated[int, Field(strict=True, ge=60, le=86_400)] = 600
+    # Grant requests (of any outcome: denied ones are stored too) one agent may file per minute.
+    # Each is an audit record that can never be deleted; a task needs a handful, and an agent
+    # looping on variations of a refused request is stopped before it fills a disk.
+    max_requests_per_agent_per_minute: Annotated[int, Field(strict=True, ge=1, le=10_000)] = 60
 
     @model_validator(mode="after")
     def _run_cap_within_agent_cap(self) -> BrokerSettings:

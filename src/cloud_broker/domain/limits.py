@@ -49,9 +49,18 @@ DECISION_WORK = 40_000
 ``policy.budget``). Real requests spend a few hundred; past the bound, open questions get the
 safe answer and the request goes to a person. About 20 ms of work on one core."""
 
+QUESTION_WORK = 5
+"""The least one containment or overlap question costs when not answered from a memo: preparing
+and comparing two patterns is work even when no automaton runs. Without it, a request could ask
+a hundred thousand "free" questions."""
+
 CALL_WORK = 20_000
 """Automaton steps one containment question may spend when no decision budget is given
 (configuration checks, tools): the same protection outside a decision."""
+
+MEMO_BYTES = 8 << 20
+"""Bytes each of the engine's memos (settled answers, compiled patterns, expansions) may hold
+before it is emptied: agent input can make the broker forget, never grow without end."""
 
 LISTED_PAIRS = 10
 """Pairs a reason names before saying "and N more"."""
@@ -61,3 +70,11 @@ LISTED_UNKNOWN = 10
 
 EXPLAINED_PAIRS = 100
 """Pairs per list in a decision's explanation (reply and audit row); counts are always given."""
+
+EXPLAINED_CHARACTERS = 16_384
+"""Characters of action and resource text all lists of one explanation may show together: the
+explanation is kept in an audit row, which can never be deleted."""
+
+MAX_STORED_DENIED_RESOURCE = 256
+"""Characters kept of each resource of a hard-denied request: it will never be minted, its
+grant row is kept for ever, and the audit row holds a digest of the whole request."""

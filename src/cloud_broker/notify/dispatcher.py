@@ -23,6 +23,7 @@ from cloud_broker.notify.page_limit import SLACK_SUMMARY_KINDS, PageLimit
 from cloud_broker.notify.pager import SlackApi
 from cloud_broker.notify.webhook import (
     AGENT_CALLBACK,
+    PAGE_BATCHED,
     PENDING,
     SIGNED_KINDS,
     SLACK_PAGE,
@@ -134,16 +135,22 @@ class Dispatcher:
         rows = [_row(event, SLACK_UPDATE, page.target, {"channel_id": page.target, "ts": page.external_ref,
                                                         "event": event.event, "resolution": text}, now)] if page else []
         if outside:
-            rows += self._outside_rows(event, required, text, now)
+            batched = bool(uow.list_deliveries(grant_id=grant.grant_id, kinds=(PAGE_BATCHED,)))
+            rows += self._outside_rows(event, required, text, now, tell_approvers=not batched)
         return rows
 
-    def _outside_rows(self, event: GrantEvent, required: int, text: str, now: datetime) -> list[Delivery]:
+    def _outside_rows(self, event: GrantEvent, required: int, text: str, now: datetime, *,
+                      tell_approvers: bool) -> list[Delivery]:
+        """The resolution webhooks (only for grants approvers were paged for one by one: a
+        batched one was never announced on its own, and announcing its end would let an agent
+        that files and withdraws in a loop page approvers without end) and the agent callback."""
         grant = event.grant
         channel = self._deps.config.approval_channel(grant.team, grant.account_id)
         card = card_for(self._deps, grant, required_approvals=required, resolution=text).to_json()
         body = event.to_json()
+        hooks = channel.webhooks if channel and tell_approvers else ()
         rows = [_row(event, WEBHOOK_RESOLUTION, name, {"type": "grant_resolved", "event": body, "grant": card}, now)
-                for name in (channel.webhooks if channel else ())]
+                for name in hooks]
         agent = self._deps.config.agent(grant.agent_id)
         if agent is not None and agent.callback is not None:
             rows.append(_row(event, AGENT_CALLBACK, agent.id, body, now))

@@ -16,11 +16,12 @@ from typing import Any
 
 from rapidfuzz import fuzz, process
 
+from cloud_broker.domain.limits import MEMO_BYTES
 from cloud_broker.policy.budget import Budget
+from cloud_broker.policy.memo import BoundedMemo
 from cloud_broker.policy.patterns import canonical, fold, has_glob, literal_prefix, matcher, matches_star, overlap
 
 _PLACEHOLDER = re.compile(r"\$\{[^}]*\}")
-_CACHE_SIZE = 1 << 14
 # Similarity (0-100) a name must reach to be suggested; services to look in for a misspelt one.
 _NAME_CUTOFF = 50
 _SERVICE_CUTOFF = 60
@@ -59,8 +60,11 @@ class Catalogue:
         self._built: dict[str, _Service] = {}
         # Canonical names (as ``expand`` answers them) -> action: the engine's hot lookup.
         self._by_name: dict[str, CatalogueAction] = {}
-        self._expand = lru_cache(maxsize=_CACHE_SIZE)(self._expand_folded)
-        self._applies: dict[tuple[tuple[str, ...], str], bool] = {}
+        # Keyed by what agents send, so bounded in bytes (``policy.memo``), not entries.
+        self._expansions: BoundedMemo[str, frozenset[str]] = BoundedMemo(
+            MEMO_BYTES, lambda pattern, names: len(pattern) + 64 * len(names) + 200)
+        self._applies: BoundedMemo[tuple[tuple[str, ...], str], bool] = BoundedMemo(
+            MEMO_BYTES, lambda key, _answer: len(key[1]) + 100)
         self._suggest = lru_cache(maxsize=1024)(self._suggest_folded)
 
     @classmethod
@@ -80,9 +84,13 @@ class Catalogue:
 
     def cache_clear(self) -> None:
         """Forget memoised expansions, suggestions and applicability (benchmarks measure cold)."""
-        self._expand.cache_clear()
+        self._expansions.clear()
         self._suggest.cache_clear()
         self._applies.clear()
+
+    def all_actions(self) -> list[CatalogueAction]:
+        """Every action of every service (building each service on first use)."""
+        return [action for prefix in self._raw if (service := self._service(prefix)) for action in service.actions.values()]
 
     def is_known_service(self, prefix: str) -> bool:
         """Whether ``prefix`` (``s3``, ``IAM``) names a service of the catalogue."""
@@ -99,7 +107,12 @@ class Catalogue:
 
     def expand(self, action_pattern: str) -> frozenset[str]:
         """Every catalogue action the (case-insensitive) IAM pattern matches; empty if none."""
-        return self._expand(canonical(fold(action_pattern)))
+        pattern = canonical(fold(action_pattern))
+        found = self._expansions.get(pattern)
+        if found is None:
+            found = self._expand_folded(pattern)
+            self._expansions.put(pattern, found)
+        return found
 
     def suggest(self, name: str, n: int = 3) -> list[str]:
         """The ``n`` valid action names nearest to ``name``, best first (for typos).
@@ -154,28 +167,28 @@ class Catalogue:
         return found is not None and self.reaches(found.arn_formats, resource, budget=budget)
 
     def reaches(self, arn_formats: tuple[str, ...], resource: str, *, budget: Budget | None = None) -> bool:
-        """``applies`` for an action of these ARN formats (empty: the action supports only ``*``)."""
+        """``applies`` for an action of these ARN formats (empty: the action supports only ``*``).
+
+        With ``budget`` spent the answer is True at once (the safe one: the pair then needs a
+        rule's cover), so an exhausted decision's remaining questions cost next to nothing."""
         if not arn_formats:
             return matches_star(resource)
+        if budget is not None and budget.exhausted:
+            return True
         key = (arn_formats, canonical(resource))
         answer = self._applies.get(key)
         return self._formats_reach(*key, budget) if answer is None else answer
 
     def _formats_reach(self, formats: tuple[str, ...], resource: str, budget: Budget | None) -> bool:
-        reaches: bool | None = False
         for fmt in formats:
             answer = overlap(_in_aws_partition(fmt), resource, budget=budget)
-            if answer:
-                reaches = True
-                break
             if answer is None:
-                reaches = None
-        if reaches is None:
-            return True  # undecided: not remembered, and safe (the pair then needs cover)
-        if len(self._applies) >= _CACHE_SIZE * 4:
-            self._applies.clear()
-        self._applies[(formats, resource)] = reaches
-        return reaches
+                return True  # undecided: not remembered, and safe (the pair then needs cover)
+            if answer:
+                self._applies.put((formats, resource), True)
+                return True
+        self._applies.put((formats, resource), False)
+        return False
 
     def _known(self, action: str) -> CatalogueAction:
         found = self.action(action)

@@ -21,17 +21,18 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import TypeVar
 
+from cloud_broker.domain.limits import MEMO_BYTES
 from cloud_broker.policy.budget import Budget
 from cloud_broker.policy.ceiling import Ceiling
+from cloud_broker.policy.memo import MISSING, BoundedMemo
 from cloud_broker.policy.patterns import contains, fold, literal_prefix, matcher, overlap
 
-_MEMO_LIMIT = 1 << 16
+_CEILING_MEMO_BYTES = MEMO_BYTES // 8
 _GRAM = 5
 _WILDCARDS = re.compile(r"[*?]")
 _Candidate = tuple[int, str]  # (rule index, pattern)
 _K = TypeVar("_K")
 _V = TypeVar("_V")
-_MISSING = object()
 
 
 class CompiledCeiling:
@@ -50,11 +51,17 @@ class CompiledCeiling:
         # One compiled matcher per rule action pattern: rules_for_action tries each of them.
         self._matchers = {p: matcher(p) for _, p in self._action_candidates("*")}
         self._resources_by_gram, self._resources_unindexed = _index_resources(ceiling)
-        self._rules_memo: dict[str, frozenset[int]] = {}
-        self._resources_memo: dict[str, tuple[_Candidate, ...]] = {}
-        self._cover_memo: dict[tuple[frozenset[int], str], str | None] = {}
-        self._deny_memo: dict[str, tuple[str, bool] | None] = {}
-        self._close_memo: dict[tuple[str, frozenset[str]], str | None] = {}
+        # Keyed by what agents send: bounded in bytes (``policy.memo``), one share per ceiling.
+        self._rules_memo: BoundedMemo[str, frozenset[int]] = BoundedMemo(
+            _CEILING_MEMO_BYTES, lambda k, v: len(k) + 8 * len(v) + 100)
+        self._resources_memo: BoundedMemo[str, tuple[_Candidate, ...]] = BoundedMemo(
+            _CEILING_MEMO_BYTES, lambda k, v: len(k) + 64 * len(v) + 100)
+        self._cover_memo: BoundedMemo[tuple[frozenset[int], str], str | None] = BoundedMemo(
+            _CEILING_MEMO_BYTES, lambda k, _v: 8 * len(k[0]) + len(k[1]) + 100)
+        self._deny_memo: BoundedMemo[str, tuple[str, bool] | None] = BoundedMemo(
+            _CEILING_MEMO_BYTES, lambda k, _v: len(k) + 100)
+        self._close_memo: BoundedMemo[tuple[str, frozenset[str]], str | None] = BoundedMemo(
+            _CEILING_MEMO_BYTES, lambda k, _v: len(k[0]) + sum(len(r) for r in k[1]) + 100)
 
     def denied_by(self, action_pattern: str, budget: Budget) -> tuple[str, bool] | None:
         """The first denylist pattern ``action_pattern`` can reach (the two globs share a name,
@@ -123,7 +130,7 @@ class CompiledCeiling:
         pass over it in Python, paid from the budget; unpaid, there are no candidates (and so
         no cover), which is the safe answer."""
         found = self._resources_memo.get(resource)
-        if found is None:
+        if found is None:  # () is a valid, remembered answer; None only means "not yet"
             if not budget.take(len(resource) // 8):
                 return ()
             found = _memoised(self._resources_memo, resource, lambda: self._find_resource_candidates(resource))
@@ -134,14 +141,14 @@ class CompiledCeiling:
         return tuple(sorted({*self._resources_unindexed, *(c for group in hits for c in group)}))
 
     @staticmethod
-    def _settled(memo: dict[_K, _V], key: _K, budget: Budget, compute: Callable[[], _V]) -> _V:
+    def _settled(memo: BoundedMemo[_K, _V], key: _K, budget: Budget, compute: Callable[[], _V]) -> _V:
         """``_memoised``, except that an answer reached with the budget spent is not kept."""
-        found = memo.get(key, _MISSING)
-        if found is not _MISSING:
+        found = memo.lookup(key)
+        if found is not MISSING:
             return found  # type: ignore[return-value]
         answer = compute()
         if not budget.exhausted:
-            _memoised(memo, key, lambda: answer)
+            memo.put(key, answer)
         return answer
 
 
@@ -174,15 +181,12 @@ def _grams(pattern: str) -> set[str]:
     return {run[k : k + _GRAM] for run in _WILDCARDS.split(pattern) for k in range(len(run) - _GRAM + 1)}
 
 
-def _memoised(memo: dict[_K, _V], key: _K, compute: Callable[[], _V]) -> _V:
-    # Requests are agent-controlled: a memo is emptied rather than left to grow without
-    # limit. The answer is returned from a local, so a clear by another thread is harmless.
-    found = memo.get(key, _MISSING)
-    if found is _MISSING:
+def _memoised(memo: BoundedMemo[_K, _V], key: _K, compute: Callable[[], _V]) -> _V:
+    # The answer is returned from a local, so a clear by another thread is harmless.
+    found = memo.lookup(key)
+    if found is MISSING:
         found = compute()
-        if len(memo) >= _MEMO_LIMIT:
-            memo.clear()
-        memo[key] = found
+        memo.put(key, found)  # type: ignore[arg-type]
     return found  # type: ignore[return-value]
 
 

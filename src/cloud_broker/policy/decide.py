@@ -40,6 +40,8 @@ class _Work:
     catalogue: Catalogue
     budget: Budget
     expansions: dict[str, frozenset[str]] = field(default_factory=dict)
+    # (ARN formats, resource) -> whether the pair grants something; shared with the session policy.
+    reaches: dict[tuple[tuple[str, ...], str], bool] = field(default_factory=dict)
     _concrete: tuple[str, ...] | None = None
 
     def expansion(self, action: str) -> frozenset[str]:
@@ -153,7 +155,7 @@ def _check_resources(work: _Work) -> Decision | None:
     for resource in work.request.resources:
         problem = resource_problem(resource, work.compiled.ceiling.account_id)
         if problem is not None:
-            return _deny(f"resource {resource!r} {problem}")
+            return _deny(f"resource {_shown(resource)} {problem}")
     return None
 
 
@@ -185,8 +187,7 @@ def _decide_pairs(work: _Work, now: datetime) -> Decision:
 def _split_pairs(work: _Work) -> tuple[tuple[Pair, ...], tuple[Pair, ...]]:
     """Pairs that grant something and pairs that do not, answered once per (resource types,
     resource): many actions share their resource types."""
-    catalogue, budget, resources = work.catalogue, work.budget, work.request.resources
-    reaches: dict[tuple[tuple[str, ...], str], bool] = {}
+    catalogue, budget, resources, reaches = work.catalogue, work.budget, work.request.resources, work.reaches
     applicable: list[Pair] = []
     not_applicable: list[Pair] = []
     for action in work.concrete_actions():
@@ -226,7 +227,7 @@ def _judge(work: _Work, now: datetime, covered: tuple[Pair, ...], uncovered: tup
     """The outcome of a request that could be granted at all, once its pairs are sorted."""
     try:
         build_session_policy(work.request, expires_at=now + work.request.ttl, catalogue=work.catalogue,
-                             budget=work.budget)
+                             budget=work.budget, reaches=work.reaches)
     except SessionPolicyTooLarge as exc:
         return Outcome.HARD_DENY, (
             f"session policy would be {exc.length:,} characters, over AWS's {SESSION_POLICY_LIMIT:,} limit; "
@@ -270,8 +271,13 @@ def _spent(budget: Budget) -> str:
             "prove was treated as not covered)")
 
 
+def _shown(text: str, limit: int = 120) -> str:
+    """A value quoted in a reason: reasons are stored for ever, so long ones are cut."""
+    return repr(text) if len(text) <= limit else repr(text[: limit - 1] + "…")
+
+
 def _listing(pairs: tuple[Pair, ...]) -> str:
-    shown = ", ".join(f"{p.action} on {p.resource}" for p in pairs[:LISTED_PAIRS])
+    shown = ", ".join(f"{p.action} on {_shown(p.resource)[1:-1]}" for p in pairs[:LISTED_PAIRS])
     more = len(pairs) - LISTED_PAIRS
     return f"{shown} and {more} more" if more > 0 else shown
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-from cloud_broker.domain.limits import EXPLAINED_PAIRS
+from cloud_broker.domain.limits import EXPLAINED_CHARACTERS, EXPLAINED_PAIRS
 
 
 class Outcome(StrEnum):
@@ -44,15 +44,24 @@ class Decision:
     def explanation(self, limit: int = EXPLAINED_PAIRS) -> dict[str, Any]:
         """The explanation block of the wire reply and the audit row.
 
-        A request for ``*`` can expand to thousands of pairs; each list is cut at ``limit`` and
-        the full counts are given, so a reply stays readable and an audit row stays small.
+        A request for ``*`` can expand to thousands of pairs, each naming a resource of up to
+        2,048 characters; each list is cut at ``limit`` pairs, all lists together at
+        ``EXPLAINED_CHARACTERS``, and the full counts are given whenever anything was cut, so a
+        reply stays readable and an audit row (which is never deleted) stays small.
         """
         lists = {"covered": self.covered, "uncovered": self.uncovered, "not_applicable": self.not_applicable}
-        block: dict[str, Any] = {
-            name: [_pair_public(p, with_rule=name == "covered") for p in pairs[:limit]] for name, pairs in lists.items()
-        }
+        room = EXPLAINED_CHARACTERS
+        block: dict[str, Any] = {}
+        for name, pairs in lists.items():
+            shown = []
+            for pair in pairs[:limit]:
+                room -= len(pair.action) + len(pair.resource) + len(pair.rule or "")
+                if room < 0:
+                    break
+                shown.append(_pair_public(pair, with_rule=name == "covered"))
+            block[name] = shown
         block["suggestions"] = self.suggestions
-        if any(len(pairs) > limit for pairs in lists.values()):
+        if any(len(block[name]) < len(pairs) for name, pairs in lists.items()):
             block["counts"] = {name: len(pairs) for name, pairs in lists.items()}
         return block
 

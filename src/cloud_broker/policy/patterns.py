@@ -28,15 +28,21 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from cloud_broker.domain.limits import CALL_WORK
+from cloud_broker.domain.limits import CALL_WORK, MEMO_BYTES, QUESTION_WORK
 from cloud_broker.policy.budget import Budget
+from cloud_broker.policy.memo import BoundedMemo
 
 GLOB_CHARS = frozenset("*?")
-_CACHE_SIZE = 1 << 16
 _OTHER = None  # the symbol for "any character literal in neither pattern"
 _WILDCARD_RUN = re.compile(r"[*?]{2,}")
-_contained: dict[tuple[str, str], bool] = {}
-_overlapping: dict[tuple[str, str], bool] = {}
+
+
+def _pair_weight(key: tuple[str, str], _answer: bool) -> int:
+    return len(key[0]) + len(key[1]) + 100
+
+
+_contained: BoundedMemo[tuple[str, str], bool] = BoundedMemo(MEMO_BYTES, _pair_weight)
+_overlapping: BoundedMemo[tuple[str, str], bool] = BoundedMemo(MEMO_BYTES, _pair_weight)
 
 
 def has_glob(pattern: str) -> bool:
@@ -44,8 +50,10 @@ def has_glob(pattern: str) -> bool:
     return "*" in pattern or "?" in pattern
 
 
+@lru_cache(maxsize=2048)
 def canonical(pattern: str) -> str:
-    """The same language, spelt one way: ``a**b``, ``a*?b`` and ``a?*b`` all become ``a?*b``."""
+    """The same language, spelt one way: ``a**b``, ``a*?b`` and ``a?*b`` all become ``a?*b``.
+    (Memoised, at most 2,048 patterns of at most 2,048 characters: every question asks it.)"""
     if "**" not in pattern and "*?" not in pattern:
         return pattern
     return _WILDCARD_RUN.sub(_canonical_run, pattern)
@@ -116,16 +124,23 @@ def matcher(pattern: str, *, ignore_case: bool = False) -> Callable[[str], bool]
     return lambda text: match(text) is not None
 
 
-@lru_cache(maxsize=_CACHE_SIZE)
+_regexes: BoundedMemo[str, re.Pattern[str]] = BoundedMemo(MEMO_BYTES, lambda p, _r: 16 * len(p) + 1000)
+
+
 def _regex(pattern: str) -> re.Pattern[str]:
     """``pattern`` (canonical) as a regular expression that cannot backtrack badly: the first
     segment anchored, each middle one an atomic group at its leftmost place, the last anchored
     at the end. Leftmost placement is optimal because segments have fixed lengths."""
-    segments = [_segment(part) for part in pattern.split("*")]
-    if len(segments) == 1:
-        return re.compile(rf"\A{segments[0]}\Z", re.DOTALL)
-    middle = "".join(f"(?>.*?{segment})" for segment in segments[1:-1])
-    return re.compile(rf"\A{segments[0]}{middle}.*{segments[-1]}\Z", re.DOTALL)
+    found = _regexes.get(pattern)
+    if found is None:
+        segments = [_segment(part) for part in pattern.split("*")]
+        if len(segments) == 1:
+            found = re.compile(rf"\A{segments[0]}\Z", re.DOTALL)
+        else:
+            middle = "".join(f"(?>.*?{segment})" for segment in segments[1:-1])
+            found = re.compile(rf"\A{segments[0]}{middle}.*{segments[-1]}\Z", re.DOTALL)
+        _regexes.put(pattern, found)
+    return found
 
 
 def _segment(part: str) -> str:
@@ -177,20 +192,24 @@ class _Nfa:
         return bool(states & self.accept)
 
 
-_automata: dict[str, _Nfa] = {}
+def _automaton_bytes(pattern: str, nfa: _Nfa) -> int:
+    """An automaton holds one bit mask of ``len(pattern)`` bits per distinct literal."""
+    return (len(pattern) // 8 + 32) * (len(nfa.literal) + 3)
+
+
+_automata: BoundedMemo[str, _Nfa] = BoundedMemo(MEMO_BYTES, _automaton_bytes)
 
 
 def _automaton(pattern: str, budget: Budget) -> _Nfa | None:
-    """The compiled automaton of ``pattern``, or None when the budget cannot pay for building
-    it (a pass over the pattern in Python: a 2,048-character pattern costs a few hundred µs)."""
+    """The compiled automaton of ``pattern``, or None when the budget cannot pay for building it:
+    a pass over the pattern, and a mask per distinct character (a pattern of 2,048 distinct
+    characters costs as much as its masks weigh)."""
     nfa = _automata.get(pattern)
     if nfa is None:
-        if not budget.take(len(pattern) // 8):
+        if not budget.take(len(pattern) // 8 * (1 + len(set(pattern)) // 16)):
             return None
         nfa = _compile(pattern)
-        if len(_automata) >= _CACHE_SIZE:
-            _automata.clear()
-        _automata[pattern] = nfa
+        _automata.put(pattern, nfa)
     return nfa
 
 
@@ -220,14 +239,23 @@ def contains(outer: str, inner: str, *, ignore_case: bool = False, budget: Budge
 
 
 def containment(outer: str, inner: str, *, ignore_case: bool = False, budget: Budget | None = None) -> bool | None:
-    """``contains`` with the undecided case visible: None when the budget ran out."""
+    """``contains`` with the undecided case visible: None when the budget ran out.
+
+    A question costs a unit even when the memo answers it, and ``QUESTION_WORK`` more when it
+    does not (preparing two patterns of up to 2,048 characters is work too); once the budget
+    is spent the answer is None at once, without preparing anything."""
+    budget = budget or Budget(CALL_WORK)
+    if not budget.take(1):
+        return None
     key = (_prepare(outer, ignore_case), _prepare(inner, ignore_case))
     found = _contained.get(key)
     if found is not None:
         return found
-    answer = _decide_containment(*key, budget or Budget(CALL_WORK))
+    if not budget.take(QUESTION_WORK):
+        return None
+    answer = _decide_containment(*key, budget)
     if answer is not None:
-        _remember(_contained, key, answer)
+        _contained.put(key, answer)
     return answer
 
 
@@ -327,15 +355,21 @@ def intersects(a: str, b: str, *, ignore_case: bool = False, budget: Budget | No
 
 
 def overlap(a: str, b: str, *, ignore_case: bool = False, budget: Budget | None = None) -> bool | None:
-    """``intersects`` with the undecided case visible: None when the budget ran out."""
+    """``intersects`` with the undecided case visible: None when the budget ran out (priced as
+    ``containment`` is)."""
+    budget = budget or Budget(CALL_WORK)
+    if not budget.take(1):
+        return None
     a, b = _prepare(a, ignore_case), _prepare(b, ignore_case)
     key = (a, b) if a <= b else (b, a)
     found = _overlapping.get(key)
     if found is not None:
         return found
-    answer = _decide_overlap(*key, budget or Budget(CALL_WORK))
+    if not budget.take(QUESTION_WORK):
+        return None
+    answer = _decide_overlap(*key, budget)
     if answer is not None:
-        _remember(_overlapping, key, answer)
+        _overlapping.put(key, answer)
     return answer
 
 
@@ -383,16 +417,8 @@ def _automaton_intersects(a: str, nfa: _Nfa) -> bool:
     return bool(states & accept)
 
 
-def _remember(memo: dict[tuple[str, str], bool], key: tuple[str, str], answer: bool) -> None:
-    # Patterns are agent-controlled: the memo is emptied rather than left to grow without end.
-    if len(memo) >= _CACHE_SIZE:
-        memo.clear()
-    memo[key] = answer
-
-
 def cache_clear() -> None:
     """Forget every compiled pattern and memoised answer (benchmarks measure cold runs)."""
-    _regex.cache_clear()
-    _automata.clear()
-    _contained.clear()
-    _overlapping.clear()
+    for memo in (_regexes, _automata, _contained, _overlapping):
+        memo.clear()
+    canonical.cache_clear()

@@ -51,17 +51,22 @@ class NothingGranted(InvalidInput):
     code = "NOTHING_GRANTED"
 
 
+Reaches = dict[tuple[tuple[str, ...], str], bool]  # (ARN formats, resource) -> the pair grants something
+
+
 def build_session_policy(request: AwsAccessRequest, *, expires_at: datetime, catalogue: Catalogue,
-                         budget: Budget | None = None) -> str:
+                         budget: Budget | None = None, reaches: Reaches | None = None) -> str:
     """Compact JSON of the policy allowing exactly ``request`` until ``expires_at``.
 
     ``expires_at`` must be timezone-aware; it is written to the second, rounded down, so the
     window never outlives the grant. Raises ``NothingGranted`` or ``SessionPolicyTooLarge``.
     Compaction is paid for from ``budget`` (a decision's allowance, by default a fresh one):
     what it cannot prove redundant within it, it keeps, so the policy is exact either way.
+    ``reaches``: what a decision already learnt of which pairs grant something (it is not asked
+    twice; the map is completed here).
     """
     budget = budget or Budget(DECISION_WORK)
-    entries = _grant_entries(request, catalogue, budget)
+    entries = _grant_entries(request, catalogue, budget, {} if reaches is None else reaches)
     if not entries:
         raise NothingGranted("no requested action applies to any requested resource")
     condition = _condition(request.regions, expires_at)
@@ -75,9 +80,8 @@ def build_session_policy(request: AwsAccessRequest, *, expires_at: datetime, cat
     return text
 
 
-def _grant_entries(request: AwsAccessRequest, catalogue: Catalogue, budget: Budget) -> _Entries:
+def _grant_entries(request: AwsAccessRequest, catalogue: Catalogue, budget: Budget, reaches: Reaches) -> _Entries:
     resources = unique(request.resources)
-    reaches: dict[tuple[tuple[str, ...], str], bool] = {}
     granted_memo: dict[str, tuple[str, ...]] = {}
 
     def granted_to(action: str) -> tuple[str, ...]:

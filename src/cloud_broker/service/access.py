@@ -15,22 +15,23 @@ from typing import TYPE_CHECKING, Any
 
 from cloud_broker.domain.grants import Grant, GrantStatus
 from cloud_broker.domain.ids import canonical_uuid, new_grant_id
+from cloud_broker.domain.limits import MAX_STORED_DENIED_RESOURCE
 from cloud_broker.domain.requests import AwsAccessRequest
-from cloud_broker.errors import Conflict, Forbidden, Gone, NotFound, TooManyRequests
+from cloud_broker.errors import Conflict, Forbidden, Gone, NotFound
 from cloud_broker.policy.decision import Decision, Outcome
 from cloud_broker.providers.base import IssuedCredential
+from cloud_broker.service.admission import admit_request
 from cloud_broker.service.deps import Deps, agent_actor, audit
 from cloud_broker.service.minting import Minter
 from cloud_broker.service.ports import (
     DuplicateRequest,
-    OpenPending,
     PageReport,
     UnitOfWork,
 )
 from cloud_broker.service.revocation import CloudRevocation, Revocations
 
 if TYPE_CHECKING:
-    from cloud_broker.config import Agent, BrokerSettings
+    from cloud_broker.config import Agent
     from cloud_broker.policy.ceiling import Ceiling
 
 log = logging.getLogger(__name__)
@@ -96,6 +97,7 @@ class AgentAccess:
             return self._file_for_approval(grant, ask, decision)
         actor = agent_actor(grant)
         with self._deps.store.unit_of_work() as uow:
+            admit_request(uow, grant, now, self._deps.config.broker)
             uow.insert_grant(grant)
             audit(uow, "grant.requested", actor, now, grant, decision=decision.outcome.value,
                   reason=decision.reason, detail=_request_detail(ask, decision))
@@ -120,8 +122,7 @@ class AgentAccess:
                     else:
                         # Counted in the unit of work that inserts, so requests racing at a cap
                         # cannot all pass it; a refusal rolls everything back: nothing is written.
-                        _check_caps(grant, uow.count_open_pending(grant.agent_id, grant.run_id, now),
-                                    self._deps.config.broker)
+                        admit_request(uow, grant, now, self._deps.config.broker)
                         if existing is not None:
                             settle_expired(self._deps, existing, "system:request", uow=uow)
                         uow.insert_grant(grant)
@@ -202,6 +203,7 @@ _STATUS_FOR = {
 def _new_grant(agent: Agent, ask: GrantAsk, decision: Decision, now: Any, pending_timeout: timedelta) -> Grant:
     status = _STATUS_FOR[decision.outcome]
     pending = status is GrantStatus.PENDING
+    denied = status is GrantStatus.DENIED
     return Grant(
         grant_id=new_grant_id(),
         provider="aws",
@@ -211,7 +213,7 @@ def _new_grant(agent: Agent, ask: GrantAsk, decision: Decision, now: Any, pendin
         run_id=canonical_uuid(ask.run_id),
         account_id=ask.request.account_id,
         actions=ask.request.actions,
-        resources=ask.request.resources,
+        resources=tuple(map(_clipped, ask.request.resources)) if denied else ask.request.resources,
         regions=ask.request.regions,
         ttl=ask.request.ttl,
         status=status,
@@ -230,6 +232,13 @@ def _new_grant(agent: Agent, ask: GrantAsk, decision: Decision, now: Any, pendin
     )
 
 
+def _clipped(resource: str) -> str:
+    """A hard-denied request is stored compactly (``MAX_STORED_DENIED_RESOURCE``)."""
+    if len(resource) <= MAX_STORED_DENIED_RESOURCE:
+        return resource
+    return resource[: MAX_STORED_DENIED_RESOURCE - 1] + "…"
+
+
 def request_key(agent_id: str, ask: GrantAsk) -> str:
     """Same agent, same run, same scope: the same request, whatever order its lists came in."""
     request = ask.request
@@ -239,42 +248,20 @@ def request_key(agent_id: str, ask: GrantAsk) -> str:
 
 
 def _request_detail(ask: GrantAsk, decision: Decision) -> dict[str, Any]:
+    """What the trail keeps of a request beside its grant row: counts and a digest of the scope
+    (the row holds the lists; an audit row must stay small, as it can never be deleted), and
+    the decision's explanation, itself bounded in size."""
     request = ask.request
+    scope = [sorted(request.actions), sorted(request.resources), sorted(request.regions)]
     return {
         "account_id": request.account_id,
-        "actions": list(request.actions),
-        "resources": list(request.resources),
-        "regions": list(request.regions),
+        "counts": {"actions": len(request.actions), "resources": len(request.resources),
+                   "regions": len(request.regions)},
+        "scope_sha256": hashlib.sha256(json.dumps(scope, separators=(",", ":")).encode()).hexdigest(),
         "ttl_seconds": int(request.ttl.total_seconds()),
         "task_id": ask.task_id,
         "explanation": decision.explanation(),
     }
-
-
-_WHAT_TO_DO = ("wait for an approver to decide one, or withdraw a pending request you no longer need "
-               "(aws_release_access with its grant_id), then ask again; repeating a pending request "
-               "unchanged returns it and is not refused")
-
-
-def _check_caps(grant: Grant, open_now: OpenPending, settings: BrokerSettings) -> None:
-    """Refuse a new pending grant beyond the run's or the agent's cap (``broker.max_pending_*``).
-
-    Every pending grant is a request in front of people; without a cap, an agent that varies a
-    request by one byte at a time would file, and page, without end. The run's cap is checked
-    first: it is the narrower one, and the one the agent can do most about."""
-    caps = (("run", open_now.run, settings.max_pending_per_run, "max_pending_per_run"),
-            ("agent", open_now.agent, settings.max_pending_per_agent, "max_pending_per_agent"))
-    for holder, count, cap, field_name in caps:
-        if count >= cap:
-            # A log line for operators, not an audit row: a refusal changes nothing, and a flood
-            # of refusals must not become a flood of rows either.
-            log.warning("refused a request of agent %s: its %s holds %d pending of %d", grant.agent_id, holder,
-                        count, cap)
-            raise TooManyRequests(
-                f"this {holder} already has {count} requests waiting for approval and broker.{field_name} "
-                f"allows {cap} at a time: {_WHAT_TO_DO}",
-                code="TOO_MANY_PENDING",
-            )
 
 
 def _require_usable(grant: Grant, status: GrantStatus) -> None:

@@ -69,6 +69,14 @@ class JobHandler(Protocol):
         ...
 
 
+def lease_of(handler: JobHandler) -> timedelta:
+    """How long a claim of the handler's jobs holds: its ``lease`` attribute, else ``LEASE``. A
+    handler whose attempt can take longer (a mint retrying a throttled STS) declares a longer
+    one, or a slow but successful attempt would be taken for a dead one."""
+    lease = getattr(handler, "lease", LEASE)
+    return lease if isinstance(lease, timedelta) else LEASE
+
+
 def retry_delay(attempts: int, max_attempts: int = MAX_ATTEMPTS) -> timedelta | None:
     """Wait after the ``attempts``-th failure: 1 s, 2 s, 4 s … capped at 5 min; None when spent."""
     if attempts >= max_attempts:
@@ -131,7 +139,7 @@ class JobRunner:
             handler = self._handlers[job.kind]
             if _deferrable(job, now) and handler.defer(job, now):
                 continue
-            claimed = self.claim(job, now)
+            claimed = self.claim(job, now, lease_of(handler))
             if claimed is not None:
                 attempts += self._run(claimed, handler).attempts - claimed.attempts
         return attempts
@@ -139,16 +147,17 @@ class JobRunner:
     def run_now(self, job: Job) -> Job | None:
         """Claim ``job`` and attempt it at once (the first attempt, made while someone waits);
         None when another process holds it."""
-        claimed = self.claim(job, self._deps.clock())
-        return None if claimed is None else self._run(claimed, self._handlers[job.kind])
+        handler = self._handlers[job.kind]
+        claimed = self.claim(job, self._deps.clock(), lease_of(handler))
+        return None if claimed is None else self._run(claimed, handler)
 
-    def claim(self, job: Job, now: datetime) -> Job | None:
+    def claim(self, job: Job, now: datetime, lease: timedelta = LEASE) -> Job | None:
         """The row as stored once this process holds its lease, or None when another process
         claimed or settled it first. Outcomes are written from this copy only, never from a
         list read earlier, so a stale snapshot cannot overwrite a settled row."""
         if job.id is None or job.next_attempt_at is None:
             return None
-        lease_until = now + LEASE
+        lease_until = now + lease
         with self._deps.store.unit_of_work() as uow:
             if not uow.claim_delivery(job.id, job.next_attempt_at, lease_until):
                 return None

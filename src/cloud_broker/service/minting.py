@@ -14,7 +14,7 @@ the cloud again.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from cloud_broker.domain.grants import Grant, GrantStatus
 from cloud_broker.domain.ids import session_name
@@ -34,6 +34,9 @@ from cloud_broker.service.ports import UnitOfWork
 
 STS_MIN_DURATION = 900
 MINT = "mint"
+# A mint may retry a throttled STS for a couple of minutes (providers.aws: six attempts with
+# connect and read timeouts and backoff); a claim must outlast that.
+MINT_LEASE = timedelta(minutes=5)
 INTERRUPTED = "minting was interrupted; no credentials were handed out — request a new grant"
 
 
@@ -99,6 +102,8 @@ class Minter:
 
 class MintJobs:
     """``mint`` jobs: the runner's handler for that kind, and the way approvals enqueue one."""
+
+    lease = MINT_LEASE
 
     def __init__(self, deps: Deps, minter: Minter, runner: JobRunner) -> None:
         self._deps = deps

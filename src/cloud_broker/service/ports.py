@@ -194,6 +194,11 @@ class UnitOfWork(Protocol):
         """
         ...
 
+    def count_recent_requests(self, agent_id: str, since: datetime) -> int:
+        """Grants the agent filed after ``since`` (any status). Exact only if writers are
+        serialised, as for ``count_open_pending``."""
+        ...
+
     def list_due_for_expiry(self, now: datetime) -> list[Grant]:
         """Active grants whose ``expires_at`` has passed, and pending ones past ``pending_expires_at``."""
         ...

@@ -85,6 +85,8 @@ class Revocations:
             result = self._deps.provider.revoke(grant.grant_id, grant.account_id, grant.expires_at)
         except BrokerError as exc:
             return self._failed(job, grant, exc.text)
+        except Exception as exc:  # noqa: BLE001 - whatever broke, it is recorded, retried and audited
+            return self._failed(job, grant, f"internal error: {type(exc).__name__}")
         outcome = {"revoked_in_cloud": result.revoked_in_cloud, "detail": result.detail}
         done = replace(after_attempt(job, Attempt(True), self._deps.clock()), payload={**job.payload, **outcome})
         self._record(grant, job, "grant.cloud_revocation", outcome)
@@ -109,6 +111,6 @@ def state_of(job: Job) -> CloudRevocation:
         revoked = job.payload.get("revoked_in_cloud")
         return CloudRevocation(revoked is True, str(job.payload.get("detail", "")))
     if job.status == FAILED:
-        return CloudRevocation(False, f"the cloud refused to revoke the credentials ({job.last_error}); "
-                                      "they stop working at the grant's expiry")
+        return CloudRevocation(False, f"revoking the credentials in the cloud failed after {job.attempts} attempts "
+                                      f"(last error: {job.last_error}); they stop working at the grant's expiry")
     return CloudRevocation("pending", PENDING_DETAIL + (f" (last error: {job.last_error})" if job.last_error else ""))

@@ -184,6 +184,12 @@ class SqlUnitOfWork(OutboxRows):
         return OpenPending(agent=int(agent), run=int(run))
 
 
+    def count_recent_requests(self, agent_id: str, since: datetime) -> int:
+        """Exact under SQLite's ``BEGIN IMMEDIATE``, as ``count_open_pending``; PostgreSQL would
+        need the same per-agent lock."""
+        query = select(func.count()).where(grants.c.agent_id == agent_id, grants.c.created_at > since)
+        return int(self._c.execute(query).scalar_one())
+
     def list_due_for_expiry(self, now: datetime) -> list[Grant]:
         query = select(grants).where(
             or_(

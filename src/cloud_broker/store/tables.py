@@ -80,6 +80,8 @@ grants = Table(
     Index("grants_one_pending_per_request", "request_key", unique=True,
           sqlite_where=text("status = 'pending'"), postgresql_where=text("status = 'pending'")),
     Index("grants_pending_expiry", "status", "pending_expires_at"),
+    # As migration 0005 creates it: one agent's requests of the last minute (the rate limit).
+    Index("grants_agent_created", "agent_id", "created_at"),
     # As migration 0004 creates it: an agent's (and a run's) open pending grants, for the caps.
     Index("grants_open_pending", "agent_id", "run_id", "pending_expires_at",
           sqlite_where=text("status = 'pending'"), postgresql_where=text("status = 'pending'")),

@@ -160,8 +160,10 @@ def audit_note(event: AuditEvent) -> str:
     if isinstance(narrowed, dict):
         notes.append(f"narrowed to {len(narrowed.get('actions', []))} action(s), "
                      f"{len(narrowed.get('resources', []))} resource(s), TTL {narrowed.get('ttl_seconds')} s")
-    if "result" in detail:
+    if "result" in detail:  # rows written before revocations in the cloud were jobs
         notes.append(f"cloud: {detail['result']}")
+    if "revoked_in_cloud" in detail:
+        notes.append(f"in the cloud: revoked={detail['revoked_in_cloud']}; {detail.get('detail', '')}")
     return "; ".join(notes)
 
 
