@@ -1,0 +1,34 @@
+"""The double's ASGI app: the three Google APIs over one world, on one origin.
+
+Their paths never collide (``/v1/projects/-/serviceAccounts/...`` for IAM Credentials,
+``/v1/token`` for STS, ``/storage/v1``, ``/download/storage/v1`` and ``/upload/storage/v1``
+for Cloud Storage), so one server can stand in for ``iamcredentials.googleapis.com``,
+``sts.googleapis.com`` and ``storage.googleapis.com`` at once. Anything else is 404.
+"""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from cloud_broker.sandbox.gcp.iam_credentials import generate_access_token
+from cloud_broker.sandbox.gcp.storage_api import StorageApi
+from cloud_broker.sandbox.gcp.sts import exchange_token
+from cloud_broker.sandbox.gcp.world import World
+
+
+def build_app(world: World) -> Starlette:
+    async def iam_credentials(request: Request) -> Response:
+        return await generate_access_token(request, world)
+
+    async def sts(request: Request) -> Response:
+        return await exchange_token(request, world)
+
+    routes = [
+        Route("/v1/projects/{project}/serviceAccounts/{name}", iam_credentials, methods=["POST"]),
+        Route("/v1/token", sts, methods=["POST"]),
+        *StorageApi(world).routes(),
+    ]
+    return Starlette(routes=routes)
