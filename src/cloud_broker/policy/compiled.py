@@ -27,7 +27,7 @@ from cloud_broker.policy.ceiling import Ceiling
 from cloud_broker.policy.memo import MISSING, BoundedMemo
 from cloud_broker.policy.patterns import contains, fold, literal_prefix, matcher, overlap
 
-_CEILING_MEMO_BYTES = MEMO_BYTES // 8
+_CEILING_MEMO_BYTES = MEMO_BYTES // 2
 _GRAM = 5
 _WILDCARDS = re.compile(r"[*?]")
 _Candidate = tuple[int, str]  # (rule index, pattern)
@@ -55,7 +55,7 @@ class CompiledCeiling:
         self._rules_memo: BoundedMemo[str, frozenset[int]] = BoundedMemo(
             _CEILING_MEMO_BYTES, lambda k, v: len(k) + 8 * len(v) + 100)
         self._resources_memo: BoundedMemo[str, tuple[_Candidate, ...]] = BoundedMemo(
-            _CEILING_MEMO_BYTES, lambda k, v: len(k) + 64 * len(v) + 100)
+            _CEILING_MEMO_BYTES, lambda k, v: len(k) + 8 * len(v) + 100)  # candidates are shared references
         self._cover_memo: BoundedMemo[tuple[frozenset[int], str], str | None] = BoundedMemo(
             _CEILING_MEMO_BYTES, lambda k, _v: 8 * len(k[0]) + len(k[1]) + 100)
         self._deny_memo: BoundedMemo[str, tuple[str, bool] | None] = BoundedMemo(
