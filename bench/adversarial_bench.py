@@ -31,12 +31,12 @@ from cloud_broker.domain.limits import (
     MAX_RESOURCE_LENGTH,
     MAX_RESOURCES,
 )
-from cloud_broker.domain.requests import AwsAccessRequest
+from cloud_broker.families.aws.catalogue import Catalogue
+from cloud_broker.families.aws.ceiling import AutoApproveRule, Ceiling
+from cloud_broker.families.aws.decide import decide
+from cloud_broker.families.aws.request import AwsAccessRequest
 from cloud_broker.policy import compiled, patterns
 from cloud_broker.policy.budget import Budget
-from cloud_broker.policy.catalogue import Catalogue
-from cloud_broker.policy.ceiling import AutoApproveRule, Ceiling
-from cloud_broker.policy.decide import decide
 
 ACCOUNT = "123456789012"
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)

@@ -19,12 +19,12 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from cloud_broker.domain.requests import AwsAccessRequest
+from cloud_broker.families.aws.catalogue import Catalogue
+from cloud_broker.families.aws.ceiling import AutoApproveRule, Ceiling
+from cloud_broker.families.aws.decide import decide
+from cloud_broker.families.aws.request import AwsAccessRequest
 from cloud_broker.policy import patterns
-from cloud_broker.policy.catalogue import Catalogue
-from cloud_broker.policy.ceiling import AutoApproveRule, Ceiling
 from cloud_broker.policy.compiled import compile_ceiling
-from cloud_broker.policy.decide import decide
 
 ACCOUNT = "123456789012"
 REGIONS = ("us-east-1", "eu-west-1")

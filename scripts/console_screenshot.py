@@ -27,7 +27,7 @@ from argon2 import PasswordHasher
 from cloud_broker.api.app import create_app
 from cloud_broker.api.tokens import SIGNING_KEY_PURPOSE, TokenIssuer
 from cloud_broker.config import hash_api_key, new_api_key, parse_config
-from cloud_broker.policy.catalogue import Catalogue
+from cloud_broker.families.aws.catalogue import Catalogue
 from cloud_broker.service.broker import Broker
 from cloud_broker.service.deps import Deps
 from cloud_broker.vault import Vault
@@ -98,7 +98,7 @@ def serve(app: Any) -> tuple[Any, threading.Thread, str]:
 def build_broker(emulator: Any, db: Path) -> tuple[Any, TokenIssuer, str]:
     import boto3
 
-    from cloud_broker.providers.aws import AwsStsProvider
+    from cloud_broker.families.aws.provider import AwsStsProvider
     from cloud_broker.store.sql import SqlStore
 
     agent_id = str(uuid.uuid4())

@@ -8,11 +8,10 @@ import re
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from cloud_broker.api.schemas import Action, Region, Resource
-from cloud_broker.config import syntax
-from cloud_broker.mcp import schemas as mcp_schemas
-from cloud_broker.policy.arns import resource_problem
-from cloud_broker.wire_types import AccountId
+from cloud_broker.families.aws import config as syntax
+from cloud_broker.families.aws import tools as mcp_schemas
+from cloud_broker.families.aws.arns import resource_problem
+from cloud_broker.families.aws.wire_types import AccountId, Action, Region, Resource
 
 ACCOUNT = "123456789012"
 REGIONS = ["us-east-1", "eu-central-2", "ap-southeast-7", "il-central-1", "cn-north-1", "us-gov-west-1",
@@ -79,7 +78,8 @@ def test_other_partitions_get_the_same_message_everywhere() -> None:
 
 @pytest.mark.parametrize("value", ["123456789012\n", "123456789012\r\n"])
 def test_a_trailing_newline_is_not_part_of_any_identifier(value: str) -> None:
-    from cloud_broker.domain.grammar import is_account_id, is_uuid
+    from cloud_broker.domain.grammar import is_uuid
+    from cloud_broker.families.aws.grammar import is_account_id
 
     assert not accepted(syntax.account_id, value)
     assert not accepted(TypeAdapter(AccountId).validate_python, value)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,11 +14,12 @@ from cloud_broker.store.sql import SqlStore
 
 
 def _grant(key: str | None = None) -> Grant:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return Grant(
-        grant_id=str(uuid.uuid4()), provider="aws", team="t", host="h", agent_id=str(uuid.uuid4()),
-        run_id=str(uuid.uuid4()), account_id="123456789012", actions=("s3:GetObject",),
-        resources=("arn:aws:s3:::b/*",), regions=("us-east-1",), ttl=timedelta(seconds=900),
+        grant_id=str(uuid.uuid4()), family="aws", team="t", host="h", agent_id=str(uuid.uuid4()),
+        run_id=str(uuid.uuid4()), target="123456789012",
+        scope={"actions": ("s3:GetObject",), "resources": ("arn:aws:s3:::b/*",), "regions": ("us-east-1",)},
+        ttl=timedelta(seconds=900),
         status=GrantStatus.PENDING, decision="route_to_approver", created_at=now, updated_at=now,
         pending_expires_at=now + timedelta(hours=1), request_key=key,
     )
@@ -42,7 +43,7 @@ def test_a_grant_written_through_a_savepoint_rolls_back_with_its_unit_of_work(tm
 
 def test_a_delivery_written_first_rolls_back_too(tmp_path: Path) -> None:
     store = SqlStore.open(f"sqlite:///{tmp_path / 'b.db'}")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with pytest.raises(Boom), store.unit_of_work() as uow:
         uow.insert_delivery(Delivery(None, 1, "webhook_page", "oncall", "pending", 0, {}, now, now, next_attempt_at=now))
         uow.append_audit(AuditEvent(event="grant.requested", actor="a", at=now))

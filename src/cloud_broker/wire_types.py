@@ -10,26 +10,26 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, Field, StringConstraints
 from pydantic_core import PydanticCustomError
 
-from cloud_broker.domain.grammar import (
-    ACCOUNT_ID_PATTERN,
-    ACTION_PATTERN,
-    REGION_PATTERN,
-    RESOURCE_PATTERN,
-    UUID_PATTERN,
-)
+from cloud_broker.domain.grammar import UUID_PATTERN
 from cloud_broker.domain.requests import MAX_TTL, MIN_TTL
 
 TTL_MIN, TTL_MAX = int(MIN_TTL.total_seconds()), int(MAX_TTL.total_seconds())
-# Syntax only (``domain.grammar``); whether an action exists or a resource is acceptable is the
-# policy engine's call, so the agent learns why in the decision rather than from a 400.
 
+# A regex names what a field must look like; each pattern says it in words instead of echoing
+# the regex. Families add their identifiers' patterns (``pattern_message``) when their wire
+# types load. Syntax only: whether an action exists or a resource is acceptable is the policy
+# engine's call, so the agent learns why in the decision rather than from a 400.
 _PATTERN_MESSAGES = {
-    ACCOUNT_ID_PATTERN: "must be a 12-digit AWS account id (ASCII digits only)",
     UUID_PATTERN: "must be a UUID (8-4-4-4-12 hexadecimal digits)",
-    REGION_PATTERN: "must be an AWS region name such as us-east-1",
-    ACTION_PATTERN: "must be an IAM action such as s3:GetObject (letters and digits, * and ? allowed)",
-    RESOURCE_PATTERN: "must be an ARN (arn:partition:service:region:account:resource) or *",
 }
+
+
+def pattern_message(pattern: str, message: str) -> str:
+    """Register the words for ``pattern`` (once per pattern) and return the pattern."""
+    known = _PATTERN_MESSAGES.setdefault(pattern, message)
+    if known != message:
+        raise ValueError(f"pattern {pattern!r} already reads {known!r}")
+    return pattern
 
 
 def whole_number(value: Any) -> Any:
@@ -46,7 +46,6 @@ def _kind(value: Any) -> str:
 
 
 Text = Annotated[str, Field(strict=True)]
-AccountId = Annotated[Text, StringConstraints(pattern=ACCOUNT_ID_PATTERN)]
 Uuid = Annotated[Text, StringConstraints(pattern=UUID_PATTERN)]
 # Bounds first: declared there, pydantic can write them into JSON Schema (the OpenAPI document).
 TtlSeconds = Annotated[int, Field(ge=TTL_MIN, le=TTL_MAX), BeforeValidator(whole_number)]

@@ -18,8 +18,7 @@ from fastapi.testclient import TestClient
 from cloud_broker.api.app import create_app
 from cloud_broker.api.tokens import SIGNING_KEY_PURPOSE, TokenIssuer
 from cloud_broker.config import hash_api_key, new_api_key, parse_config
-from cloud_broker.policy.catalogue import Catalogue
-from cloud_broker.providers.aws import AwsStsProvider
+from cloud_broker.families.aws.provider import AwsStsProvider
 from cloud_broker.service.broker import Broker
 from cloud_broker.service.deps import Deps
 from cloud_broker.store.sql import SqlStore
@@ -144,8 +143,7 @@ def broker_under_test(
     vault = Vault(os.urandom(32))
     sts = AwsStsProvider(session, endpoint_url=emulator.endpoint_url)
     deps = Deps(config=config, store=SqlStore.open(f"sqlite:///{db_path}"),
-                provider=provider(sts) if provider else sts,
-                vault=vault, catalogue=Catalogue.default(), clock=clock)
+                providers={"aws": provider(sts) if provider else sts}, vault=vault, clock=clock)
     broker = Broker(deps)
     tokens = TokenIssuer(vault.derive_key(SIGNING_KEY_PURPOSE))
     with TestClient(create_app(broker, tokens), raise_server_exceptions=False) as client:

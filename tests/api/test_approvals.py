@@ -311,7 +311,7 @@ def test_a_denial_keeps_the_approvals_and_narrowing_recorded_before(ab: BrokerUn
     ab.broker.approvals.deny(grant_id, "bob", "not this week")
     with ab.broker.deps.store.unit_of_work() as uow:
         grant = uow.get_grant(grant_id)
-    assert (grant.status.value, grant.approvals, grant.actions) == ("denied", ("alice",), ("s3:PutObject",))
+    assert (grant.status.value, grant.approvals, grant.scope["actions"]) == ("denied", ("alice",), ("s3:PutObject",))
     assert grant.requested is not None
 
 

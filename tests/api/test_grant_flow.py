@@ -84,12 +84,12 @@ def test_expired_grant_reads_expired_before_any_sweep_and_credentials_are_410(bt
 def test_short_grant_is_cut_off_by_aws_at_expires_at_not_at_the_sts_minimum(bt: BrokerUnderTest) -> None:
     """STS sessions last at least 900 s; a 300 s grant is bounded by aws:CurrentTime in the session policy.
     The emulator enforces that condition (extension in cloud_broker.sandbox)."""
-    from cloud_broker.service.minting import mint_request_for
+    from cloud_broker.service.minting import mint_plan_for
 
     grant_id = _request(bt, ttl_seconds=300)["grant_id"]
     with bt.broker.deps.store.unit_of_work() as uow:
         grant = uow.get_grant(grant_id)
-    request = mint_request_for(bt.broker.deps, grant)
+    request = mint_plan_for(bt.broker.deps, grant)
     assert request.duration_seconds == 900
     assert grant.expires_at is not None
     assert grant.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ") in request.session_policy
@@ -147,12 +147,12 @@ def test_preview_writes_nothing(bt: BrokerUnderTest) -> None:
 def test_sts_failure_leaves_a_failed_grant_with_reason_and_no_secret(bt: BrokerUnderTest) -> None:
     from dataclasses import replace
 
-    from cloud_broker.api.schemas import GrantCreateBody
-    from cloud_broker.providers.aws import AwsStsProvider
+    from cloud_broker.families.aws.provider import AwsStsProvider
+    from cloud_broker.families.aws.wire import GrantCreateBody
     from cloud_broker.service.broker import Broker
 
     unreachable = AwsStsProvider(endpoint_url="http://127.0.0.1:9", max_attempts=1)
-    broker = Broker(replace(bt.broker.deps, provider=unreachable))
+    broker = Broker(replace(bt.broker.deps, providers={"aws": unreachable}))
     outcome = broker.access.request("host-a", bt.agent_id, GrantCreateBody(**bt.grant_body()).to_ask())
     assert outcome.grant.status.value == "failed" and outcome.credential is None
     assert "minting failed" in (outcome.grant.denial_reason or "")
@@ -183,7 +183,7 @@ def test_openapi_document_is_published(bt: BrokerUnderTest) -> None:
 def test_a_mint_interrupted_by_a_crash_is_settled_failed_by_the_sweeper(bt: BrokerUnderTest) -> None:
     """The intent row is committed before STS is called; if the process dies there, the row must
     not be forgotten. Simulated by committing the intent and never calling the provider."""
-    from cloud_broker.api.schemas import GrantCreateBody
+    from cloud_broker.families.aws.wire import GrantCreateBody
     from cloud_broker.service import access
 
     ask = GrantCreateBody(**bt.grant_body()).to_ask()

@@ -52,7 +52,7 @@ def test_a_refused_request_is_stored_compactly(bt: BrokerUnderTest) -> None:
     with bt.broker.deps.store.unit_of_work() as uow:
         grant = uow.get_grant(grant_id)
         [requested] = [row for row in uow.list_audit(grant_id=grant_id) if row.event == "grant.requested"]
-    assert all(len(r) <= MAX_STORED_DENIED_RESOURCE for r in grant.resources) and len(grant.resources) == 100
+    assert all(len(r) <= MAX_STORED_DENIED_RESOURCE for r in grant.scope["resources"]) and len(grant.scope["resources"]) == 100
     assert "resources" not in requested.detail and len(requested.detail["scope_sha256"]) == 64
     shown = requested.detail["explanation"]
     assert sum(len(p["resource"]) for name in ("covered", "uncovered", "not_applicable") for p in shown[name]) \

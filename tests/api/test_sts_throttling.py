@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from cloud_broker.api.schemas import GrantCreateBody
-from cloud_broker.providers.aws import AwsStsProvider
+from cloud_broker.families.aws.provider import AwsStsProvider
+from cloud_broker.families.aws.wire import GrantCreateBody
 from cloud_broker.service.broker import Broker
 from tests.api.conftest import BrokerUnderTest
 
@@ -45,7 +45,7 @@ def _broker(bt: BrokerUnderTest, max_attempts: int) -> Broker:
     session = boto3.Session(aws_access_key_id=bt.emulator.source_access_key_id,
                             aws_secret_access_key=bt.emulator.source_secret_access_key, region_name="us-east-1")
     provider = AwsStsProvider(session, endpoint_url=bt.emulator.endpoint_url, max_attempts=max_attempts)
-    return Broker(replace(bt.broker.deps, provider=provider))
+    return Broker(replace(bt.broker.deps, providers={"aws": provider}))
 
 
 def test_throttled_assume_role_is_retried_and_the_grant_minted(bt: BrokerUnderTest, throttle: dict[str, int]) -> None:

@@ -9,6 +9,7 @@ import yaml
 
 from cloud_broker.config import parse_config
 from cloud_broker.errors import ConfigError
+from cloud_broker.families.aws import lookups
 
 from .samples import VALID_YAML
 
@@ -75,7 +76,7 @@ def test_a_complete_approval_setup_loads() -> None:
     )
     data["agents"][0]["callback"] = {"url": "https://agents.example/cb", "secret_env": "CB_SECRET"}
     config = parse_config(data)
-    ceiling = config.ceiling("data-platform", "123456789012")
+    ceiling = lookups.ceiling(config, "data-platform", "123456789012")
     assert ceiling is not None and ceiling.approval_rules[0].access_levels == ("Write",)
     assert config.approver_by_slack_user("U0ALICE").name == "alice"  # type: ignore[union-attr]
     assert config.secret_env_names() == ["CB_SECRET", "ONCALL_SECRET", "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET"]

@@ -11,7 +11,8 @@ import yaml
 
 from cloud_broker.config import BrokerConfig, check_config, load_config, parse_config
 from cloud_broker.errors import ConfigError
-from cloud_broker.policy.ceiling import AutoApproveRule, Ceiling
+from cloud_broker.families.aws import lookups
+from cloud_broker.families.aws.ceiling import AutoApproveRule, Ceiling
 
 from .samples import AGENT_ID, HOST_KEY, OTHER_KEY, VALID_YAML, line_of, mutate
 
@@ -27,16 +28,16 @@ def config(write_config: WriteConfig) -> BrokerConfig:
 def test_example_loads_cleanly() -> None:
     assert check_config(EXAMPLE) == []
     config = load_config(EXAMPLE)
-    ceiling = config.ceiling("data-platform", "123456789012")
+    ceiling = lookups.ceiling(config, "data-platform", "123456789012")
     assert ceiling is not None
     assert ceiling.auto_approve[0].actions == ("s3:GetObject", "s3:ListBucket")
     assert ceiling.auto_approve[0].resources == ("arn:aws:s3:::reports", "arn:aws:s3:::reports/*")
     assert {"iam:PassRole", "iam:CreateAccessKey", "organizations:*", "sts:AssumeRole"} <= set(ceiling.action_denylist)
-    assert config.account("123456789012").role_arn == "arn:aws:iam::123456789012:role/cloud-broker-agent"
+    assert lookups.account(config, "123456789012").role_arn == "arn:aws:iam::123456789012:role/cloud-broker-agent"
 
 
 def test_ceiling_is_the_policy_engines_type(config: BrokerConfig) -> None:
-    assert config.ceiling("data-platform", "123456789012") == Ceiling(
+    assert lookups.ceiling(config, "data-platform", "123456789012") == Ceiling(
         account_id="123456789012",
         max_ttl=timedelta(hours=1),
         allowed_regions=("eu-west-1",),
@@ -53,9 +54,9 @@ def test_ceiling_is_the_policy_engines_type(config: BrokerConfig) -> None:
 
 
 def test_team_without_a_ceiling_gets_nothing(config: BrokerConfig) -> None:
-    assert config.ceiling("web", "123456789012") is None
-    assert config.accounts_for_team("web") == []
-    assert [a.account_id for a in config.accounts_for_team("data-platform")] == ["123456789012"]
+    assert lookups.ceiling(config, "web", "123456789012") is None
+    assert lookups.accounts_for_team(config, "web") == []
+    assert [a.account_id for a in lookups.accounts_for_team(config, "data-platform")] == ["123456789012"]
 
 
 def test_agent_lookup_ignores_uuid_case(config: BrokerConfig) -> None:
@@ -80,8 +81,8 @@ def test_host_is_found_by_its_api_key(config: BrokerConfig) -> None:
 def test_lookups_of_unknown_names_return_none(config: BrokerConfig) -> None:
     assert config.host("runner-1").team == "data-platform"
     assert config.host("nope") is None
-    assert config.account("999999999999") is None
-    assert config.accounts_for_team("nope") == []
+    assert lookups.account(config, "999999999999") is None
+    assert lookups.accounts_for_team(config, "nope") == []
 
 
 def test_broker_settings_default(config: BrokerConfig) -> None:
@@ -168,4 +169,4 @@ def test_the_commented_example_in_the_repository_is_valid() -> None:
     assert check_config(example) == []
     config = load_config(example)
     assert config.approver("alice") is not None and config.notifications.slack is not None
-    assert any(c.approval_rules for c in config.ceilings)
+    assert any(c.approval_rules for c in config.section("ceilings"))

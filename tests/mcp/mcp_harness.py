@@ -83,6 +83,5 @@ async def connect(
     settings = make_settings(stub, **overrides)
     async with open_app(
         settings, transport=transport, token_source=token_source, inventory_wait=inventory_wait, warn=warnings.append
-    ) as app:
-        async with Client(app.server, mode="legacy", message_handler=message_handler) as client:
-            yield Session(client, app, warnings)
+    ) as app, Client(app.server, mode="legacy", message_handler=message_handler) as client:
+        yield Session(client, app, warnings)

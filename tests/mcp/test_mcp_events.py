@@ -262,6 +262,6 @@ async def test_events_reach_subscribers_as_updates_and_everyone_as_logs_at_their
     assert quiet.heard == [("list_changed", None)]
     assert [(s.grant_id, s.status) for s in grants.listing()] == [(grant_id, "active")]
     gone.closed = False
-    await grants.remember({"grant_id": str(uuid.uuid4()), "status": "pending"})
+    await grants.remember("aws", {"grant_id": str(uuid.uuid4()), "status": "pending"})
     assert gone.heard == [], "a closed session is forgotten"
     assert [what for what, _ in bystander.heard][-1] == "list_changed"

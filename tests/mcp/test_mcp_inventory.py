@@ -10,13 +10,11 @@ import pytest
 from mcp_broker_stub import Reply, StubBroker
 from mcp_harness import connect
 
+from cloud_broker.families.aws.tools import TOOLS as AWS
 from cloud_broker.mcp.descriptions import SUFFIX
-from cloud_broker.mcp.inventory import (
-    HEADING,
-    InventoryError,
-    parse_accounts,
-    render_block,
-)
+from cloud_broker.mcp.inventory import InventoryError, parse_inventory, render_block
+
+HEADING = AWS.inventory_heading
 
 pytestmark = pytest.mark.anyio
 WITH_INVENTORY = {"aws_describe_scope", "aws_check_approval_channel", "aws_request_access"}
@@ -27,16 +25,16 @@ def account(n: int, **extra: Any) -> dict[str, Any]:
 
 
 def test_an_empty_inventory_renders_no_block() -> None:
-    assert render_block([]) is None
+    assert render_block([], AWS) is None
 
 
 def test_each_account_is_one_bullet_with_id_name_and_default_region() -> None:
-    block = render_block([account(1, default_region="us-east-1"), account(2, display_name="Data\nlake")])
+    block = render_block([account(1, default_region="us-east-1"), account(2, display_name="Data\nlake")], AWS)
     assert block == "\n".join([HEADING, "- `000000000001` — Account 1 (us-east-1)", "- `000000000002` — Data lake"])
 
 
 def test_at_most_twenty_bullets_then_a_pointer_to_the_rest() -> None:
-    lines = render_block([account(n) for n in range(25)]).splitlines()
+    lines = render_block([account(n) for n in range(25)], AWS).splitlines()
     assert len(lines) == 1 + 20 + 1
     assert lines[-1].startswith("5 more — use aws_describe_scope/aws_list_accounts")
 
@@ -44,7 +42,7 @@ def test_at_most_twenty_bullets_then_a_pointer_to_the_rest() -> None:
 @pytest.mark.parametrize("payload", [{}, {"accounts": "none"}, [account(1)], None])
 def test_a_reply_without_an_accounts_array_is_a_failed_lookup(payload: Any) -> None:
     with pytest.raises(InventoryError):
-        parse_accounts(payload)
+        parse_inventory(payload, AWS)
 
 
 async def descriptions(session: Any) -> dict[str, str]:

@@ -155,7 +155,7 @@ async def test_events_of_another_run_are_dropped_unless_the_grant_is_known_here(
 
     # Filed here with a run the caller chose: known, so its news is still told.
     chosen = str(uuid.uuid4())
-    await grants.remember({"grant_id": chosen, "status": "pending"})
+    await grants.remember("aws", {"grant_id": chosen, "status": "pending"})
     peer.heard.clear()
     await grants.publish(event(str(uuid.uuid4()), chosen, "active"))
     assert peer.heard == [("log", chosen)]

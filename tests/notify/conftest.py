@@ -16,12 +16,14 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from cloud_broker.api.errors import install_error_handlers
+from cloud_broker.families.aws import family
+from cloud_broker.families.aws.catalogue import Catalogue
+from cloud_broker.families.aws.risk import assess
 from cloud_broker.notify.cards import ApprovalCard
 from cloud_broker.notify.slack import SlackNotifier
 from cloud_broker.notify.slack_routes import slack_router
-from cloud_broker.policy.catalogue import Catalogue
-from cloud_broker.policy.risk import assess
 from cloud_broker.service.broker import Broker
+from cloud_broker.service.family import Target
 from tests.fakes.fake_slack import FakeSlack, run_fake_slack
 from tests.notify.pager_fixtures import NotifyBroker, Setup, notify_broker
 
@@ -61,10 +63,13 @@ def make_card(catalogue: Catalogue) -> Callable[..., ApprovalCard]:
     def make(**overrides: Any) -> ApprovalCard:
         actions = tuple(overrides.pop("actions", ("s3:PutObject", "s3:GetObject")))
         resources = tuple(overrides.pop("resources", ("arn:aws:s3:::reports/*",)))
+        regions = tuple(overrides.pop("regions", ("us-east-1",)))
         fields: dict[str, Any] = {
-            "grant_id": str(uuid.uuid4()), "status": "pending", "team": "data", "account_id": "123456789012",
-            "account_name": "Sandbox", "agent_id": str(uuid.uuid4()), "agent_name": "a1", "run_id": str(uuid.uuid4()),
-            "actions": actions, "resources": resources, "regions": ("us-east-1",), "ttl_seconds": 900,
+            "grant_id": str(uuid.uuid4()), "status": "pending", "team": "data",
+            "target": Target("aws", "AWS account", "account_id", "123456789012", overrides.pop("account_name", "Sandbox")),
+            "agent_id": str(uuid.uuid4()), "agent_name": "a1", "run_id": str(uuid.uuid4()),
+            "scope": {"actions": actions, "resources": resources, "regions": regions},
+            "fields": family.scope_fields, "ttl_seconds": 900,
             "risk": assess(actions, resources, catalogue), "required_approvals": 1, "approvals": (),
             "task_id": "kanban:task-42", "reason": "upload the nightly report",
             "console_url": "https://broker.example/console/grants/x",
@@ -84,7 +89,7 @@ class SlackBroker:
 
     def pending_grant(self, **overrides: Any) -> str:
         """A request the ceiling routes to alice: a write outside the auto-approve rule."""
-        from cloud_broker.api.schemas import GrantCreateBody
+        from cloud_broker.families.aws.wire import GrantCreateBody
 
         body = {"agent_id": self.agent_id, "run_id": str(uuid.uuid4()), "account_id": "123456789012",
                 "actions": ["s3:PutObject"], "resources": ["arn:aws:s3:::reports/*"], "regions": ["us-east-1"],
@@ -111,7 +116,7 @@ def slack_broker(request: pytest.FixtureRequest, emulator: Any, tmp_path: Path, 
     import boto3  # type: ignore[import-untyped]
 
     from cloud_broker.config import hash_api_key, new_api_key, parse_config
-    from cloud_broker.providers.aws import AwsStsProvider
+    from cloud_broker.families.aws.provider import AwsStsProvider
     from cloud_broker.service.deps import Deps
     from cloud_broker.store.sql import SqlStore
     from cloud_broker.vault import Vault
@@ -124,8 +129,8 @@ def slack_broker(request: pytest.FixtureRequest, emulator: Any, tmp_path: Path, 
     session = boto3.Session(aws_access_key_id=emulator.source_access_key_id,
                             aws_secret_access_key=emulator.source_secret_access_key, region_name="us-east-1")
     deps = Deps(config=parse_config(raw), store=SqlStore.open(f"sqlite:///{tmp_path / 'broker.db'}"),
-                provider=AwsStsProvider(session, endpoint_url=emulator.endpoint_url),
-                vault=Vault(os.urandom(32)), catalogue=catalogue)
+                providers={"aws": AwsStsProvider(session, endpoint_url=emulator.endpoint_url)},
+                vault=Vault(os.urandom(32)))
     app = FastAPI()
     app.state.broker = Broker(deps)
     install_error_handlers(app)

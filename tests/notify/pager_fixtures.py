@@ -21,12 +21,11 @@ from fastapi.testclient import TestClient
 from cloud_broker.api.app import create_app
 from cloud_broker.api.tokens import SIGNING_KEY_PURPOSE, TokenIssuer
 from cloud_broker.config import hash_api_key, new_api_key, parse_config
+from cloud_broker.families.aws.provider import AwsStsProvider
 from cloud_broker.notify.cards import ApprovalCard
 from cloud_broker.notify.dispatcher import Dispatcher
 from cloud_broker.notify.pager import BrokerPager
 from cloud_broker.notify.signing import verify
-from cloud_broker.policy.catalogue import Catalogue
-from cloud_broker.providers.aws import AwsStsProvider
 from cloud_broker.service.broker import Broker
 from cloud_broker.service.deps import Deps
 from cloud_broker.service.minting import MINT
@@ -266,8 +265,8 @@ def notify_broker(emulator: Any, tmp_path: Path, setup: Setup = Setup()) -> Iter
                                 aws_secret_access_key=emulator.source_secret_access_key, region_name="us-east-1")
         vault = Vault(os.urandom(32))
         bare = Deps(config=parse_config(raw), store=SqlStore.open(f"sqlite:///{tmp_path / 'broker.db'}"),
-                    provider=AwsStsProvider(session, endpoint_url=emulator.endpoint_url),
-                    vault=vault, catalogue=Catalogue.default(), clock=clock)
+                    providers={"aws": AwsStsProvider(session, endpoint_url=emulator.endpoint_url)},
+                    vault=vault, clock=clock)
         held = {k: v for k, v in secrets.items() if k in setup.broker_secrets}
         deps = dataclasses.replace(bare, pager=BrokerPager(bare, slack=setup.slack, secrets=held))
         broker = Broker(deps)

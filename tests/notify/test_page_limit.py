@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from cloud_broker.api.schemas import GrantCreateBody
+from cloud_broker.families.aws.wire import GrantCreateBody
 from cloud_broker.notify.slack import SlackNotifier
 from cloud_broker.notify.webhook import SLACK_PAGE, WEBHOOK_PAGE
 from tests.api.conftest import ACCOUNT

@@ -125,7 +125,7 @@ def test_a_missing_secret_is_never_sent_unsigned_and_left_to_a_process_that_has_
     assert wired.receiver.calls == []
     [row] = wired.deliveries(reply["grant_id"])
     assert (row.status, row.attempts) == (PENDING, 2)
-    assert wired.deps.pager.channel_status("data", ACCOUNT) == {"ok": False, "reason": "unknown", "raw_error": missing}
+    assert wired.deps.pager.channel_status("aws", "data", ACCOUNT) == {"ok": False, "reason": "unknown", "raw_error": missing}
     # The server process holds the secret: it delivers the page the agent's process could not.
     wired.advance(600)
     Dispatcher(wired.deps, secrets={HOOK_ENV: wired.receiver.secrets["/hook"]}).run_once()
@@ -139,12 +139,12 @@ def test_no_approval_channel_is_not_attempted(wired: NotifyBroker) -> None:
     reply = wired.request()
     assert reply["notification_status"] == "not_attempted"
     assert reply["notification_failure_reason"] == "no_approval_channel_configured"
-    assert wired.deps.pager.channel_status("data", ACCOUNT) == {"ok": False, "reason": "no_approval_channel_configured"}
+    assert wired.deps.pager.channel_status("aws", "data", ACCOUNT) == {"ok": False, "reason": "no_approval_channel_configured"}
     assert wired.receiver.calls == [] and wired.deliveries() == []
 
 
 def test_webhook_only_channel_status_names_the_webhook(nb: NotifyBroker) -> None:
-    assert nb.deps.pager.channel_status("data", ACCOUNT) == {
+    assert nb.deps.pager.channel_status("aws", "data", ACCOUNT) == {
         "ok": True, "channel": {"id": "webhook:ops-hook", "name": "ops-hook", "kind": "webhook"}}
     reply = nb.client.get("/aws/approval-channel-status", params={"account_id": ACCOUNT, "agent_id": nb.agent_id},
                           headers=nb.headers())
@@ -164,7 +164,7 @@ def test_slack_page_reports_channel_permalink_and_bot(wired: NotifyBroker) -> No
     [row] = wired.deliveries(reply["grant_id"])
     assert (row.kind, row.target, row.status, row.external_ref) == (SLACK_PAGE, SLACK_CHANNEL, DELIVERED, "1718000000.000001")
     assert row.permalink == reply["notification_permalink"]
-    assert wired.deps.pager.channel_status("data", ACCOUNT)["channel"]["name"] == "cloud-approvals"
+    assert wired.deps.pager.channel_status("aws", "data", ACCOUNT)["channel"]["name"] == "cloud-approvals"
 
 
 @pytest.mark.parametrize("wired", [Setup(slack_channel=True, slack=RecordingSlack(post_error="not_in_channel"))], indirect=True)
@@ -191,7 +191,7 @@ def test_slack_channel_without_a_bot_is_not_attempted_but_webhook_alerts(wired: 
     assert reply["notification_status"] == "not_attempted"
     assert reply["notification_failure_reason"] == "agent_slack_not_configured"
     assert reply["notification_operator_alerted"] is True
-    assert wired.deps.pager.channel_status("data", ACCOUNT) == {"ok": False, "reason": "agent_slack_not_configured"}
+    assert wired.deps.pager.channel_status("aws", "data", ACCOUNT) == {"ok": False, "reason": "agent_slack_not_configured"}
 
 
 def test_paging_trouble_never_breaks_the_request(nb: NotifyBroker, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -228,9 +228,13 @@ def test_the_token_never_reaches_logs_or_results(slack: FakeSlack, bot_token: st
 
 
 def _card_stub() -> ApprovalCard:
+    from cloud_broker.families.aws import family
     from cloud_broker.policy.risk import RiskSummary
+    from cloud_broker.service.family import Target
 
-    return ApprovalCard(grant_id="g", status="pending", team="t", account_id="123456789012", account_name="n",
-                        agent_id="a", agent_name="a", run_id="r", actions=("s3:GetObject",), resources=("*",),
-                        regions=("us-east-1",), ttl_seconds=300, risk=RiskSummary(actions=()),
+    return ApprovalCard(grant_id="g", status="pending", team="t",
+                        target=Target("aws", "AWS account", "account_id", "123456789012", "n"),
+                        agent_id="a", agent_name="a", run_id="r",
+                        scope={"actions": ("s3:GetObject",), "resources": ("*",), "regions": ("us-east-1",)},
+                        fields=family.scope_fields, ttl_seconds=300, risk=RiskSummary(actions=()),
                         required_approvals=1, approvals=())

@@ -6,8 +6,8 @@ from datetime import timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cloud_broker.families.aws.ceiling import AutoApproveRule, Ceiling
 from cloud_broker.policy.budget import Budget
-from cloud_broker.policy.ceiling import AutoApproveRule, Ceiling
 from cloud_broker.policy.compiled import CompiledCeiling, compile_ceiling
 from cloud_broker.policy.patterns import contains, matches
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from functools import lru_cache
+from functools import cache
 
 import pytest
 from hypothesis import given, settings
@@ -136,7 +136,7 @@ STRINGS = tuple("".join(t) for n in range(8) for t in itertools.product("ab/c", 
 patterns = st.text(alphabet=PATTERN_CHARS, max_size=4)
 
 
-@lru_cache(maxsize=None)
+@cache
 def language(pattern: str) -> frozenset[str]:
     compiled = re.compile(_regex(pattern), re.DOTALL)
     return frozenset(s for s in STRINGS if compiled.fullmatch(s))

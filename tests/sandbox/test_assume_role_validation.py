@@ -41,7 +41,7 @@ def test_duration_below_900_seconds_is_a_validation_error(emulator: Any) -> None
         aws_secret_access_key=emulator.source_secret_access_key,
         config=Config(parameter_validation=False),
     )
-    refused = lambda: sts.assume_role(RoleArn=emulator.role_arn, RoleSessionName="short", DurationSeconds=899)  # noqa: E731
+    refused = lambda: sts.assume_role(RoleArn=emulator.role_arn, RoleSessionName="short", DurationSeconds=899)
     assert error_code(refused) == "ValidationError"
 
 

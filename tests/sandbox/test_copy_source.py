@@ -57,7 +57,7 @@ def test_copying_an_unreadable_object_into_a_writable_bucket_is_access_denied(
 ) -> None:
     """The exfiltration path: Get/Put on reports/* only, copy finance/q3.csv into reports/."""
     s3 = client_as("s3", assume(policy(REPORTS_RW)))
-    copy = lambda: s3.copy_object(Bucket="reports", Key=target_removed, CopySource=FINANCE)  # noqa: E731
+    copy = lambda: s3.copy_object(Bucket="reports", Key=target_removed, CopySource=FINANCE)
     assert error_code(copy) == "AccessDenied"
     assert not exists(unrestricted_s3, "reports", target_removed)
 
@@ -93,7 +93,7 @@ def test_the_source_read_is_decided_like_any_request(
 ) -> None:
     """Explicit deny wins and conditions apply to the source read as to any other (AWS)."""
     s3 = client_as("s3", assume(grant))
-    copy = lambda: s3.copy_object(Bucket="reports", Key=target_removed, CopySource=FINANCE)  # noqa: E731
+    copy = lambda: s3.copy_object(Bucket="reports", Key=target_removed, CopySource=FINANCE)
     assert error_code(copy) == "AccessDenied"
 
 
@@ -107,7 +107,7 @@ def test_the_role_policy_must_allow_the_source_read_too(
         role_policy=policy(REPORTS_RW),
     )
     s3 = client_as("s3", assume(policy(allow("s3:*", "*")), role_arn=role_arn))
-    copy = lambda: s3.copy_object(Bucket="reports", Key=target_removed, CopySource=FINANCE)  # noqa: E731
+    copy = lambda: s3.copy_object(Bucket="reports", Key=target_removed, CopySource=FINANCE)
     assert error_code(copy) == "AccessDenied"
 
 
@@ -172,7 +172,7 @@ def test_copying_a_named_version_needs_get_object_version(
         "Key": "doc.txt",
         **({"VersionId": old_version} if versioned else {}),
     }
-    copy = lambda: s3.copy_object(Bucket="reports", Key=target_removed, CopySource=source)  # noqa: E731
+    copy = lambda: s3.copy_object(Bucket="reports", Key=target_removed, CopySource=source)
     if allowed:
         assert copy()["CopyObjectResult"]["ETag"]
     else:

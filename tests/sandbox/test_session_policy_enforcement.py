@@ -45,7 +45,7 @@ def test_the_granted_object_can_be_read(granted_s3: Any) -> None:
 
 def test_writing_to_the_granted_bucket_is_access_denied(granted_s3: Any) -> None:
     """AWS: the role may s3:*, but the session policy grants no PutObject (extension)."""
-    put = lambda: granted_s3.put_object(Bucket="reports", Key="new.csv", Body=b"x")  # noqa: E731
+    put = lambda: granted_s3.put_object(Bucket="reports", Key="new.csv", Body=b"x")
     assert error_code(put) == "AccessDenied"
 
 

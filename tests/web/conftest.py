@@ -26,8 +26,7 @@ from cloud_broker.api.app import create_app
 from cloud_broker.api.tokens import SIGNING_KEY_PURPOSE, TokenIssuer
 from cloud_broker.config import hash_api_key, new_api_key, parse_config
 from cloud_broker.domain.grants import Grant
-from cloud_broker.policy.catalogue import Catalogue
-from cloud_broker.providers.aws import AwsStsProvider
+from cloud_broker.families.aws.provider import AwsStsProvider
 from cloud_broker.service.broker import Broker
 from cloud_broker.service.deps import Deps
 from cloud_broker.store.sql import SqlStore
@@ -132,8 +131,8 @@ def ct(emulator: Any, tmp_path: Path) -> Iterator[ConsoleUnderTest]:
     clock = Clock()
     vault = Vault(os.urandom(32))
     deps = Deps(config=config, store=SqlStore.open(f"sqlite:///{tmp_path / 'broker.db'}"),
-                provider=AwsStsProvider(session, endpoint_url=emulator.endpoint_url),
-                vault=vault, catalogue=Catalogue.default(), clock=clock)
+                providers={"aws": AwsStsProvider(session, endpoint_url=emulator.endpoint_url)},
+                vault=vault, clock=clock)
     broker = Broker(deps)
     tokens = TokenIssuer(vault.derive_key(SIGNING_KEY_PURPOSE))
     app = create_app(broker, tokens)

@@ -38,7 +38,7 @@ def test_an_approval_narrowed_in_the_form_grants_only_what_was_kept(ct: ConsoleU
     assert reply.headers["location"] == f"/console/grants/{grant_id}?flash=approve-active"
     grant = ct.grant(grant_id)
     assert grant.status is GrantStatus.ACTIVE and grant.approver == "alice"
-    assert grant.actions == ("s3:PutObject",) and grant.ttl == timedelta(seconds=600)
+    assert grant.scope["actions"] == ("s3:PutObject",) and grant.ttl == timedelta(seconds=600)
     assert grant.requested is not None and grant.requested["actions"] == ["s3:PutObject", "s3:GetObject"]
     page = ct.client.get(reply.headers["location"]).text
     assert "Approved: credentials were issued to the agent." in page

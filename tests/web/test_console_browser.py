@@ -46,7 +46,7 @@ def test_sign_in_and_approve_a_narrowed_scope(live: LiveServer, page: Page) -> N
                  "narrowed to 1 action(s), 1 resource(s), TTL 600 s", "grant.minted"):
         expect(trail).to_contain_text(text)
     grant = live.ct.grant(grant_id)
-    assert grant.status is GrantStatus.ACTIVE and grant.actions == ("s3:PutObject",)
+    assert grant.status is GrantStatus.ACTIVE and grant.scope["actions"] == ("s3:PutObject",)
     assert int(grant.ttl.total_seconds()) == 600
 
 

@@ -5,14 +5,20 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from cloud_broker import __version__
-from cloud_broker.api import routes_aws, routes_events, routes_host
+from cloud_broker.api import routes_events, routes_host
 from cloud_broker.api.errors import ERROR_RESPONSES, install_error_handlers
 from cloud_broker.api.limits import BodyLimit
+from cloud_broker.api.routes_family import family_router
 from cloud_broker.api.tokens import TokenIssuer
+from cloud_broker.plugins import Families, installed_families
 from cloud_broker.service.broker import Broker
 
 
-def create_app(broker: Broker, tokens: TokenIssuer) -> FastAPI:
+def create_app(broker: Broker, tokens: TokenIssuer, families: Families | None = None) -> FastAPI:
+    """The API of ``broker``, with one route family per family it serves (``families``, when
+    given, for an app built only for its OpenAPI document)."""
+    if families is None:
+        families = broker.deps.families if broker is not None else installed_families()
     app = FastAPI(
         title="cloud-broker API",
         version=__version__,
@@ -25,6 +31,7 @@ def create_app(broker: Broker, tokens: TokenIssuer) -> FastAPI:
     app.state.event_streams = routes_events.StreamSlots()
     install_error_handlers(app)
     app.add_middleware(BodyLimit)
-    for router in (routes_host.router, routes_aws.router, routes_events.router):
+    routers = [routes_host.router, *(family_router(f) for f in families.values()), routes_events.router]
+    for router in routers:
         app.include_router(router, responses=ERROR_RESPONSES)
     return app

@@ -1,4 +1,6 @@
-"""``GET /aws/events``: grant outcomes pushed to the agent as Server-Sent Events.
+"""``GET /events``: grant outcomes pushed to the agent as Server-Sent Events, of every family.
+
+(``GET /aws/events`` answers the same, for clients written when AWS was the only family.)
 
 Without a push the agent has to poll each pending grant; a human approval can take minutes, so
 the stream lets it wait instead. The events come from :class:`GrantFeed` (the audit trail is the
@@ -31,7 +33,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from functools import partial
-from typing import Annotated
+from typing import Annotated, Any
 
 import anyio
 import anyio.to_thread
@@ -51,7 +53,7 @@ from cloud_broker.service.broker import Broker
 from cloud_broker.service.feed import GrantEvent, GrantFeed
 from cloud_broker.wire_types import Uuid
 
-router = APIRouter(prefix="/aws", tags=["aws"])
+router = APIRouter(tags=["events"])
 
 POLL_SECONDS = 0.5
 KEEPALIVE_SECONDS = 15.0
@@ -131,9 +133,12 @@ EVENT_SCHEMA = {
 
 # ``response_class=Response`` has no media type, so FastAPI adds no JSON (or whole-stream string)
 # schema of its own to the 200 beside the one declared here.
-@router.get("/events", response_model=None, response_class=Response,
-            responses={200: {"description": "Grant events, one frame each, after a first `ready` frame",
-                             "content": {"text/event-stream": {"itemSchema": EVENT_SCHEMA}}}})
+_STREAM: dict[int | str, dict[str, Any]] = {200: {"description": "Grant events, one frame each, after a first `ready` frame",
+                 "content": {"text/event-stream": {"itemSchema": EVENT_SCHEMA}}}}
+
+
+@router.get("/events", response_model=None, response_class=Response, responses=_STREAM)
+@router.get("/aws/events", response_model=None, response_class=Response, responses=_STREAM)
 async def grant_events(
     request: Request,
     host: Host,

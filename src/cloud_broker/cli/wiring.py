@@ -46,7 +46,7 @@ class Wired:
 
 def wire(
     settings: Settings,
-    provider: Provider | None = None,
+    providers: Mapping[str, Provider] | None = None,
     config: BrokerConfig | None = None,
     env: Mapping[str, str] | None = None,
     *,
@@ -56,22 +56,21 @@ def wire(
 
     ``serving``: this process will page and push (``serve``, embedded ``mcp``), so every secret
     broker.yaml names must be in the environment; one-shot commands need none of them.
+    ``providers`` replaces the cloud providers (by family); by default each family mints with
+    the broker's own identity in its cloud (``cloud_providers``).
     """
     from cloud_broker.notify.pager import BrokerPager
-    from cloud_broker.policy.catalogue import Catalogue
 
     env = os.environ if env is None else env
     config = config or load_config(settings.config_path)
     secrets = notification_secrets(config, env, required=serving, source=str(settings.config_path))
     settings.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     vault = Vault.from_environment(settings.key_file, env)
-    provider = provider or aws_provider(settings)
     bare = Deps(
         config=config,
         store=SqlStore.open(settings.db_url),
-        provider=provider,
+        providers=providers if providers is not None else cloud_providers(settings),
         vault=vault,
-        catalogue=Catalogue.default(),
     )
     slack = slack_notifier(config, secrets)
     deps = replace(bare, pager=BrokerPager(bare, slack=slack, secrets=secrets))
@@ -106,12 +105,18 @@ def slack_notifier(config: BrokerConfig, secrets: Mapping[str, str]) -> SlackNot
     return SlackNotifier(token, base_url=slack.api_base_url)
 
 
+def cloud_providers(settings: Settings) -> dict[str, Provider]:
+    """One provider per family. Built lazily by each provider on first use where its SDK is
+    heavy; a family without credentials here fails its mints with a clear error, not start-up."""
+    return {"aws": aws_provider(settings)}
+
+
 def aws_provider(settings: Settings) -> Provider:
     """STS through boto3's standard chain, or through the state dir's own AWS profile files."""
     import boto3
     import botocore.session
 
-    from cloud_broker.providers.aws import AwsStsProvider
+    from cloud_broker.families.aws.provider import AwsStsProvider
 
     if not settings.aws_config_file.exists():
         return AwsStsProvider()

@@ -1,4 +1,4 @@
-"""broker.yaml: teams, hosts, agents, AWS accounts and the ceilings that bind them.
+"""broker.yaml: approvers, teams, hosts, agents, and each cloud family's own sections.
 
 ``load_config`` is the entry point; the CLI loads the file once and passes the result down.
 """
@@ -11,10 +11,8 @@ from cloud_broker.config.models import (
     AgentCallback,
     ApprovalChannel,
     ApproverAccount,
-    AutoApproveRuleConfig,
-    AwsAccount,
     BrokerSettings,
-    CeilingConfig,
+    CeilingBase,
     Host,
     Notifications,
     SlackSettings,
@@ -27,11 +25,9 @@ __all__ = [
     "AgentCallback",
     "ApprovalChannel",
     "ApproverAccount",
-    "AutoApproveRuleConfig",
-    "AwsAccount",
     "BrokerConfig",
     "BrokerSettings",
-    "CeilingConfig",
+    "CeilingBase",
     "Host",
     "Notifications",
     "SlackSettings",

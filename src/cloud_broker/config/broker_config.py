@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import PrivateAttr
 
@@ -12,16 +14,17 @@ from cloud_broker.config.models import (
     Agent,
     ApprovalChannel,
     ApproverAccount,
-    AwsAccount,
     BrokerSettings,
-    CeilingConfig,
+    CeilingBase,
     ConfigModel,
     Host,
     Notifications,
     Team,
     WebhookConfig,
 )
-from cloud_broker.policy.ceiling import Ceiling
+from cloud_broker.plugins import Families
+
+T = TypeVar("T")
 
 FINGERPRINT_HEX_DIGITS = 16
 
@@ -45,11 +48,12 @@ class HostKeyMatch:
 
 
 class BrokerConfig(ConfigModel):
-    """A validated broker.yaml.
+    """A validated broker.yaml: the family-neutral sections, plus each installed family's own
+    (added by ``config.family.composed_model``, which is the model actually validated).
 
     Build it with ``load_config`` (or ``parse_config`` for in-memory data): they also run the
-    cross-reference checks. ``BrokerConfig.model_validate`` alone checks each entry but not
-    that references resolve, and on duplicates the lookups below keep the last entry.
+    cross-reference checks. ``model_validate`` alone checks each entry but not that references
+    resolve, and on duplicates the lookups below keep the last entry.
     """
 
     broker: BrokerSettings = BrokerSettings()
@@ -58,16 +62,17 @@ class BrokerConfig(ConfigModel):
     teams: tuple[Team, ...] = ()
     hosts: tuple[Host, ...] = ()
     agents: tuple[Agent, ...] = ()
-    aws_accounts: tuple[AwsAccount, ...] = ()
-    ceilings: tuple[CeilingConfig, ...] = ()
+
+    # Set on the composed model: the families whose sections it holds, and which are ceilings.
+    families: ClassVar[Families] = Families({})
+    ceiling_sections_of: ClassVar[dict[str, tuple[str, ...]]] = {}
 
     _agents: dict[str, Agent] = PrivateAttr(default_factory=dict)
     _hosts: dict[str, Host] = PrivateAttr(default_factory=dict)
     _key_fingerprints: dict[str, frozenset[str]] = PrivateAttr(default_factory=dict)
-    _accounts: dict[str, AwsAccount] = PrivateAttr(default_factory=dict)
-    _ceilings: dict[tuple[str, str], Ceiling] = PrivateAttr(default_factory=dict)
-    _ceiling_configs: dict[tuple[str, str], CeilingConfig] = PrivateAttr(default_factory=dict)
+    _ceilings: dict[tuple[str, str, str], CeilingBase] = PrivateAttr(default_factory=dict)
     _approvers: dict[str, ApproverAccount] = PrivateAttr(default_factory=dict)
+    _derived: dict[str, Any] = PrivateAttr(default_factory=dict)
 
     def model_post_init(self, context: object, /) -> None:
         # Indexes are built once: lookups sit on the path of every request.
@@ -75,10 +80,33 @@ class BrokerConfig(ConfigModel):
         self._hosts = {host.name: host for host in self.hosts}
         # Checked on every authenticated request: hashed here once, not per request.
         self._key_fingerprints = {h.name: frozenset(map(key_fingerprint, h.api_keys)) for h in self.hosts}
-        self._accounts = {account.account_id: account for account in self.aws_accounts}
-        self._ceilings = {(c.team, c.account_id): c.to_ceiling() for c in self.ceilings}
-        self._ceiling_configs = {(c.team, c.account_id): c for c in self.ceilings}
+        self._ceilings = {(family, c.team, c.target): c for family, c in self.ceiling_configs()}
         self._approvers = {a.name: a for a in self.approvers}
+
+    def section(self, key: str) -> tuple[Any, ...]:
+        """A family's section of the file (its entries), empty when absent."""
+        value = getattr(self, key, ())
+        return value if isinstance(value, tuple) else ()
+
+    def derived(self, key: str, build: Callable[[], T]) -> T:
+        """An index a family derives from its sections, built once per loaded file."""
+        if key not in self._derived:
+            self._derived[key] = build()
+        return self._derived[key]  # type: ignore[no-any-return]
+
+    def ceiling_configs(self) -> list[tuple[str, CeilingBase]]:
+        """Every family's ceilings, with the family's name."""
+        return [(family, ceiling) for family, keys in self.ceiling_sections_of.items()
+                for key in keys for ceiling in self.section(key)]
+
+    def ceiling_config(self, family: str, team: str, target: str) -> CeilingBase | None:
+        """The ceiling of ``team`` on ``target`` (an account, a project) of ``family``."""
+        return self._ceilings.get((family, team, target))
+
+    def ceiling_targets(self, family: str, team: str) -> frozenset[str]:
+        """The targets of ``family`` that ``team`` has a ceiling on: a team gets nothing without one."""
+        return self.derived(f"ceiling_targets:{family}:{team}", lambda: frozenset(
+            target for (f, t, target) in self._ceilings if (f, t) == (family, team)))
 
     def agent(self, agent_id: str) -> Agent | None:
         """Case-insensitive: a UUID is the same agent in any case."""
@@ -104,16 +132,6 @@ class BrokerConfig(ConfigModel):
         """Fingerprints of the keys ``name`` lists now; empty for an unknown host."""
         return self._key_fingerprints.get(name, frozenset())
 
-    def account(self, account_id: str) -> AwsAccount | None:
-        return self._accounts.get(account_id)
-
-    def accounts_for_team(self, team: str) -> list[AwsAccount]:
-        """The accounts a team has a ceiling for — a team gets nothing without one."""
-        return [a for a in self.aws_accounts if (team, a.account_id) in self._ceilings]
-
-    def ceiling(self, team: str, account_id: str) -> Ceiling | None:
-        return self._ceilings.get((team, account_id))
-
     def approver(self, name: str) -> ApproverAccount | None:
         return self._approvers.get(name)
 
@@ -121,12 +139,12 @@ class BrokerConfig(ConfigModel):
         """The approver a Slack click belongs to; None for anyone not declared."""
         return next((a for a in self.approvers if a.slack_user_id and a.slack_user_id == user_id), None)
 
-    def scopes_reviewed_by(self, approver: str) -> tuple[tuple[str, str], ...]:
-        """The (team, account) ceilings that list ``approver``."""
-        return tuple((c.team, c.account_id) for c in self.ceilings if approver in c.approvers)
+    def scopes_reviewed_by(self, approver: str) -> tuple[tuple[str, str, str], ...]:
+        """The (family, team, target) ceilings that list ``approver``."""
+        return tuple((family, c.team, c.target) for family, c in self.ceiling_configs() if approver in c.approvers)
 
-    def approval_channel(self, team: str, account_id: str) -> ApprovalChannel | None:
-        ceiling = self._ceiling_configs.get((team, account_id))
+    def approval_channel(self, family: str, team: str, target: str) -> ApprovalChannel | None:
+        ceiling = self._ceilings.get((family, team, target))
         return ceiling.approval_channel if ceiling else None
 
     def webhook(self, name: str) -> WebhookConfig | None:

@@ -12,16 +12,17 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from cloud_broker.config.action_check import action_problems
 from cloud_broker.config.broker_config import BrokerConfig
 from cloud_broker.config.cross_check import Entries, cross_check
 from cloud_broker.config.environment import missing_secrets
+from cloud_broker.config.family import composed_model
 from cloud_broker.config.problems import Problem, from_validation_error
 from cloud_broker.config.yaml_source import YamlDocument, YamlSyntaxError, duplicate_keys, parse_yaml
 from cloud_broker.errors import ConfigError
-from cloud_broker.policy.catalogue import Catalogue
+from cloud_broker.plugins import Families
 
-_SECTIONS_HINT = "expected a mapping with the sections broker, teams, hosts, agents, aws_accounts, ceilings"
+_SECTIONS_HINT = ("expected a mapping with the sections broker, approvers, notifications, teams, hosts, agents "
+                  "and each cloud's own (aws_accounts and ceilings, gcp_projects and gcp_ceilings)")
 
 
 def load_config(path: Path) -> BrokerConfig:
@@ -44,28 +45,29 @@ def check_config(path: Path, env: Mapping[str, str] | None = None) -> list[str]:
     return _render(str(path), document, missing_secrets(config, env))
 
 
-def parse_config(data: Any, source: str = "<config>") -> BrokerConfig:
-    """Like ``load_config`` for data already in memory (tests, generated configs); no line numbers."""
-    config, problems = validate(data)
+def parse_config(data: Any, source: str = "<config>", families: Families | None = None) -> BrokerConfig:
+    """Like ``load_config`` for data already in memory (tests, generated configs); no line numbers.
+    ``families``: the installed ones unless given."""
+    config, problems = validate(data, families)
     if config is None:
         raise ConfigError([problem.render(source, None) for problem in problems])
     return config
 
 
-def validate(data: Any) -> tuple[BrokerConfig | None, list[Problem]]:
+def validate(data: Any, families: Families | None = None) -> tuple[BrokerConfig | None, list[Problem]]:
     """The configuration (None if there is any problem) and the problems, unrendered."""
     if data is None:
         return None, [Problem((), f"the file is empty: {_SECTIONS_HINT}")]
     if not isinstance(data, Mapping):
         return None, [Problem((), _SECTIONS_HINT)]
+    model = composed_model(families)
     try:
-        config: BrokerConfig | None = BrokerConfig.model_validate(data)
+        config: BrokerConfig | None = model.model_validate(data)
         problems: list[Problem] = []
     except ValidationError as exc:
-        config, problems = None, from_validation_error(exc, BrokerConfig)
-    entries = Entries.of(config) if config else Entries.salvage(data)
-    problems += cross_check(data, entries)
-    problems += action_problems(data, Catalogue.default())
+        config, problems = None, from_validation_error(exc, model)
+    entries = Entries.of(config) if config else Entries.salvage(data, model)
+    problems += cross_check(data, entries, model)
     return (None if problems else config), problems
 
 

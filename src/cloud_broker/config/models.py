@@ -13,31 +13,24 @@ from typing import Annotated
 from pydantic import (
     AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
-    ValidationInfo,
     field_validator,
     model_validator,
 )
 
 from cloud_broker.config import syntax
 from cloud_broker.config.api_keys import check_api_key_hash
-from cloud_broker.policy.ceiling import ApprovalRule, AutoApproveRule, Ceiling
+from cloud_broker.policy.rules import ApprovalRule
 
 Name = Annotated[str, AfterValidator(syntax.name)]
 Approver = Annotated[str, AfterValidator(syntax.approver)]
 AgentId = Annotated[str, AfterValidator(syntax.agent_id)]
-AccountId = Annotated[str, BeforeValidator(syntax.account_id_input), AfterValidator(syntax.account_id)]
-Region = Annotated[str, AfterValidator(syntax.region)]
-ActionPattern = Annotated[str, AfterValidator(syntax.action_pattern)]
-ArnPattern = Annotated[str, AfterValidator(syntax.arn_pattern)]
 ApiKeyHash = Annotated[str, AfterValidator(check_api_key_hash)]
 Text = Annotated[str, Field(min_length=1, max_length=1000)]
 EnvName = Annotated[str, AfterValidator(syntax.env_name)]
 HttpUrl = Annotated[str, AfterValidator(syntax.http_url)]
 ChatId = Annotated[str, Field(min_length=1, max_length=256)]
-AccessLevel = Annotated[str, AfterValidator(syntax.access_level)]
 
 # The published MCP client refreshes its token 600 s before expiry, so a shorter token would
 # be refreshed on every call.
@@ -215,84 +208,42 @@ class Agent(ConfigModel):
     callback: AgentCallback | None = None
 
 
-class AwsAccount(ConfigModel):
-    # Field order matters: validators below read fields declared before them.
-    account_id: AccountId
-    display_name: Text
-    description: Text | None = None
-    role_arn: str
-    external_id: Annotated[str, AfterValidator(syntax.external_id)] | None = None
-    allowed_regions: tuple[Region, ...] = Field(min_length=1)
-    default_region: Region
+class ApprovalRuleBase(ConfigModel):
+    """An approval rule's family-neutral part; a family adds ``actions`` and ``access_levels``
+    in its own vocabulary (see ``to_rule``)."""
 
-    @field_validator("role_arn")
-    @classmethod
-    def _role_in_this_account(cls, value: str, info: ValidationInfo) -> str:
-        """A role in another account would mean a second, unreviewed trust relationship."""
-        syntax.role_arn(value)
-        account, named = info.data.get("account_id"), syntax.role_account(value)
-        if account and named != account:
-            raise ValueError(f"the role must belong to account {account}, but the ARN names account {named}")
-        return value
-
-    @field_validator("default_region")
-    @classmethod
-    def _default_is_allowed(cls, value: str, info: ValidationInfo) -> str:
-        allowed = info.data.get("allowed_regions")
-        if allowed is not None and value not in allowed:
-            raise ValueError(f"default region {value!r} is not in allowed_regions {list(allowed)}")
-        return value
-
-
-class AutoApproveRuleConfig(ConfigModel):
     name: Name
-    actions: tuple[ActionPattern, ...] = Field(min_length=1)
-    resources: tuple[ArnPattern, ...] = Field(min_length=1)
-
-    def to_rule(self) -> AutoApproveRule:
-        return AutoApproveRule(name=self.name, actions=self.actions, resources=self.resources)
-
-
-class ApprovalRuleConfig(ConfigModel):
-    name: Name
-    actions: tuple[ActionPattern, ...] = ()
-    access_levels: tuple[AccessLevel, ...] = ()
     approvers: tuple[Approver, ...] = ()
     required_approvals: Annotated[int, Field(strict=True, ge=1, le=5)] = 1
 
     @model_validator(mode="after")
-    def _something_to_match(self) -> ApprovalRuleConfig:
-        if not self.actions and not self.access_levels:
+    def _something_to_match(self) -> ApprovalRuleBase:
+        if not getattr(self, "actions", ()) and not getattr(self, "access_levels", ()):
             raise ValueError("an approval rule needs actions or access_levels to match")
         return self
 
     def to_rule(self) -> ApprovalRule:
         return ApprovalRule(
-            name=self.name, actions=self.actions, access_levels=self.access_levels,
+            name=self.name, actions=tuple(getattr(self, "actions", ())),
+            access_levels=tuple(getattr(self, "access_levels", ())),
             approvers=self.approvers, required_approvals=self.required_approvals,
         )
 
 
-class CeilingConfig(ConfigModel):
-    """What ``team`` may ever get in ``account_id``; built into the policy engine's ``Ceiling``."""
+class CeilingBase(ConfigModel):
+    """What every family's ceiling says besides its vocabulary: whose it is, who approves beyond
+    it, where they are paged, and the longest lifetime it allows. ``target`` is the account,
+    project, … a family's subclass names in its own field."""
 
     team: Name
-    account_id: AccountId
     max_ttl_seconds: Annotated[int, Field(strict=True, ge=MIN_CEILING_TTL_SECONDS, le=MAX_CEILING_TTL_SECONDS)]
-    allowed_regions: tuple[Region, ...] = Field(min_length=1)
-    auto_approve: tuple[AutoApproveRuleConfig, ...] = ()
-    action_denylist: tuple[ActionPattern, ...] = ()
     approvers: tuple[Approver, ...] = Field(min_length=1)
-    approval_rules: tuple[ApprovalRuleConfig, ...] = ()
     approval_channel: ApprovalChannel | None = None
 
-    def to_ceiling(self) -> Ceiling:
-        return Ceiling(
-            account_id=self.account_id,
-            max_ttl=timedelta(seconds=self.max_ttl_seconds),
-            allowed_regions=self.allowed_regions,
-            auto_approve=tuple(rule.to_rule() for rule in self.auto_approve),
-            action_denylist=self.action_denylist,
-            approvers=self.approvers,
-            approval_rules=tuple(rule.to_rule() for rule in self.approval_rules),
-        )
+    @property
+    def target(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def max_ttl(self) -> timedelta:
+        return timedelta(seconds=self.max_ttl_seconds)

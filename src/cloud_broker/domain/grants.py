@@ -19,6 +19,9 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from cloud_broker.domain.requests import AccessRequest
+from cloud_broker.domain.scope import Scope
+
 
 class GrantStatus(StrEnum):
     PENDING = "pending"
@@ -62,15 +65,16 @@ class Grant:
     """One grant as the broker keeps it. Carries no secret: credentials live in the vault."""
 
     grant_id: str
-    provider: str
+    # The plug-in that understands ``target`` and ``scope`` ("aws", "gcp").
+    family: str
     team: str
     host: str
     agent_id: str
     run_id: str
-    account_id: str
-    actions: tuple[str, ...]
-    resources: tuple[str, ...]
-    regions: tuple[str, ...]
+    # The account, project, … the grant is for, in the family's own notation.
+    target: str
+    # What the grant allows, as the family's typed document (``domain.scope``).
+    scope: Scope
     ttl: timedelta
     status: GrantStatus
     decision: str
@@ -102,6 +106,10 @@ class Grant:
         if self.status is GrantStatus.PENDING and self.pending_expires_at is not None and now >= self.pending_expires_at:
             return GrantStatus.EXPIRED
         return self.status
+
+    def request(self) -> AccessRequest:
+        """The grant's scope as a request, to be decided again (under today's ceiling)."""
+        return AccessRequest(self.family, self.target, self.scope, self.ttl)
 
     def moved_to(self, target: GrantStatus, at: datetime, **changes: Any) -> Grant:
         """A copy in ``target`` state; refuses edges the lifecycle does not have."""

@@ -1,5 +1,5 @@
 """Identifiers the broker makes: grant ids, session names, the canonical form of UUIDs.
-(Their grammar, and that of everything the broker reads, is ``domain.grammar``.)"""
+(The UUID grammar is ``domain.grammar``; each family has its own identifiers.)"""
 
 from __future__ import annotations
 

@@ -1,9 +1,11 @@
-"""What an agent asks for, after wire validation and defaults."""
+"""What an agent asks of a cloud, in the shape every family shares, and the contract's TTLs."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+
+from cloud_broker.domain.scope import Scope
 
 DEFAULT_TTL = timedelta(seconds=900)
 MIN_TTL = timedelta(seconds=300)
@@ -11,15 +13,12 @@ MAX_TTL = timedelta(seconds=3600)
 
 
 @dataclass(frozen=True)
-class AwsAccessRequest:
-    """A request for AWS access: the (action × resource) pairs, the regions and the lifetime.
+class AccessRequest:
+    """A request after wire validation and defaults: which family, on which target (an AWS
+    account, a GCP project), the family's scope document, and the lifetime. Patterns in the
+    scope are the family's to interpret; the shared layers only store and compare them."""
 
-    Actions and resources may be IAM patterns (``s3:Get*``, ``arn:aws:s3:::reports/*``);
-    the policy engine decides what they can match.
-    """
-
-    account_id: str
-    actions: tuple[str, ...]
-    resources: tuple[str, ...]
-    regions: tuple[str, ...]
+    family: str
+    target: str
+    scope: Scope
     ttl: timedelta = DEFAULT_TTL

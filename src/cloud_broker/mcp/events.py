@@ -1,13 +1,13 @@
-"""Follows the broker's grant event stream (``GET /aws/events``) for as long as the server runs.
+"""Follows the broker's grant event stream (every family's grants) for as long as the server runs.
 
 The agent would otherwise learn of an approval only by polling. This task keeps one SSE stream
-open through the same :class:`AwsBrokerApi` (and so the same token source and transport) the
+open through the same :class:`BrokerApi` (and so the same token source and transport) the
 tools use, and hands each grant event to a callback that turns it into MCP notifications.
 
 It must never take the server down: every failure is caught, reported once per kind on
 stderr, and followed by a reconnect (1 s, doubling to 30 s, reset once a stream was live)
 that resumes from the last event id, so nothing committed in between is lost; the first
-connection asks for this run's events from its start (see :meth:`AwsBrokerApi.events`), so a
+connection asks for this run's events from its start (see :meth:`BrokerApi.events`), so a
 broker that was unreachable at start-up costs nothing either. A stream silent for longer than
 its keepalives allow is given up as dead (:class:`~cloud_broker.mcp.broker_client.BrokerClient`
 enforces it, in-process too). The broker ends live streams on purpose (when the token they were
@@ -24,7 +24,7 @@ from typing import Any
 import anyio
 from httpx_sse import EventSource, ServerSentEvent, SSEError
 
-from cloud_broker.mcp.aws_api import AwsBrokerApi
+from cloud_broker.mcp.broker_api import BrokerApi
 from cloud_broker.mcp.errors import BrokerCallError
 
 INITIAL_BACKOFF_SECONDS = 1.0
@@ -44,7 +44,7 @@ class GrantEventStream:
 
     def __init__(
         self,
-        api: AwsBrokerApi,
+        api: BrokerApi,
         on_event: OnEvent,
         warn: Warn,
         *,

@@ -1,7 +1,7 @@
 """Grants as MCP resources (``grant://<grant_id>``) and who hears when they change.
 
 An agent waiting on a human approval should be told, not left polling. This module keeps the
-grants this process has seen (created by ``aws_request_access`` here, or announced by the
+grants this process has seen (created by a request tool here, or announced by the
 broker's event stream) and the clients' log levels; each change goes out through a
 :class:`~cloud_broker.mcp.changes.ChangeFanout` (to handshake-era sessions and to 2026-07-28
 listen streams alike). It knows nothing of the MCP SDK: :mod:`delivery` adapts SDK sessions to
@@ -22,7 +22,7 @@ from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from cloud_broker.mcp.aws_api import AwsBrokerApi
+from cloud_broker.mcp.broker_api import BrokerApi
 from cloud_broker.mcp.changes import (
     ChangeFanout,
     Peer,
@@ -30,6 +30,8 @@ from cloud_broker.mcp.changes import (
     ResourceUpdated,
 )
 from cloud_broker.mcp.errors import BrokerCallError
+from cloud_broker.mcp.family import Endpoint, FamilyTools
+from cloud_broker.mcp.tools import installed_tools
 
 URI_PREFIX = "grant://"
 MIME_TYPE = "application/json"
@@ -69,11 +71,15 @@ class GrantSummary:
 
     grant_id: str
     status: str
-    account_id: str
+    family: str
+    target_noun: str
+    target: str
     actions: tuple[str, ...]
 
     @classmethod
-    def from_wire(cls, body: Mapping[str, Any]) -> GrantSummary | None:
+    def from_wire(cls, body: Mapping[str, Any], tools: FamilyTools) -> GrantSummary | None:
+        """``body`` of a grant of ``tools``' family: its target and first list are read by the
+        family's names (``account_id`` and ``actions``, ``project_id`` and ``permissions``)."""
         grant_id, status = body.get("grant_id"), body.get("status")
         if not isinstance(grant_id, str) or not isinstance(status, str):
             return None
@@ -81,10 +87,10 @@ class GrantSummary:
             grant_id = str(uuid.UUID(grant_id))
         except ValueError:
             return None
-        actions = body.get("actions")
+        actions = body.get(_first_list(tools))
         listed = tuple(a for a in actions if isinstance(a, str)) if isinstance(actions, list) else ()
-        account = body.get("account_id")
-        return cls(grant_id, status, account if isinstance(account, str) else "", listed)
+        target = body.get(tools.target_field)
+        return cls(grant_id, status, tools.family, tools.target_noun, target if isinstance(target, str) else "", listed)
 
     @property
     def uri(self) -> str:
@@ -93,8 +99,15 @@ class GrantSummary:
     @property
     def description(self) -> str:
         shown = ", ".join(self.actions[:5]) + (" …" if len(self.actions) > 5 else "")
-        where = f" on AWS account {self.account_id}" if self.account_id else ""
-        return f"AWS access grant ({shown or 'no actions listed'}){where}; last known status: {self.status}"
+        where = f" on {self.target_noun} {self.target}" if self.target else ""
+        title = self.target_noun.split()[0]
+        return f"{title} access grant ({shown or 'nothing listed'}){where}; last known status: {self.status}"
+
+
+def _first_list(tools: FamilyTools) -> str:
+    """The scope list a family's request tool names right after its target (its actions)."""
+    properties = list(tools.spec(Endpoint.PREVIEW).schema.get("properties", {}))
+    return properties[1] if len(properties) > 1 else ""
 
 
 class GrantResources:
@@ -107,7 +120,7 @@ class GrantResources:
 
     def __init__(
         self,
-        api: AwsBrokerApi,
+        api: BrokerApi,
         warn: Warn,
         fanout: ChangeFanout | None = None,
         *,
@@ -115,6 +128,8 @@ class GrantResources:
         max_known: int = MAX_KNOWN_GRANTS,
     ) -> None:
         self._api = api
+        # The families whose grants are served (with None for ``api``, the rules alone: every installed one).
+        self._families = {n: f.tools for n, f in api.families.items()} if api is not None else installed_tools()
         self._warn = warn
         self._fanout = fanout if fanout is not None else ChangeFanout(warn)
         self._run_id = run_id.strip().lower() if run_id is not None else None
@@ -129,20 +144,30 @@ class GrantResources:
         return list(self._grants.values())
 
     async def read(self, uri: str) -> str:
-        """The grant as the broker reports it now (``GET /aws/grants/{id}``), as JSON text."""
+        """The grant as the broker reports it now (``GET /{family}/grants/{id}``), as JSON text.
+        A grant not seen here is looked for in each family in turn (grant ids are one space)."""
         grant_id = grant_id_of(uri)
-        try:
-            reply = await self._api.poll_grant(grant_id)
-        except BrokerCallError as exc:
-            if exc.status in (400, 404):
-                raise UnknownGrant(f"grant {grant_id} not found") from None
-            raise
+        known = self._grants.get(grant_id)
+        for family in [known.family] if known else list(self._families):
+            try:
+                reply = await self._api.family(family).poll_grant(grant_id)
+            except BrokerCallError as exc:
+                if exc.status in (400, 404):
+                    continue
+                raise
+            return self._fresh(family, reply)
+        raise UnknownGrant(f"grant {grant_id} not found")
+
+    def _fresh(self, family: str, reply: Any) -> str:
         if isinstance(reply, dict):
             reply = {key: value for key, value in reply.items() if key != "credentials"}
-            summary = GrantSummary.from_wire(reply)
+            summary = GrantSummary.from_wire(reply, self._tools(family))
             if summary is not None and summary.grant_id in self._grants:
                 self._grants[summary.grant_id] = summary
         return json.dumps(reply, indent=2, ensure_ascii=False)
+
+    def _tools(self, family: str) -> FamilyTools:
+        return self._families[family]
 
     # --- who listens (handshake era; 2026-07-28 clients say so in their listen request) ---
 
@@ -168,15 +193,19 @@ class GrantResources:
 
     # --- what happened ---
 
-    async def remember(self, reply: Mapping[str, Any]) -> None:
+    async def remember(self, family: str, reply: Mapping[str, Any]) -> None:
         """A grant created by a tool call here; clients learn the list grew."""
-        summary = GrantSummary.from_wire(reply)
+        summary = GrantSummary.from_wire(reply, self._tools(family))
         if summary is not None and self._record(summary):
             await self._fanout.announce(ResourcesListChanged())
 
     async def publish(self, event: Mapping[str, Any]) -> None:
-        """A grant event from the broker: list change if new, update to its subscribers, a log line."""
-        summary = GrantSummary.from_wire(event)
+        """A grant event from the broker: list change if new, update to its subscribers, a log line.
+        Events of families this process has no tools for are not its business."""
+        family = event.get("family", "aws")  # brokers from before families sent AWS events only
+        if not isinstance(family, str) or family not in self._families:
+            return
+        summary = GrantSummary.from_wire(event, self._tools(family))
         if summary is None or (summary.grant_id not in self._grants and not self._of_this_run(event)):
             return
         if self._record(summary):

@@ -1,8 +1,8 @@
-"""The account inventory block appended to some tool descriptions (contract §6.3).
+"""The inventory block appended to some of a family's tool descriptions (contract §6.3).
 
-Showing the model the enrolled account ids up front stops it from inventing 12-digit ids.
+Showing the model the enrolled account or project ids up front stops it from inventing them.
 The block is plain text; names come from broker configuration, so each is flattened onto one
-line to keep "one bullet per account" true whatever an operator typed.
+line to keep "one bullet per entry" true whatever an operator typed.
 """
 
 from __future__ import annotations
@@ -10,42 +10,40 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-MAX_LISTED = 20
+from cloud_broker.mcp.family import Endpoint, FamilyTools
 
-HEADING = (
-    "AWS accounts enrolled for this agent. Pass one of these account_id values exactly; "
-    "never make up or guess an account id:"
-)
+MAX_LISTED = 20
 
 
 class InventoryError(ValueError):
-    """The inventory reply did not have the expected ``accounts`` array."""
+    """The inventory reply did not have the family's array (``accounts``, ``projects``)."""
 
 
-def parse_accounts(payload: Any) -> list[Mapping[str, Any]]:
-    """The usable entries of ``{"accounts": [...]}``; raise when the array itself is missing."""
-    accounts = payload.get("accounts") if isinstance(payload, dict) else None
-    if not isinstance(accounts, list):
-        raise InventoryError("inventory reply has no 'accounts' array")
-    return [entry for entry in accounts if isinstance(entry, dict) and isinstance(entry.get("account_id"), str)]
+def parse_inventory(payload: Any, tools: FamilyTools) -> list[Mapping[str, Any]]:
+    """The usable entries of ``{"accounts": [...]}`` (or ``projects``); raise when the array itself is missing."""
+    entries = payload.get(tools.inventory_key) if isinstance(payload, dict) else None
+    if not isinstance(entries, list):
+        raise InventoryError(f"inventory reply has no '{tools.inventory_key}' array")
+    return [entry for entry in entries if isinstance(entry, dict) and isinstance(entry.get(tools.target_field), str)]
 
 
-def render_block(accounts: Sequence[Mapping[str, Any]]) -> str | None:
+def render_block(entries: Sequence[Mapping[str, Any]], tools: FamilyTools) -> str | None:
     """Heading, up to 20 bullets, then a pointer to the rest; None for an empty inventory."""
-    if not accounts:
+    if not entries:
         return None
-    lines = [HEADING, *(_bullet(account) for account in accounts[:MAX_LISTED])]
-    hidden = len(accounts) - MAX_LISTED
+    lines = [tools.inventory_heading, *(_bullet(entry, tools) for entry in entries[:MAX_LISTED])]
+    hidden = len(entries) - MAX_LISTED
     if hidden > 0:
-        lines.append(f"{hidden} more — use aws_describe_scope/aws_list_accounts to see them.")
+        describe, listing = tools.spec(Endpoint.DESCRIBE_SCOPE).name, tools.spec(Endpoint.INVENTORY).name
+        lines.append(f"{hidden} more — use {describe}/{listing} to see them.")
     return "\n".join(lines)
 
 
-def _bullet(account: Mapping[str, Any]) -> str:
-    name = _one_line(account.get("display_name")) or "(no display name)"
-    region = _one_line(account.get("default_region"))
-    suffix = f" ({region})" if region else ""
-    return f"- `{_one_line(account['account_id'])}` — {name}{suffix}"
+def _bullet(entry: Mapping[str, Any], tools: FamilyTools) -> str:
+    name = _one_line(entry.get("display_name")) or "(no display name)"
+    extra = _one_line(tools.inventory_extra(entry))
+    suffix = f" ({extra})" if extra else ""
+    return f"- `{_one_line(entry[tools.target_field])}` — {name}{suffix}"
 
 
 def _one_line(value: Any) -> str:

@@ -1,4 +1,4 @@
-"""MCP SDK wiring: the low-level ``Server`` that serves an :class:`AwsToolbox`.
+"""MCP SDK wiring: the low-level ``Server`` that serves a :class:`Toolbox`.
 
 Importing this module loads the SDK (~0.7 s on a small machine), so :mod:`server` imports it
 in a worker thread while the inventory request is already in flight.
@@ -24,7 +24,7 @@ from cloud_broker.mcp.changes import ChangeFanout
 from cloud_broker.mcp.delivery import SessionPeer, install_listen
 from cloud_broker.mcp.grants import GrantResources
 from cloud_broker.mcp.resources import install
-from cloud_broker.mcp.tools import AwsToolbox, ToolOutcome, ToolView
+from cloud_broker.mcp.tools import Toolbox, ToolOutcome, ToolView
 
 SERVER_NAME = "cloud-broker"
 
@@ -56,7 +56,7 @@ class BrokerMcpServer(Server[Any]):
 
 
 def build_server(
-    toolbox: AwsToolbox,
+    toolbox: Toolbox,
     fanout: ChangeFanout,
     *,
     warn: Callable[[str], None],

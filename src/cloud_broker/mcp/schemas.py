@@ -18,9 +18,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
 
-from cloud_broker.domain.grammar import ACCOUNT_ID_PATTERN
 from cloud_broker.domain.limits import MAX_REASON_LENGTH
-from cloud_broker.wire_types import TTL_MAX, TTL_MIN, AccountId, Text, TtlSeconds, Uuid
+from cloud_broker.wire_types import TTL_MAX, TTL_MIN, Text, Uuid
 
 NonEmptyList = Annotated[list[Annotated[Text, StringConstraints(min_length=1)]], Field(min_length=1)]
 
@@ -56,33 +55,12 @@ class NoArgs(ToolArgs):
     pass
 
 
-class AccountArgs(ToolArgs):
-    account_id: AccountId
-
-
 class GrantArgs(ToolArgs):
     grant_id: Uuid
 
 
-class PreviewArgs(ToolArgs):
-    account_id: AccountId
-    actions: NonEmptyList
-    resources: NonEmptyList
-    regions: NonEmptyList
-    ttl_seconds: TtlSeconds | None = None
-
-
-class RequestArgs(ToolArgs):
-    agent_id: Uuid | None = None
-    run_id: Uuid | None = None
-    account_id: AccountId
-    actions: NonEmptyList
-    resources: NonEmptyList
-    regions: NonEmptyList
-    ttl_seconds: TtlSeconds | None = None
-    task_id: Annotated[Text, StringConstraints(min_length=1)] | None = None
-    reason: Annotated[Text, StringConstraints(min_length=1, max_length=MAX_REASON_LENGTH)] | None = None
-    source_context: SourceContext | None = None
+TaskId = Annotated[Text, StringConstraints(min_length=1)]
+Reason = Annotated[Text, StringConstraints(min_length=1, max_length=MAX_REASON_LENGTH)]
 
 
 # --- advertised JSON schemas -------------------------------------------------------------
@@ -90,7 +68,7 @@ class RequestArgs(ToolArgs):
 DRAFT_07 = "http://json-schema.org/draft-07/schema#"
 
 
-def _object(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+def object_schema(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
     return {
         "type": "object",
         "properties": properties,
@@ -100,28 +78,24 @@ def _object(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
     }
 
 
-def _string_list(what: str) -> dict[str, Any]:
+def string_list(what: str) -> dict[str, Any]:
     return {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1, "description": what}
 
 
-ACCOUNT_ID = {
-    "type": "string",
-    "pattern": ACCOUNT_ID_PATTERN,
-    "description": "12-digit AWS account id. Use an id from the enrolled-accounts list; never guess one.",
-}
-GRANT_ID = {"type": "string", "format": "uuid", "description": "The grant_id returned by aws_request_access."}
-TTL = {
-    "type": "integer",
-    "minimum": TTL_MIN,
-    "maximum": TTL_MAX,
-    "description": "Lifetime of the credentials in seconds (300-3600). The broker uses 900 when omitted "
-    "and may cap it at the account's max_ttl_seconds.",
-}
-ACTIONS = _string_list(
-    'IAM actions to allow, e.g. ["s3:GetObject", "s3:ListBucket"]. Ask only for what the task needs.'
-)
-RESOURCES = _string_list('Resource ARNs (globs allowed), e.g. ["arn:aws:s3:::reports", "arn:aws:s3:::reports/*"].')
-REGIONS = _string_list('AWS regions the credentials may be used in, e.g. ["us-east-1"].')
+def grant_schema(request_tool: str) -> dict[str, Any]:
+    return object_schema({"grant_id": {"type": "string", "format": "uuid",
+                                       "description": f"The grant_id returned by {request_tool}."}}, ["grant_id"])
+
+
+def ttl_schema(target: str) -> dict[str, Any]:
+    return {
+        "type": "integer",
+        "minimum": TTL_MIN,
+        "maximum": TTL_MAX,
+        "description": "Lifetime of the credentials in seconds (300-3600). The broker uses 900 when omitted "
+        f"and may cap it at the {target}'s max_ttl_seconds.",
+    }
+
 
 SOURCE_CONTEXT = {
     "type": "object",
@@ -139,37 +113,29 @@ SOURCE_CONTEXT = {
 }
 
 NO_ARGS_SCHEMA: dict[str, Any] = {"type": "object", "properties": {}, "$schema": DRAFT_07}
-ACCOUNT_SCHEMA = _object({"account_id": ACCOUNT_ID}, ["account_id"])
-GRANT_SCHEMA = _object({"grant_id": GRANT_ID}, ["grant_id"])
-PREVIEW_SCHEMA = _object(
-    {"account_id": ACCOUNT_ID, "actions": ACTIONS, "resources": RESOURCES, "regions": REGIONS, "ttl_seconds": TTL},
-    ["account_id", "actions", "resources", "regions"],
-)
-REQUEST_SCHEMA = _object(
-    {
-        "agent_id": {
-            "type": "string",
-            "format": "uuid",
-            "description": "Leave out: defaults to this agent. Set only to credit the grant to another agent.",
-        },
-        "run_id": {
-            "type": "string",
-            "format": "uuid",
-            "description": "Leave out: defaults to the current run. Set only to credit the grant to another run.",
-        },
-        "account_id": ACCOUNT_ID,
-        "actions": ACTIONS,
-        "resources": RESOURCES,
-        "regions": REGIONS,
-        "ttl_seconds": TTL,
-        "task_id": {"type": "string", "minLength": 1, "description": "Optional task reference, e.g. 'kanban:task-42'."},
-        "reason": {
-            "type": "string",
-            "minLength": 1,
-            "maxLength": MAX_REASON_LENGTH,
-            "description": "One or two sentences for the human approver: what you will do and why. No secrets.",
-        },
-        "source_context": SOURCE_CONTEXT,
-    },
-    ["account_id", "actions", "resources", "regions"],
-)
+
+AGENT_ID = {"type": "string", "format": "uuid",
+            "description": "Leave out: defaults to this agent. Set only to credit the grant to another agent."}
+RUN_ID = {"type": "string", "format": "uuid",
+          "description": "Leave out: defaults to the current run. Set only to credit the grant to another run."}
+TASK_ID = {"type": "string", "minLength": 1, "description": "Optional task reference, e.g. 'kanban:task-42'."}
+REASON = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": MAX_REASON_LENGTH,
+    "description": "One or two sentences for the human approver: what you will do and why. No secrets.",
+}
+
+
+def request_schema(target: dict[str, Any], scope: dict[str, Any], ttl: dict[str, Any]) -> dict[str, Any]:
+    """A request tool's schema: who (agent, run), where (``target``: one property), what
+    (``scope``: the family's lists), for how long, and the context every family shares."""
+    (target_name,) = target
+    properties = {"agent_id": AGENT_ID, "run_id": RUN_ID, **target, **scope, "ttl_seconds": ttl,
+                  "task_id": TASK_ID, "reason": REASON, "source_context": SOURCE_CONTEXT}
+    return object_schema(properties, [target_name, *scope])
+
+
+def preview_schema(target: dict[str, Any], scope: dict[str, Any], ttl: dict[str, Any]) -> dict[str, Any]:
+    (target_name,) = target
+    return object_schema({**target, **scope, "ttl_seconds": ttl}, [target_name, *scope])

@@ -2,11 +2,12 @@
 
 Start-up is arranged so the agent runtime waits as little as possible for ``initialize``:
 
-1. the broker client is built and ``GET /aws/inventory`` starts at once;
+1. the broker client is built and every family's ``GET /{family}/inventory`` starts at once;
 2. meanwhile the MCP SDK (the slow import) loads in a worker thread;
 3. serving starts when the inventory has landed or ~1 s after start, whichever comes first;
-4. an inventory that lands later updates the descriptions and announces a tool list change;
-5. the grant event stream (``GET /aws/events``) of this run is followed in the background,
+4. an inventory that lands later updates its family's descriptions and announces a tool list
+   change (a family whose look-up fails simply shows no inventory block);
+5. the grant event stream (every family's grants) of this run is followed in the background,
    and each grant change is announced on ``grant://`` resources (see :mod:`events`, :mod:`grants`).
 
 Announcements go through one :class:`~cloud_broker.mcp.changes.ChangeFanout`: standing
@@ -32,18 +33,19 @@ import httpx
 from pydantic import ValidationError
 
 from cloud_broker.errors import ConfigError
-from cloud_broker.mcp.aws_api import AwsBrokerApi
+from cloud_broker.mcp.broker_api import BrokerApi
 from cloud_broker.mcp.broker_client import BrokerClient
 from cloud_broker.mcp.changes import ChangeFanout, ToolsListChanged
 from cloud_broker.mcp.errors import BrokerCallError
 from cloud_broker.mcp.events import GrantEventStream
+from cloud_broker.mcp.family import FamilyTools
 from cloud_broker.mcp.grants import GrantResources
-from cloud_broker.mcp.inventory import InventoryError, parse_accounts
+from cloud_broker.mcp.inventory import InventoryError, parse_inventory
 from cloud_broker.mcp.schemas import SourceContext
 from cloud_broker.mcp.settings import McpSettings, load_settings
 from cloud_broker.mcp.stderr import stderr_line
 from cloud_broker.mcp.tokens import ExchangeTokenSource, TokenSource
-from cloud_broker.mcp.tools import AwsToolbox, GrantHook, RequestDefaults
+from cloud_broker.mcp.tools import GrantHook, RequestDefaults, Toolbox, installed_tools
 from cloud_broker.mcp.turn_initiator import TurnInitiatorReader
 
 if TYPE_CHECKING:
@@ -56,13 +58,13 @@ Warn = Callable[[str], None]
 
 
 class InventoryLoader:
-    """Fetches the inventory once and folds it into the tool descriptions.
+    """Fetches every family's inventory once and folds each into its tool descriptions.
 
-    A failed look-up is not fatal (one stderr line, no inventory block). ``settled`` is set
-    once the attempt is over either way, after the descriptions were updated.
+    A failed look-up is not fatal (one stderr line, no inventory block for that family).
+    ``settled`` is set once every attempt is over either way, after the descriptions were updated.
     """
 
-    def __init__(self, api: AwsBrokerApi, toolbox: AwsToolbox, fanout: ChangeFanout, warn: Warn) -> None:
+    def __init__(self, api: BrokerApi, toolbox: Toolbox, fanout: ChangeFanout, warn: Warn) -> None:
         self._api = api
         self._toolbox = toolbox
         self._fanout = fanout
@@ -70,17 +72,24 @@ class InventoryLoader:
         self.settled = anyio.Event()
 
     async def run(self) -> None:
-        """Fetch, render, and announce a tool list change if what clients were shown changed."""
+        """Fetch all at once; render, and announce a tool list change if what clients were shown changed."""
         try:
-            changed = self._toolbox.set_inventory(parse_accounts(await self._api.inventory()))
-        except (BrokerCallError, InventoryError) as exc:
-            self._warn(f"aws_inventory_lookup_failed: {exc}")
-            return
-        except Exception as exc:  # noqa: BLE001 - never let the inventory take the server down
-            self._warn(f"aws_inventory_lookup_failed: unexpected {type(exc).__name__}")
-            return
+            async with anyio.create_task_group() as group:
+                for tools in self._toolbox.families.values():
+                    group.start_soon(self._load, tools)
         finally:
             self.settled.set()
+
+    async def _load(self, tools: FamilyTools) -> None:
+        try:
+            reply = await self._api.family(tools.family).inventory()
+            changed = self._toolbox.set_inventory(tools.family, parse_inventory(reply, tools))
+        except (BrokerCallError, InventoryError) as exc:
+            self._warn(f"{tools.family}_inventory_lookup_failed: {exc}")
+            return
+        except Exception as exc:  # noqa: BLE001 - never let the inventory take the server down
+            self._warn(f"{tools.family}_inventory_lookup_failed: unexpected {type(exc).__name__}")
+            return
         if changed:
             await self._fanout.announce(ToolsListChanged())
 
@@ -90,7 +99,7 @@ class McpApp:
     """A ready-to-serve MCP server and the parts tests may want to look at."""
 
     server: BrokerMcpServer
-    toolbox: AwsToolbox
+    toolbox: Toolbox
     inventory: InventoryLoader
     grants: GrantResources | None = None
     events: GrantEventStream | None = None
@@ -111,6 +120,7 @@ async def open_app(
     warn: Warn = stderr_line,
     grant_events: bool = False,
     bus: SubscriptionBus | None = None,
+    families: Mapping[str, FamilyTools] | None = None,
 ) -> AsyncIterator[McpApp]:
     """Build the server for ``settings``; the inventory loads in the background while open.
 
@@ -118,17 +128,19 @@ async def open_app(
     streaming ASGI transport plus a token source that signs locally). ``grant_events`` serves
     grants as resources and follows the broker's event stream; :func:`run_stdio` turns it on,
     in-process callers choose. ``bus`` replaces the in-process subscription bus (say, one shared
-    across replicas). On exit listen streams are closed, background tasks cancelled and clients closed.
+    across replicas). ``families`` chooses the tool families (every installed one by default).
+    On exit listen streams are closed, background tasks cancelled and clients closed.
     """
+    families = families if families is not None else installed_tools()
     deadline = anyio.current_time() + inventory_wait
     async with AsyncExitStack() as stack:
         tokens = token_source or _exchange_tokens(settings, transport, stack)
         client = BrokerClient(settings.host, tokens, transport=transport)
         stack.push_async_callback(client.aclose)
-        api = AwsBrokerApi(client, agent_id=settings.agent_id, run_id=settings.run_id)
+        api = BrokerApi(client, families, agent_id=settings.agent_id, run_id=settings.run_id)
         fanout = ChangeFanout(warn)
         grants = GrantResources(api, warn, fanout, run_id=settings.run_id) if grant_events else None
-        toolbox = _toolbox(settings, api, warn, grants.remember if grants else None)
+        toolbox = _toolbox(settings, families, api, warn, grants.remember if grants else None)
         loader = InventoryLoader(api, toolbox, fanout, warn)
         tasks = await stack.enter_async_context(anyio.create_task_group())
         stack.callback(tasks.cancel_scope.cancel)
@@ -150,7 +162,7 @@ async def run_stdio(
     transport: httpx.AsyncBaseTransport | None = None,
     token_source: TokenSource | None = None,
 ) -> None:
-    """Serve the AWS tools over stdio until the client closes stdin."""
+    """Serve every family's tools over stdio until the client closes stdin."""
     for warning in settings.warnings():
         stderr_line(warning)
     async with open_app(settings, transport=transport, token_source=token_source, grant_events=True) as app:
@@ -186,9 +198,11 @@ def _exchange_tokens(
     return source
 
 
-def _toolbox(settings: McpSettings, api: AwsBrokerApi, warn: Warn, on_grant: GrantHook | None) -> AwsToolbox:
+def _toolbox(settings: McpSettings, families: Mapping[str, FamilyTools], api: BrokerApi, warn: Warn,
+             on_grant: GrantHook | None) -> Toolbox:
     defaults = RequestDefaults(settings.agent_id, settings.run_id, _default_source_context(settings, warn))
-    return AwsToolbox(api, defaults, TurnInitiatorReader(settings.turn_initiator_file, warn=warn), on_grant=on_grant)
+    reader = TurnInitiatorReader(settings.turn_initiator_file, warn=warn)
+    return Toolbox(families, api, defaults, reader, on_grant=on_grant)
 
 
 def _default_source_context(settings: McpSettings, warn: Warn) -> dict[str, Any] | None:

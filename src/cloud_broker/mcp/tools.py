@@ -1,4 +1,4 @@
-"""The AWS tool catalogue: what is advertised, and what a call does.
+"""The tool runtime: what is advertised, and what a call does, for every family's tools.
 
 This module knows nothing of the MCP SDK: a call takes a name and raw arguments and yields a
 :class:`ToolOutcome` (text + error flag), which the protocol layer turns into a result. That
@@ -15,11 +15,12 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from cloud_broker.mcp import descriptions as text
-from cloud_broker.mcp import schemas
-from cloud_broker.mcp.aws_api import AwsBrokerApi
+from cloud_broker.mcp.broker_api import BrokerApi, FamilyApi
 from cloud_broker.mcp.errors import BrokerCallError
+from cloud_broker.mcp.family import Endpoint, FamilyTools, ToolSpec
 from cloud_broker.mcp.inventory import render_block
 from cloud_broker.mcp.turn_initiator import TurnInitiatorReader
+from cloud_broker.plugins import installed_families
 from cloud_broker.wire_types import describe_issues
 
 
@@ -50,116 +51,110 @@ class RequestDefaults:
     source_context: Mapping[str, str] | None = None
 
 
-Handler = Callable[["AwsToolbox", Any], Awaitable[Any]]
-GrantHook = Callable[[Mapping[str, Any]], Awaitable[None]]
-"""Told of each grant ``aws_request_access`` created (reply without credentials); must not raise."""
+GrantHook = Callable[[str, Mapping[str, Any]], Awaitable[None]]
+"""Told of each grant a request tool created (its family, the reply without credentials); must not raise."""
 
 
-@dataclass(frozen=True)
-class _Spec:
-    name: str
-    body: str
-    schema: Mapping[str, Any]
-    args: type[schemas.ToolArgs]
-    handler: Handler
-    read_only: bool = False
-    shows_inventory: bool = False
-
-
-class AwsToolbox:
-    """The eight ``aws_*`` tools bound to one agent, one broker and the current inventory."""
+class Toolbox:
+    """Every family's tools bound to one agent, one broker and the current inventories."""
 
     def __init__(
         self,
-        api: AwsBrokerApi,
+        families: Mapping[str, FamilyTools],
+        api: BrokerApi,
         defaults: RequestDefaults,
         initiators: TurnInitiatorReader,
         *,
         on_grant: GrantHook | None = None,
     ) -> None:
+        self._families = dict(families)
+        self._specs = {spec.name: (tools, spec) for tools in self._families.values() for spec in tools.specs}
         self._api = api
         self._defaults = defaults
         self._initiators = initiators
         self._on_grant = on_grant
-        self._inventory_block: str | None = None
+        self._inventory_blocks: dict[str, str | None] = {}
 
-    def set_inventory(self, accounts: Sequence[Mapping[str, Any]]) -> bool:
-        """Render the inventory into the descriptions; True when what is advertised changed."""
-        block = render_block(accounts)
-        changed = block != self._inventory_block
-        self._inventory_block = block
+    @property
+    def families(self) -> Mapping[str, FamilyTools]:
+        return self._families
+
+    def set_inventory(self, family: str, entries: Sequence[Mapping[str, Any]]) -> bool:
+        """Render ``family``'s inventory into its descriptions; True when what is advertised changed."""
+        block = render_block(entries, self._families[family])
+        changed = block != self._inventory_blocks.get(family)
+        self._inventory_blocks[family] = block
         return changed
 
     def listing(self) -> list[ToolView]:
-        """The tools as advertised right now."""
-        return [self._view(spec) for spec in _SPECS.values()]
+        """The tools as advertised right now, family by family."""
+        return [self._view(tools, spec) for tools, spec in self._specs.values()]
 
     async def call(self, name: str, arguments: Mapping[str, Any] | None) -> ToolOutcome:
         """Validate, call the broker, and shape the outcome; never raises for expected failures."""
-        spec = _SPECS.get(name)
-        if spec is None:
+        found = self._specs.get(name)
+        if found is None:
             return ToolOutcome(f"Unknown tool: {name}", is_error=True)
+        tools, spec = found
         try:
             args = spec.args.model_validate(dict(arguments or {}))
         except ValidationError as exc:
             return ToolOutcome(describe_validation_error(name, exc), is_error=True)
         try:
-            payload = await spec.handler(self, args)
+            payload = await self._run(tools, spec.endpoint, args)
         except BrokerCallError as exc:
             return ToolOutcome(str(exc), is_error=True)
         return ToolOutcome(json.dumps(payload, indent=2, ensure_ascii=False))
 
-    def _view(self, spec: _Spec) -> ToolView:
-        block = self._inventory_block if spec.shows_inventory else None
-        return ToolView(spec.name, text.compose(spec.body, block), spec.schema, spec.read_only)
+    def _view(self, tools: FamilyTools, spec: ToolSpec) -> ToolView:
+        block = self._inventory_blocks.get(tools.family) if spec.shows_inventory else None
+        return ToolView(spec.name, text.compose(spec.description, block), spec.schema, spec.read_only)
 
-    # --- handlers: one line of intent each, the endpoint rules live in AwsBrokerApi ---
+    async def _run(self, tools: FamilyTools, endpoint: Endpoint, args: Any) -> Any:
+        """One line of intent per endpoint; the endpoint rules live in :class:`FamilyApi`."""
+        api = self._api.family(tools.family)
+        fields = args.wire()
+        if endpoint is Endpoint.DESCRIBE_SCOPE:
+            return await api.describe_scope(fields[tools.target_field])
+        if endpoint is Endpoint.PREVIEW:
+            return await api.preview(fields)
+        if endpoint is Endpoint.APPROVAL_CHANNEL:
+            return await api.approval_channel_status(fields[tools.target_field])
+        if endpoint is Endpoint.REQUEST:
+            return await self._request_access(tools, api, fields)
+        if endpoint is Endpoint.POLL:
+            return await api.poll_grant(fields["grant_id"])
+        if endpoint is Endpoint.RELEASE:
+            return await api.release_grant(fields["grant_id"])
+        if endpoint is Endpoint.CREDENTIALS:
+            return await api.grant_credentials(fields["grant_id"])
+        return await api.inventory()
 
-    async def _describe_scope(self, args: schemas.AccountArgs) -> Any:
-        return await self._api.describe_scope(args.account_id)
-
-    async def _preview(self, args: schemas.PreviewArgs) -> Any:
-        return await self._api.preview(args.wire())
-
-    async def _approval_channel(self, args: schemas.AccountArgs) -> Any:
-        return await self._api.approval_channel_status(args.account_id)
-
-    async def _request_access(self, args: schemas.RequestArgs) -> Any:
-        reply = await self._api.create_grant(self._grant_request(args))
+    async def _request_access(self, tools: FamilyTools, api: FamilyApi, fields: dict[str, Any]) -> Any:
+        reply = await api.create_grant(self._grant_request(tools, fields))
         # Inline credentials may come back on creation; the model must only ever see the pointer.
         if not isinstance(reply, dict):
             return reply
         public = {key: value for key, value in reply.items() if key != "credentials"}
         if self._on_grant is not None:
-            await self._on_grant(public)
+            await self._on_grant(tools.family, public)
         return public
 
-    async def _poll(self, args: schemas.GrantArgs) -> Any:
-        return await self._api.poll_grant(args.grant_id)
-
-    async def _release(self, args: schemas.GrantArgs) -> Any:
-        return await self._api.release_grant(args.grant_id)
-
-    async def _credentials(self, args: schemas.GrantArgs) -> Any:
-        return await self._api.grant_credentials(args.grant_id)
-
-    async def _list_accounts(self, args: schemas.NoArgs) -> Any:
-        return await self._api.inventory()
-
-    def _grant_request(self, args: schemas.RequestArgs) -> dict[str, Any]:
+    def _grant_request(self, tools: FamilyTools, body: dict[str, Any]) -> dict[str, Any]:
         """Caller fields, then defaults for what they left out, then the file-sourced initiator.
 
         ``turn_initiator`` is not a declared argument, so a forged one was already dropped by
-        validation; it is only ever set here, from the host runtime's files.
+        validation; it is only ever set here, from the host runtime's files, and only for the
+        families whose requests carry it (AWS, contract §5.5).
         """
-        body = args.wire()
         if "source_context" not in body and self._defaults.source_context:
             body["source_context"] = dict(self._defaults.source_context)
         body.setdefault("agent_id", self._defaults.agent_id)
         body.setdefault("run_id", self._defaults.run_id)
-        initiator = self._initiators.read()
-        if initiator is not None:
-            body["turn_initiator"] = initiator
+        if tools.sends_turn_initiator:
+            initiator = self._initiators.read()
+            if initiator is not None:
+                body["turn_initiator"] = initiator
         return body
 
 
@@ -169,30 +164,13 @@ def describe_validation_error(tool: str, error: ValidationError) -> str:
     return f"Invalid arguments for tool {tool}: " + "; ".join(problems)
 
 
-_SPECS: dict[str, _Spec] = {
-    spec.name: spec
-    for spec in (
-        _Spec("aws_describe_scope", text.DESCRIBE_SCOPE, schemas.ACCOUNT_SCHEMA, schemas.AccountArgs,
-              AwsToolbox._describe_scope, read_only=True, shows_inventory=True),
-        _Spec("aws_preview_request", text.PREVIEW_REQUEST, schemas.PREVIEW_SCHEMA, schemas.PreviewArgs,
-              AwsToolbox._preview, read_only=True),
-        _Spec("aws_check_approval_channel", text.CHECK_APPROVAL_CHANNEL, schemas.ACCOUNT_SCHEMA,
-              schemas.AccountArgs, AwsToolbox._approval_channel, read_only=True, shows_inventory=True),
-        _Spec("aws_request_access", text.REQUEST_ACCESS, schemas.REQUEST_SCHEMA, schemas.RequestArgs,
-              AwsToolbox._request_access, shows_inventory=True),
-        _Spec("aws_poll_grant", text.POLL_GRANT, schemas.GRANT_SCHEMA, schemas.GrantArgs,
-              AwsToolbox._poll, read_only=True),
-        _Spec("aws_release_access", text.RELEASE_ACCESS, schemas.GRANT_SCHEMA, schemas.GrantArgs,
-              AwsToolbox._release),
-        _Spec("aws_get_credentials", text.GET_CREDENTIALS, schemas.GRANT_SCHEMA, schemas.GrantArgs,
-              AwsToolbox._credentials),
-        _Spec("aws_list_accounts", text.LIST_ACCOUNTS, schemas.NO_ARGS_SCHEMA, schemas.NoArgs,
-              AwsToolbox._list_accounts, read_only=True),
-    )
-}
-"""The catalogue, in advertised order. A constant table, not mutable state."""
+def tool_models(families: Mapping[str, FamilyTools] | None = None) -> dict[str, tuple[Mapping[str, Any], type[BaseModel]]]:
+    """Advertised schema and enforcing model per tool (of every installed family by default);
+    lets tests check they agree."""
+    families = families if families is not None else installed_tools()
+    return {spec.name: (spec.schema, spec.args) for tools in families.values() for spec in tools.specs}
 
 
-def tool_models() -> dict[str, tuple[Mapping[str, Any], type[BaseModel]]]:
-    """Advertised schema and enforcing model per tool; lets tests check they agree."""
-    return {name: (spec.schema, spec.args) for name, spec in _SPECS.items()}
+def installed_tools() -> dict[str, FamilyTools]:
+    """The tools of every installed family, by family name."""
+    return {name: family.tools() for name, family in installed_families().items()}

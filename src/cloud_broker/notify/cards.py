@@ -13,8 +13,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from cloud_broker.domain.grants import Grant, GrantStatus
+from cloud_broker.domain.scope import ScopeField, document
 from cloud_broker.policy.approval import approval_requirement
-from cloud_broker.policy.risk import RiskSummary, assess
+from cloud_broker.policy.risk import RiskSummary
+from cloud_broker.service.family import Target, actions_of, target_of
 
 if TYPE_CHECKING:
     from cloud_broker.service.deps import Deps
@@ -25,14 +27,13 @@ class ApprovalCard:
     grant_id: str
     status: str
     team: str
-    account_id: str
-    account_name: str
+    target: Target
     agent_id: str
     agent_name: str
     run_id: str
-    actions: tuple[str, ...]
-    resources: tuple[str, ...]
-    regions: tuple[str, ...]
+    # The family's scope lists in its order (the first holds the actions), and how each is shown.
+    scope: dict[str, tuple[str, ...]]
+    fields: tuple[ScopeField, ...]
     ttl_seconds: int
     risk: RiskSummary
     required_approvals: int
@@ -45,14 +46,17 @@ class ApprovalCard:
     # Set once resolved: "approved by alice", "denied by bob: too broad", "expired".
     resolution: str | None = None
 
+    @property
+    def actions(self) -> tuple[str, ...]:
+        return self.scope.get(self.fields[0].key, ()) if self.fields else ()
+
     def to_json(self) -> dict[str, Any]:
         """The card as a webhook body carries it."""
         return {
-            "grant_id": self.grant_id, "status": self.status, "team": self.team,
-            "account_id": self.account_id, "account_name": self.account_name,
+            "grant_id": self.grant_id, "status": self.status, "team": self.team, **self.target.to_json(),
             "agent_id": self.agent_id, "agent_name": self.agent_name, "run_id": self.run_id,
             "task_id": self.task_id, "reason": self.reason, "source_context": self.source_context,
-            "actions": list(self.actions), "resources": list(self.resources), "regions": list(self.regions),
+            **document(self.scope),
             "ttl_seconds": self.ttl_seconds, "pending_expires_at": self.pending_expires_at,
             "required_approvals": self.required_approvals, "approvals": list(self.approvals),
             "risk": {
@@ -61,6 +65,7 @@ class ApprovalCard:
                 "wildcard_actions": list(self.risk.wildcard_actions),
                 "wildcard_resources": list(self.risk.wildcard_resources),
                 "sensitive_services": list(self.risk.sensitive),
+                "notes": list(self.risk.notes),
                 "summary": self.risk.headline(),
             },
             "console_url": self.console_url, "resolution": self.resolution,
@@ -73,8 +78,7 @@ class BatchSummary:
     window's page limit (see ``notify.page_limit``): how many, where, and where to review them."""
 
     team: str
-    account_id: str
-    account_name: str
+    target: Target
     # Requests counted into the summary so far (those beyond the limit), not every pending one.
     count: int
     window_start: datetime
@@ -89,8 +93,8 @@ class BatchSummary:
     def headline(self) -> str:
         """"3 more access requests for team data on account Sandbox (123…) arrived since 12:00 UTC"."""
         noun = "request" if self.count == 1 else "requests"
-        return (f"{self.count} more access {noun} for team {self.team} on account {self.account_name} "
-                f"({self.account_id}) arrived since {self.window_start:%H:%M} UTC")
+        return (f"{self.count} more access {noun} for team {self.team} on {self.target.kind} {self.target.name} "
+                f"({self.target.id}) arrived since {self.window_start:%H:%M} UTC")
 
     def text(self) -> str:
         """The whole message in plain words (webhook bodies, logs)."""
@@ -100,7 +104,7 @@ class BatchSummary:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "team": self.team, "account_id": self.account_id, "account_name": self.account_name,
+            "team": self.team, **self.target.to_json(),
             "count": self.count, "window_start": self.window_start.isoformat(),
             "window_end": self.window_end.isoformat(), "page_limit": self.page_limit,
             "console_url": self.console_url, "message": self.text(),
@@ -110,8 +114,9 @@ class BatchSummary:
 def required_approvals(deps: Deps, grant: Grant) -> int:
     """How many distinct approvals ``grant`` needs under today's ceiling (1 without one), as the
     approval service counts them (``Approvals.requirement`` applies the same policy function)."""
-    ceiling = deps.config.ceiling(grant.team, grant.account_id)
-    return approval_requirement(grant.actions, ceiling, deps.catalogue).required if ceiling else 1
+    family = deps.family(grant.family)
+    ceiling = family.ceiling(deps.config, grant.team, grant.target)
+    return approval_requirement(actions_of(family, grant.scope), ceiling, family.levels_of).required if ceiling else 1
 
 
 def resolution_text(grant: Grant, status: GrantStatus, required: int) -> str:
@@ -136,23 +141,21 @@ def resolution_text(grant: Grant, status: GrantStatus, required: int) -> str:
 def card_for(deps: Deps, grant: Grant, *, required_approvals: int = 1, resolution: str | None = None) -> ApprovalCard:
     """The card of ``grant`` as it is now; ``resolution`` is its outcome line, once there is one."""
     config = deps.config
-    account = config.account(grant.account_id)
+    family = deps.family(grant.family)
     agent = config.agent(grant.agent_id)
     base = config.broker.public_url
     return ApprovalCard(
         grant_id=grant.grant_id,
         status=grant.status_at(deps.clock()).value,
         team=grant.team,
-        account_id=grant.account_id,
-        account_name=account.display_name if account else grant.account_id,
+        target=target_of(deps, grant.family, grant.target),
         agent_id=grant.agent_id,
         agent_name=agent.name if agent else grant.agent_id,
         run_id=grant.run_id,
-        actions=grant.actions,
-        resources=grant.resources,
-        regions=grant.regions,
+        scope=dict(grant.scope),
+        fields=family.scope_fields,
         ttl_seconds=int(grant.ttl.total_seconds()),
-        risk=assess(grant.actions, grant.resources, deps.catalogue),
+        risk=family.risk(grant.scope),
         required_approvals=required_approvals,
         approvals=grant.approvals,
         task_id=grant.task_id,

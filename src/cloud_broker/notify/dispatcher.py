@@ -145,7 +145,7 @@ class Dispatcher:
         batched one was never announced on its own, and announcing its end would let an agent
         that files and withdraws in a loop page approvers without end) and the agent callback."""
         grant = event.grant
-        channel = self._deps.config.approval_channel(grant.team, grant.account_id)
+        channel = self._deps.config.approval_channel(grant.family, grant.team, grant.target)
         card = card_for(self._deps, grant, required_approvals=required, resolution=text).to_json()
         body = event.to_json()
         hooks = channel.webhooks if channel and tell_approvers else ()

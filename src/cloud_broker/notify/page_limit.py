@@ -2,7 +2,7 @@
 
 An agent that files request after request, each a byte apart, must not become a card per
 request in front of people. Its grants are still filed ``pending`` and listed in the console;
-only the paging collapses: the first requests of a window on one ceiling (team, account) are
+only the paging collapses: the first requests of a window on one ceiling (family, team, target) are
 paged one by one, the rest are counted into one summary per window, a Slack message that is
 updated as the count grows and one event per webhook.
 
@@ -47,6 +47,7 @@ from cloud_broker.notify.webhook import (
     save,
 )
 from cloud_broker.service.deps import Deps
+from cloud_broker.service.family import target_of
 from cloud_broker.service.ports import Delivery, PageReport, UnitOfWork
 
 if TYPE_CHECKING:
@@ -65,30 +66,32 @@ _WINDOW_ROWS_READ = 1000
 
 @dataclass(frozen=True)
 class PageWindow:
-    """One ceiling's page window."""
+    """One ceiling's page window: (family, team, target) and its time."""
 
+    family: str
     team: str
-    account_id: str
+    target: str
     start: datetime
     end: datetime
 
     @classmethod
-    def at(cls, team: str, account_id: str, now: datetime, length: timedelta) -> PageWindow:
+    def at(cls, grant: Grant, now: datetime, length: timedelta) -> PageWindow:
         seconds = int(length.total_seconds())
         start = datetime.fromtimestamp(int(now.timestamp()) // seconds * seconds, UTC)
-        return cls(team, account_id, start, start + length)
+        return cls(grant.family, grant.team, grant.target, start, start + length)
 
     @classmethod
     def from_json(cls, value: dict[str, Any]) -> PageWindow:
-        return cls(value["team"], value["account_id"], datetime.fromisoformat(value["start"]),
-                   datetime.fromisoformat(value["end"]))
+        # Rows written before families existed name an AWS account.
+        return cls(value.get("family", "aws"), value["team"], value.get("target") or value["account_id"],
+                   datetime.fromisoformat(value["start"]), datetime.fromisoformat(value["end"]))
 
     @property
     def key(self) -> str:
-        return f"{self.team}/{self.account_id}/{self.start:%Y-%m-%dT%H:%M:%SZ}"
+        return f"{self.family}/{self.team}/{self.target}/{self.start:%Y-%m-%dT%H:%M:%SZ}"
 
     def to_json(self) -> dict[str, Any]:
-        return {"team": self.team, "account_id": self.account_id, "start": self.start.isoformat(),
+        return {"family": self.family, "team": self.team, "target": self.target, "start": self.start.isoformat(),
                 "end": self.end.isoformat()}
 
 
@@ -110,7 +113,7 @@ class PageLimit:
         summary was posted, queued for an update, or found already sent."""
         settings = self._deps.config.broker
         now = self._deps.clock()
-        window = PageWindow.at(grant.team, grant.account_id, now, settings.page_window)
+        window = PageWindow.at(grant, now, settings.page_window)
         with self._deps.store.unit_of_work() as uow:
             taken = uow.count_deliveries(batch_key=window.key, kind=PAGE_SLOT)
             individual = taken < settings.max_pages_per_window
@@ -207,11 +210,9 @@ class PageLimit:
 
     def _summary(self, uow: UnitOfWork, window: PageWindow) -> BatchSummary:
         config = self._deps.config
-        account = config.account(window.account_id)
         base = config.broker.public_url
         return BatchSummary(
-            team=window.team, account_id=window.account_id,
-            account_name=account.display_name if account else window.account_id,
+            team=window.team, target=target_of(self._deps, window.family, window.target),
             count=uow.count_deliveries(batch_key=window.key, kind=PAGE_BATCHED),
             window_start=window.start, window_end=window.end, page_limit=config.broker.max_pages_per_window,
             console_url=f"{base.rstrip('/')}/console/" if base else None,

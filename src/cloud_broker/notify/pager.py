@@ -95,7 +95,7 @@ class BrokerPager:
     """The ``Pager`` of a broker with Slack and/or webhooks.
 
     ``deps`` may be the broker's deps before ``pager=`` is set (``Deps`` is frozen and holds the
-    pager); only config, store, clock and catalogue are used. ``secrets`` maps the ``secret_env``
+    pager); only config, store, clock and families are used. ``secrets`` maps the ``secret_env``
     names of the config to their values.
     """
 
@@ -115,7 +115,7 @@ class BrokerPager:
         standing pages. A grant's first page is subject to the ceiling's page limit: beyond it,
         the grant is counted into the window's summary instead (``notify.page_limit``), and this
         and every repeat report the summary. Never raises."""
-        channel = self._deps.config.approval_channel(grant.team, grant.account_id)
+        channel = self._deps.config.approval_channel(grant.family, grant.team, grant.target)
         if channel is None or not (channel.slack_channel or channel.webhooks):
             return NOT_CONFIGURED
         try:
@@ -139,9 +139,9 @@ class BrokerPager:
             log.error("paging grant %s failed: %s", grant.grant_id, type(exc).__name__)
             return PageReport(status="failed", failure_reason="unknown", channel_id=channel.slack_channel)
 
-    def channel_status(self, team: str, account_id: str) -> dict[str, Any]:
-        """The contract's approval-channel pre-check, for the agent's team and account."""
-        channel = self._deps.config.approval_channel(team, account_id)
+    def channel_status(self, family: str, team: str, target: str) -> dict[str, Any]:
+        """The contract's approval-channel pre-check, for the agent's team and target."""
+        channel = self._deps.config.approval_channel(family, team, target)
         if channel is None or not (channel.slack_channel or channel.webhooks):
             return {"ok": False, "reason": "no_approval_channel_configured"}
         if channel.slack_channel:

@@ -102,7 +102,7 @@ class SlackNotifier:
     def post_summary(self, channel_id: str, summary: BatchSummary) -> SlackPost:
         """Post a page window's summary message; its ``ts`` is what later counts update."""
         return self._post(channel_id, summary_fallback_text(summary), summary_blocks(summary),
-                          f"the summary of team {summary.team} on {summary.account_id}")
+                          f"the summary of team {summary.team} on {summary.target.id}")
 
     def update_summary(self, channel_id: str, ts: str, summary: BatchSummary) -> str | None:
         """Show the summary's current count; None on success, Slack's error code otherwise."""
@@ -110,7 +110,7 @@ class SlackNotifier:
                              blocks=summary_blocks(summary))
         if updated.error:
             log.warning("slack update of the summary of team %s on %s failed: %s", summary.team,
-                        summary.account_id, updated.error)
+                        summary.target.id, updated.error)
         return updated.error
 
     def _post(self, channel_id: str, text: str, blocks: list[dict[str, Any]], what: str) -> SlackPost:

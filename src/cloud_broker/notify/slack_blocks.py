@@ -14,7 +14,7 @@ import re
 from typing import Any
 
 from cloud_broker.notify.cards import ApprovalCard, BatchSummary
-from cloud_broker.policy.risk import SENSITIVE_SERVICES, ActionRisk
+from cloud_broker.policy.risk import ActionRisk
 
 APPROVE_ACTION = "cloud_broker_approve"
 DENY_ACTION = "cloud_broker_deny"
@@ -68,7 +68,8 @@ def fallback_text(card: ApprovalCard) -> str:
     """What notifications and clients without Block Kit show."""
     return fit(
         f"Access request from agent {escape(card.agent_name)} (team {escape(card.team)}) for "
-        f"{escape(card.account_name)} ({escape(card.account_id)}): {len(card.actions)} action(s), "
+        f"{escape(card.target.name)} ({escape(card.target.id)}): {len(card.actions)} "
+        f"{escape(card.fields[0].label.lower()) if card.fields else 'item(s)'}, "
         f"{escape(card.risk.headline())}",
         SECTION_LIMIT,
     )
@@ -82,8 +83,8 @@ def summary_blocks(summary: BatchSummary) -> list[dict[str, Any]]:
     """The one message for the requests beyond a window's page limit: no buttons (each request
     is decided on its own page in the console), and only text from the broker and its config."""
     noun = "request" if summary.count == 1 else "requests"
-    text = (f":inbox_tray: *{summary.count} more access {noun}* for team *{escape(summary.team)}* on account "
-            f"*{escape(summary.account_name)}* ({_code(summary.account_id)}) arrived since "
+    text = (f":inbox_tray: *{summary.count} more access {noun}* for team *{escape(summary.team)}* on "
+            f"{escape(summary.target.kind)} *{escape(summary.target.name)}* ({_code(summary.target.id)}) arrived since "
             f"{summary.window_start:%H:%M} UTC: more than {summary.page_limit} in {summary.window_minutes} min, "
             f"so until {summary.window_end:%H:%M} UTC they are not posted one by one.")
     link = (f"<{_link_target(summary.console_url)}|Review them in the console>" if summary.console_url
@@ -105,15 +106,29 @@ def _info_blocks(card: ApprovalCard) -> list[dict[str, Any]]:
         else _section("*Reason*\n_none given_")
     return [
         {"type": "header", "text": {"type": "plain_text", "emoji": False,
-                                    "text": clip(f"Access request: {card.agent_name} → {card.account_name}", HEADER_LIMIT)}},
+                                    "text": clip(f"Access request: {card.agent_name} → {card.target.name}", HEADER_LIMIT)}},
         {"type": "section", "fields": _fields(card)},
         reason,
         _risk_block(card),
-        _section(_list_text(f"*Actions* ({len(card.actions)})", [_action_line(a) for a in _action_rows(card)])),
-        {"type": "section", "text": _plain_list(f"Resources ({len(card.resources)})", list(card.resources),
-                                                SECTION_LIMIT)},
+        *_scope_blocks(card),
         {"type": "context", "elements": [_mrkdwn(fit(_context_text(card), SECTION_LIMIT))]},
     ]
+
+
+def _scope_blocks(card: ApprovalCard) -> list[dict[str, Any]]:
+    """The first list (the actions) with what the catalogue says of each; every other list that
+    is not shown among the facts as agent-written plain text."""
+    if not card.fields:
+        return []
+    first, *rest = card.fields
+    blocks = [_section(_list_text(f"*{escape(first.label)}* ({len(card.actions)})",
+                                  [_action_line(a) for a in _action_rows(card)]))]
+    for field in rest:
+        if not field.inline:
+            items = list(card.scope.get(field.key, ()))
+            blocks.append({"type": "section", "text": _plain_list(f"{field.label} ({len(items)})", items,
+                                                                  SECTION_LIMIT)})
+    return blocks
 
 
 def _fields(card: ApprovalCard) -> list[dict[str, Any]]:
@@ -121,8 +136,9 @@ def _fields(card: ApprovalCard) -> list[dict[str, Any]]:
     rows = [
         f"*Agent*\n{escape(card.agent_name)}",
         f"*Team*\n{escape(card.team)}",
-        f"*Account*\n{escape(card.account_name)} ({_code(card.account_id)})",
-        f"*Regions*\n{escape(', '.join(card.regions[:MAX_LISTED])) or '—'}",
+        f"*{escape(card.target.kind.capitalize())}*\n{escape(card.target.name)} ({_code(card.target.id)})",
+        *(f"*{escape(field.label)}*\n{escape(', '.join(card.scope.get(field.key, ())[:MAX_LISTED])) or '—'}"
+          for field in card.fields if field.inline),
         f"*TTL*\n{_duration(card.ttl_seconds)}",
         f"*Approvals*\n{len(card.approvals)} of {card.required_approvals}{approvers}",
     ]
@@ -149,9 +165,10 @@ def _risk_text(card: ApprovalCard) -> str:
         lines.append(f"• wildcard resources: {len(risk.wildcard_resources)} (listed below)")
     if risk.sensitive:
         lines.append("• sensitive services: " + ", ".join(
-            f"{escape(s)} ({escape(SENSITIVE_SERVICES.get(s, s))})" for s in risk.sensitive))
+            f"{escape(s)} ({escape(risk.sensitive_reasons.get(s, s))})" for s in risk.sensitive))
     if risk.level_counts:
         lines.append("• access levels: " + ", ".join(f"{escape(k)} {v}" for k, v in risk.level_counts.items()))
+    lines.extend(f"• {escape(note)}" for note in risk.notes)
     return "\n".join(lines)
 
 
@@ -164,7 +181,7 @@ def _action_rows(card: ApprovalCard) -> list[ActionRisk]:
 
 def _action_line(row: ActionRisk) -> str:
     levels = ", ".join(row.levels) or "unknown to the catalogue"
-    expands = f", expands to {row.expands_to} actions" if row.wildcard else ""
+    expands = f", expands to {row.expands_to}" if row.wildcard else ""
     return f"{_code(row.requested)} — {escape(levels)}{expands}"
 
 

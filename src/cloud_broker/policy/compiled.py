@@ -1,4 +1,7 @@
-"""A ceiling prepared for repeated decisions: rules indexed, answers memoised.
+"""A ceiling's rules prepared for repeated decisions: rules indexed, answers memoised.
+
+Any family's ceiling can be compiled: it holds auto-approve rules, a denylist, and says what
+separates the service from the rest of an action name (``s3:GetObject``, ``storage.objects.get``).
 
 Coverage is asked once per (concrete action, requested resource) pair, and a ceiling of
 hundreds of rules would make a linear scan the whole cost of a decision. Two indexes cut
@@ -19,13 +22,13 @@ import weakref
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from functools import lru_cache
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from cloud_broker.domain.limits import MEMO_BYTES
 from cloud_broker.policy.budget import Budget
-from cloud_broker.policy.ceiling import Ceiling
 from cloud_broker.policy.memo import MISSING, BoundedMemo
 from cloud_broker.policy.patterns import contains, fold, literal_prefix, matcher, overlap
+from cloud_broker.policy.rules import AutoApproveRule
 
 _CEILING_MEMO_BYTES = MEMO_BYTES // 2
 _GRAM = 5
@@ -35,17 +38,32 @@ _K = TypeVar("_K")
 _V = TypeVar("_V")
 
 
+class RuleHolder(Protocol):
+    """What a family's ceiling offers to be compiled (an immutable, hashable object)."""
+
+    @property
+    def auto_approve(self) -> tuple[AutoApproveRule, ...]: ...
+
+    @property
+    def denylist(self) -> tuple[str, ...]: ...
+
+    @property
+    def service_separator(self) -> str: ...
+
+    def __hash__(self) -> int: ...
+
+
 class CompiledCeiling:
-    """Answers the per-pair questions of ``decide`` for one immutable ``Ceiling``.
+    """Answers the per-pair questions of ``decide`` for one immutable ceiling.
 
     Every question takes the decision's ``Budget``. Answers are memoised across decisions only
     when they were settled: an answer given because the budget ran out is the safe one for
     that decision, not a fact about the ceiling.
     """
 
-    def __init__(self, ceiling: Ceiling) -> None:
+    def __init__(self, ceiling: RuleHolder) -> None:
         self.ceiling = ceiling
-        self.allowed_regions = frozenset(ceiling.allowed_regions)
+        self._separator = ceiling.service_separator
         self._names = tuple(rule.name for rule in ceiling.auto_approve)
         self._actions_by_service, self._actions_any_service = _index_actions(ceiling)
         # One compiled matcher per rule action pattern: rules_for_action tries each of them.
@@ -71,7 +89,7 @@ class CompiledCeiling:
         return self._settled(self._deny_memo, folded, budget, lambda: self._find_denied(folded, budget))
 
     def _find_denied(self, action_pattern: str, budget: Budget) -> tuple[str, bool] | None:
-        for denied in self.ceiling.action_denylist:
+        for denied in self.ceiling.denylist:
             reached = overlap(denied, action_pattern, ignore_case=True, budget=budget)
             if reached is not False:
                 return denied, reached is True
@@ -120,7 +138,7 @@ class CompiledCeiling:
     def _action_candidates(self, folded: str) -> list[_Candidate]:
         """Rule action patterns that could match or contain ``folded`` (an action or a pattern):
         those of its service when its service is spelt out, else all of them."""
-        service, colon, _ = literal_prefix(folded).partition(":")
+        service, colon, _ = literal_prefix(folded).partition(self._separator)
         if colon:
             return self._actions_by_service.get(service, []) + self._actions_any_service
         return [c for group in self._actions_by_service.values() for c in group] + self._actions_any_service
@@ -152,17 +170,17 @@ class CompiledCeiling:
         return answer
 
 
-def _index_actions(ceiling: Ceiling) -> tuple[dict[str, list[_Candidate]], list[_Candidate]]:
+def _index_actions(ceiling: RuleHolder) -> tuple[dict[str, list[_Candidate]], list[_Candidate]]:
     by_service: dict[str, list[_Candidate]] = defaultdict(list)
     any_service: list[_Candidate] = []
     for index, rule in enumerate(ceiling.auto_approve):
         for pattern in map(fold, rule.actions):
-            service, colon, _ = literal_prefix(pattern).partition(":")
+            service, colon, _ = literal_prefix(pattern).partition(ceiling.service_separator)
             (by_service[service] if colon else any_service).append((index, pattern))
     return dict(by_service), any_service
 
 
-def _index_resources(ceiling: Ceiling) -> tuple[dict[str, list[_Candidate]], list[_Candidate]]:
+def _index_resources(ceiling: RuleHolder) -> tuple[dict[str, list[_Candidate]], list[_Candidate]]:
     candidates = [(i, p) for i, rule in enumerate(ceiling.auto_approve) for p in rule.resources]
     frequency = Counter(gram for _, pattern in candidates for gram in _grams(pattern))
     by_gram: dict[str, list[_Candidate]] = defaultdict(list)
@@ -190,10 +208,10 @@ def _memoised(memo: BoundedMemo[_K, _V], key: _K, compute: Callable[[], _V]) -> 
     return found  # type: ignore[return-value]
 
 
-_by_identity: dict[int, tuple[weakref.ref[Ceiling], CompiledCeiling]] = {}
+_by_identity: dict[int, tuple[weakref.ref[RuleHolder], CompiledCeiling]] = {}
 
 
-def compile_ceiling(ceiling: Ceiling) -> CompiledCeiling:
+def compile_ceiling(ceiling: RuleHolder) -> CompiledCeiling:
     """The compiled form of ``ceiling``, built once per ceiling.
 
     Looked up by identity first: hashing a frozen ceiling of thousands of patterns on every
@@ -206,13 +224,13 @@ def compile_ceiling(ceiling: Ceiling) -> CompiledCeiling:
     compiled = _compile_by_value(ceiling)
     key = id(ceiling)
     # The callback holds the table itself: at interpreter exit module globals may be gone.
-    forget = lambda _ref, table=_by_identity: table.pop(key, None)  # noqa: E731
+    forget = lambda _ref, table=_by_identity: table.pop(key, None)
     _by_identity[key] = (weakref.ref(ceiling, forget), compiled)
     return compiled
 
 
 @lru_cache(maxsize=64)
-def _compile_by_value(ceiling: Ceiling) -> CompiledCeiling:
+def _compile_by_value(ceiling: RuleHolder) -> CompiledCeiling:
     return CompiledCeiling(ceiling)
 
 

@@ -1,26 +1,14 @@
-"""The provider interface and the values that cross it."""
+"""The provider interface and the values that cross it, the same for every family."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-
-@dataclass(frozen=True)
-class MintRequest:
-    """Everything a provider needs to mint one grant's credentials; built by the service."""
-
-    grant_id: str
-    account_id: str
-    role_arn: str
-    session_name: str
-    session_policy: str
-    duration_seconds: int
-    region: str
-    external_id: str | None = None
-    tags: dict[str, str] = field(default_factory=dict)
+if TYPE_CHECKING:
+    from cloud_broker.domain.grants import Grant
 
 
 @dataclass(frozen=True)
@@ -48,15 +36,16 @@ class RevokeResult:
 
 
 class Provider(Protocol):
-    """A cloud. Implementations translate their SDK's errors into ``errors.ProviderError``
-    at this boundary; nothing of the SDK leaks past it."""
+    """A cloud, as one family mints in it. Implementations translate their SDK's errors into
+    ``errors.ProviderError`` at this boundary; nothing of the SDK leaks past it."""
 
     name: str
 
-    def mint(self, request: MintRequest) -> IssuedCredential:
-        """Issue credentials limited to ``request.session_policy``. Raises ProviderError."""
+    def mint(self, plan: Any) -> IssuedCredential:
+        """Issue the credentials ``plan`` (the family's ``plan_mint``) describes, limited as it
+        says. Raises ProviderError."""
         ...
 
-    def revoke(self, grant_id: str, account_id: str, expires_at: datetime) -> RevokeResult:
+    def revoke(self, grant: Grant) -> RevokeResult:
         """Stop the grant's credentials working as far as the cloud allows, and say how far that was."""
         ...

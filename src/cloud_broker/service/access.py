@@ -6,8 +6,6 @@ for its own agents; a grant of another agent reads as not found, so grant ids le
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -16,12 +14,14 @@ from typing import TYPE_CHECKING, Any
 from cloud_broker.domain.grants import Grant, GrantStatus
 from cloud_broker.domain.ids import canonical_uuid, new_grant_id
 from cloud_broker.domain.limits import MAX_STORED_DENIED_RESOURCE
-from cloud_broker.domain.requests import AwsAccessRequest
+from cloud_broker.domain.requests import AccessRequest
+from cloud_broker.domain.scope import Scope, canonical, digest
 from cloud_broker.errors import Conflict, Forbidden, Gone, NotFound
 from cloud_broker.policy.decision import Decision, Outcome
 from cloud_broker.providers.base import IssuedCredential
 from cloud_broker.service.admission import admit_request
 from cloud_broker.service.deps import Deps, agent_actor, audit
+from cloud_broker.service.family import ServiceFamily
 from cloud_broker.service.minting import Minter
 from cloud_broker.service.ports import (
     DuplicateRequest,
@@ -32,7 +32,7 @@ from cloud_broker.service.revocation import CloudRevocation, Revocations
 
 if TYPE_CHECKING:
     from cloud_broker.config import Agent
-    from cloud_broker.policy.ceiling import Ceiling
+    from cloud_broker.policy.rules import FamilyCeiling
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ class GrantAsk:
     """A grant request as the agent made it, after wire validation."""
 
     run_id: str
-    request: AwsAccessRequest
+    request: AccessRequest
     task_id: str | None = None
     reason: str | None = None
     source_context: dict[str, Any] | None = None
@@ -72,18 +72,20 @@ class AgentAccess:
             raise Forbidden(f"host '{host}' may not act for agent {agent_id}", code="AGENT_NOT_ALLOWED")
         return agent
 
-    def ceiling(self, host: str, agent_id: str, account_id: str) -> tuple[Agent, Ceiling]:
+    def ceiling(self, host: str, agent_id: str, family_name: str, target: str) -> tuple[Agent, FamilyCeiling]:
         agent = self.agent(host, agent_id)
-        ceiling = self._deps.config.ceiling(agent.team, account_id)
+        family = self._deps.family(family_name)
+        ceiling = family.ceiling(self._deps.config, agent.team, target)
         if ceiling is None:
+            words = family.words
             raise NotFound(
-                f"AWS account {account_id} is not enrolled for team '{agent.team}'; "
-                "call aws_list_accounts for the accounts you can use",
+                f"{words.target_noun} {target} is not enrolled for team '{agent.team}'; "
+                f"call {words.list_tool} for the {words.target_noun.split()[-1]}s you can use",
                 code="NO_ENROLMENT",
             )
         return agent, ceiling
 
-    def preview(self, host: str, agent_id: str, request: AwsAccessRequest) -> Decision:
+    def preview(self, host: str, agent_id: str, request: AccessRequest) -> Decision:
         """The decision a request would get. Writes nothing."""
         agent = self.agent(host, agent_id)
         return self._decide(agent, request)
@@ -92,15 +94,16 @@ class AgentAccess:
         agent = self.agent(host, agent_id)
         decision = self._decide(agent, ask.request)
         now = self._deps.clock()
+        family = self._deps.family(ask.request.family)
         grant = _new_grant(agent, ask, decision, now, self._deps.config.broker.pending_timeout)
         if grant.status is GrantStatus.PENDING:
             return self._file_for_approval(grant, ask, decision)
         actor = agent_actor(grant)
         with self._deps.store.unit_of_work() as uow:
-            admit_request(uow, grant, now, self._deps.config.broker)
+            admit_request(uow, grant, now, self._deps.config.broker, family.words.release_tool)
             uow.insert_grant(grant)
             audit(uow, "grant.requested", actor, now, grant, decision=decision.outcome.value,
-                  reason=decision.reason, detail=_request_detail(ask, decision))
+                  reason=decision.reason, detail=_request_detail(family, ask, decision))
         if grant.status is not GrantStatus.MINTING:
             return GrantOutcome(grant, decision)
         minted, issued = self._minter.mint(grant, actor)
@@ -110,6 +113,7 @@ class AgentAccess:
         """Insert and page, unless the same run already waits on the same request: then that
         grant is the answer and nobody is paged twice."""
         actor, now = agent_actor(grant), grant.created_at
+        family = self._deps.family(grant.family)
         assert grant.request_key is not None
         for _ in range(3):
             try:
@@ -122,12 +126,12 @@ class AgentAccess:
                     else:
                         # Counted in the unit of work that inserts, so requests racing at a cap
                         # cannot all pass it; a refusal rolls everything back: nothing is written.
-                        admit_request(uow, grant, now, self._deps.config.broker)
+                        admit_request(uow, grant, now, self._deps.config.broker, family.words.release_tool)
                         if existing is not None:
                             settle_expired(self._deps, existing, "system:request", uow=uow)
                         uow.insert_grant(grant)
                         seq = audit(uow, "grant.requested", actor, now, grant, decision=decision.outcome.value,
-                                    reason=decision.reason, detail=_request_detail(ask, decision))
+                                    reason=decision.reason, detail=_request_detail(family, ask, decision))
             except DuplicateRequest:
                 continue  # an identical request committed first: answer with that one
             # Paged after the commit: the pager writes its own rows and may wait on the network.
@@ -136,11 +140,11 @@ class AgentAccess:
             return GrantOutcome(grant, decision, page=self._deps.pager.page(grant, seq))
         raise Conflict("an identical request is being filed concurrently; try again", code="GRANT_BUSY")
 
-    def poll(self, host: str, agent_id: str, grant_id: str) -> Grant:
-        return self._own_grant(host, agent_id, grant_id)
+    def poll(self, host: str, agent_id: str | None, grant_id: str, family: str) -> Grant:
+        return self._own_grant(host, agent_id, grant_id, family)
 
-    def credentials(self, host: str, agent_id: str, grant_id: str) -> tuple[Grant, dict[str, str]]:
-        grant = self._own_grant(host, agent_id, grant_id)
+    def credentials(self, host: str, agent_id: str | None, grant_id: str, family: str) -> tuple[Grant, dict[str, str]]:
+        grant = self._own_grant(host, agent_id, grant_id, family)
         now = self._deps.clock()
         _require_usable(grant, grant.status_at(now))
         with self._deps.store.unit_of_work() as uow:
@@ -151,10 +155,11 @@ class AgentAccess:
         values = IssuedCredential.values_from_bytes(self._deps.vault.open(grant.grant_id, sealed))
         return grant, values
 
-    def release(self, host: str, agent_id: str, grant_id: str) -> tuple[Grant, CloudRevocation | None]:
+    def release(self, host: str, agent_id: str | None, grant_id: str,
+                family: str) -> tuple[Grant, CloudRevocation | None]:
         """Idempotent: returns the grant and, when it held credentials, where their revocation in
         the cloud stands (the same answer on every call until the cloud job settles)."""
-        grant = self._own_grant(host, agent_id, grant_id)
+        grant = self._own_grant(host, agent_id, grant_id, family)
         now = self._deps.clock()
         current = grant.status_at(now)
         if current in (GrantStatus.PENDING, GrantStatus.ACTIVE):
@@ -178,19 +183,22 @@ class AgentAccess:
             job = self._revocations.enqueue(uow, revoked, seq, actor) if held_credentials else None
         return revoked, None if job is None else self._revocations.run_now(job)
 
-    def _own_grant(self, host: str, agent_id: str, grant_id: str) -> Grant:
-        agent = self.agent(host, agent_id)
+    def _own_grant(self, host: str, agent_id: str | None, grant_id: str, family: str) -> Grant:
+        """The grant, if the caller may see it: with an agent, one of that agent's (which the host
+        must act for); without one (GCP's grant routes name none), one of the host's agents.
+        A grant of another family, agent or host reads as not found."""
+        owner = self.agent(host, agent_id).id if agent_id is not None else None
         with self._deps.store.unit_of_work() as uow:
             grant = uow.find_grant(canonical_uuid(grant_id))
-        if grant is None or grant.agent_id != agent.id:
+        if grant is None or grant.family != family or grant.host != host \
+                or (owner is not None and grant.agent_id != owner):
             raise NotFound(f"grant {grant_id} not found", code="GRANT_NOT_FOUND")
         return grant
 
-    def _decide(self, agent: Agent, request: AwsAccessRequest) -> Decision:
-        from cloud_broker.policy.decide import decide
-
-        ceiling = self._deps.config.ceiling(agent.team, request.account_id)
-        return decide(request, ceiling, team=agent.team, catalogue=self._deps.catalogue, now=self._deps.clock())
+    def _decide(self, agent: Agent, request: AccessRequest) -> Decision:
+        family = self._deps.family(request.family)
+        ceiling = family.ceiling(self._deps.config, agent.team, request.target)
+        return family.decide(request, ceiling, team=agent.team, now=self._deps.clock())
 
 
 _STATUS_FOR = {
@@ -204,17 +212,16 @@ def _new_grant(agent: Agent, ask: GrantAsk, decision: Decision, now: Any, pendin
     status = _STATUS_FOR[decision.outcome]
     pending = status is GrantStatus.PENDING
     denied = status is GrantStatus.DENIED
+    scope = ask.request.scope
     return Grant(
         grant_id=new_grant_id(),
-        provider="aws",
+        family=ask.request.family,
         team=agent.team,
         host=agent.host,
         agent_id=agent.id,
         run_id=canonical_uuid(ask.run_id),
-        account_id=ask.request.account_id,
-        actions=ask.request.actions,
-        resources=tuple(map(_clipped, ask.request.resources)) if denied else ask.request.resources,
-        regions=ask.request.regions,
+        target=ask.request.target,
+        scope=_compact(scope) if denied else dict(scope),
         ttl=ask.request.ttl,
         status=status,
         decision=decision.outcome.value,
@@ -232,32 +239,35 @@ def _new_grant(agent: Agent, ask: GrantAsk, decision: Decision, now: Any, pendin
     )
 
 
-def _clipped(resource: str) -> str:
-    """A hard-denied request is stored compactly (``MAX_STORED_DENIED_RESOURCE``)."""
-    if len(resource) <= MAX_STORED_DENIED_RESOURCE:
-        return resource
-    return resource[: MAX_STORED_DENIED_RESOURCE - 1] + "…"
+def _compact(scope: Scope) -> dict[str, tuple[str, ...]]:
+    """A hard-denied request is stored compactly: each item at most ``MAX_STORED_DENIED_RESOURCE``."""
+    return {key: tuple(map(_clipped, values)) for key, values in scope.items()}
+
+
+def _clipped(item: str) -> str:
+    if len(item) <= MAX_STORED_DENIED_RESOURCE:
+        return item
+    return item[: MAX_STORED_DENIED_RESOURCE - 1] + "…"
 
 
 def request_key(agent_id: str, ask: GrantAsk) -> str:
-    """Same agent, same run, same scope: the same request, whatever order its lists came in."""
+    """Same agent, same run, same family, target and scope: the same request, whatever order
+    its lists came in."""
     request = ask.request
-    scope = [agent_id, canonical_uuid(ask.run_id), request.account_id, sorted(request.actions),
-             sorted(request.resources), sorted(request.regions), int(request.ttl.total_seconds())]
-    return hashlib.sha256(json.dumps(scope, separators=(",", ":")).encode()).hexdigest()
+    return digest([agent_id, canonical_uuid(ask.run_id), request.family, request.target, *canonical(request.scope),
+                   int(request.ttl.total_seconds())])
 
 
-def _request_detail(ask: GrantAsk, decision: Decision) -> dict[str, Any]:
+def _request_detail(family: ServiceFamily, ask: GrantAsk, decision: Decision) -> dict[str, Any]:
     """What the trail keeps of a request beside its grant row: counts and a digest of the scope
     (the row holds the lists; an audit row must stay small, as it can never be deleted), and
     the decision's explanation, itself bounded in size."""
     request = ask.request
-    scope = [sorted(request.actions), sorted(request.resources), sorted(request.regions)]
     return {
-        "account_id": request.account_id,
-        "counts": {"actions": len(request.actions), "resources": len(request.resources),
-                   "regions": len(request.regions)},
-        "scope_sha256": hashlib.sha256(json.dumps(scope, separators=(",", ":")).encode()).hexdigest(),
+        "family": request.family,
+        family.words.target_field: request.target,
+        "counts": {key: len(values) for key, values in request.scope.items()},
+        "scope_sha256": digest(canonical(request.scope)),
         "ttl_seconds": int(request.ttl.total_seconds()),
         "task_id": ask.task_id,
         "explanation": decision.explanation(),

@@ -23,12 +23,14 @@ log = logging.getLogger(__name__)
 
 RATE_WINDOW = timedelta(minutes=1)
 _WHAT_TO_DO = ("wait for an approver to decide one, or withdraw a pending request you no longer need "
-               "(aws_release_access with its grant_id), then ask again; repeating a pending request "
+               "({release_tool} with its grant_id), then ask again; repeating a pending request "
                "unchanged returns it and is not refused")
 
 
-def admit_request(uow: UnitOfWork, grant: Grant, now: datetime, settings: BrokerSettings) -> None:
-    """Raise ``TooManyRequests`` when ``grant`` may not be filed now; write nothing either way."""
+def admit_request(uow: UnitOfWork, grant: Grant, now: datetime, settings: BrokerSettings,
+                  release_tool: str = "the release tool") -> None:
+    """Raise ``TooManyRequests`` when ``grant`` may not be filed now; write nothing either way.
+    ``release_tool`` is the family's tool that withdraws a request, named in the refusal."""
     filed = uow.count_recent_requests(grant.agent_id, now - RATE_WINDOW)
     if filed >= settings.max_requests_per_agent_per_minute:
         # A log line for operators, not an audit row: a flood of refusals must not become rows.
@@ -38,10 +40,10 @@ def admit_request(uow: UnitOfWork, grant: Grant, now: datetime, settings: Broker
             f"allows {settings.max_requests_per_agent_per_minute}: wait a minute, and do not re-send variations "
             "of a refused request", code="TOO_MANY_REQUESTS")
     if grant.status is GrantStatus.PENDING:
-        _check_caps(grant, uow.count_open_pending(grant.agent_id, grant.run_id, now), settings)
+        _check_caps(grant, uow.count_open_pending(grant.agent_id, grant.run_id, now), settings, release_tool)
 
 
-def _check_caps(grant: Grant, open_now: OpenPending, settings: BrokerSettings) -> None:
+def _check_caps(grant: Grant, open_now: OpenPending, settings: BrokerSettings, release_tool: str) -> None:
     """Refuse a new pending grant beyond the run's or the agent's cap (``broker.max_pending_*``).
 
     Every pending grant is a request in front of people; without a cap, an agent that varies a
@@ -57,7 +59,7 @@ def _check_caps(grant: Grant, open_now: OpenPending, settings: BrokerSettings) -
                         count, cap)
             raise TooManyRequests(
                 f"this {holder} already has {count} requests waiting for approval and broker.{field_name} "
-                f"allows {cap} at a time: {_WHAT_TO_DO}",
+                f"allows {cap} at a time: {_WHAT_TO_DO.format(release_tool=release_tool)}",
                 code="TOO_MANY_PENDING",
             )
 

@@ -8,16 +8,19 @@ that needs two approvals never loses one of them to a concurrent write.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Iterable
+from dataclasses import replace
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cloud_broker.domain.grants import Grant, GrantStatus
 from cloud_broker.domain.ids import canonical_uuid
-from cloud_broker.domain.requests import MIN_TTL, AwsAccessRequest
+from cloud_broker.domain.requests import MIN_TTL
+from cloud_broker.domain.scope import ScopeField, document
 from cloud_broker.errors import BrokerError, Conflict, Forbidden, InvalidInput
 from cloud_broker.policy.decision import Outcome
 from cloud_broker.service.deps import Deps, audit
+from cloud_broker.service.family import actions_of
 from cloud_broker.service.jobs import Job
 from cloud_broker.service.minting import MintJobs
 from cloud_broker.service.revocation import Revocations
@@ -30,27 +33,38 @@ MAX_TEXT = 1000
 WRITE_ATTEMPTS = 5
 
 
-@dataclass(frozen=True)
 class Narrowing:
-    """What an approver cut from the request: each field, when set, replaces the grant's own."""
+    """What an approver cut from the request: a shorter TTL, and for each scope list the family
+    lets approvers narrow (AWS: ``actions``, ``resources``; GCP: ``permissions``, ``resources``)
+    the items kept. A list left out keeps the grant's own."""
 
-    actions: tuple[str, ...] | None = None
-    resources: tuple[str, ...] | None = None
-    ttl: timedelta | None = None
+    def __init__(self, ttl: timedelta | None = None, **picks: Iterable[str] | None) -> None:
+        self.ttl = ttl
+        self.picks = {key: tuple(items) for key, items in picks.items() if items is not None}
 
-    def apply(self, grant: Grant) -> Grant:
-        actions = _subset("actions", self.actions, grant.actions)
-        resources = _subset("resources", self.resources, grant.resources)
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Narrowing) and (self.ttl, self.picks) == (other.ttl, other.picks)
+
+    def __repr__(self) -> str:
+        return f"Narrowing(ttl={self.ttl!r}, picks={self.picks!r})"
+
+    def apply(self, grant: Grant, fields: tuple[ScopeField, ...]) -> Grant:
+        narrowable = {field.key for field in fields if field.narrowable}
+        refused = sorted(set(self.picks) - narrowable)
+        if refused:
+            raise InvalidInput(f"{', '.join(refused)} cannot be narrowed for this grant; "
+                               f"an approver may narrow {', '.join(sorted(narrowable)) or 'nothing'} and the TTL")
+        scope = {key: _subset(key, self.picks.get(key), values) for key, values in grant.scope.items()}
         ttl = grant.ttl if self.ttl is None else self.ttl
         if ttl > grant.ttl or ttl < MIN_TTL:
             raise InvalidInput(
                 f"an approved TTL must be between {int(MIN_TTL.total_seconds())} s and the requested "
                 f"{int(grant.ttl.total_seconds())} s"
             )
-        if (actions, resources, ttl) == (grant.actions, grant.resources, grant.ttl):
+        if (scope, ttl) == (dict(grant.scope), grant.ttl):
             return grant
         requested = grant.requested or _scope(grant)
-        return replace(grant, actions=actions, resources=resources, ttl=ttl, requested=requested)
+        return replace(grant, scope=scope, ttl=ttl, requested=requested)
 
 
 class Approvals:
@@ -61,20 +75,18 @@ class Approvals:
 
     def requirement(self, grant: Grant) -> ApprovalRequirement:
         """Who may approve ``grant`` under today's ceiling, and how many approvals it needs."""
-        from cloud_broker.policy.approval import (
-            ApprovalRequirement,
-            approval_requirement,
-        )
+        from cloud_broker.policy.approval import NOBODY, approval_requirement
 
-        ceiling = self._deps.config.ceiling(grant.team, grant.account_id)
+        family = self._deps.family(grant.family)
+        ceiling = family.ceiling(self._deps.config, grant.team, grant.target)
         if ceiling is None:
-            return ApprovalRequirement(approvers=frozenset(), required=1)
-        return approval_requirement(grant.actions, ceiling, self._deps.catalogue)
+            return NOBODY
+        return approval_requirement(actions_of(family, grant.scope), ceiling, family.levels_of)
 
     def may_review(self, grant: Grant, approver: str) -> bool:
         """Whether ``approver`` approves for the grant's ceiling at all (and so may see it).
         Approval rules only narrow the ceiling's approvers (config checks enforce it)."""
-        ceiling = self._deps.config.ceiling(grant.team, grant.account_id)
+        ceiling = self._deps.family(grant.family).ceiling(self._deps.config, grant.team, grant.target)
         if ceiling is None or self._deps.config.approver(approver) is None:
             return False
         return approver in ceiling.approvers
@@ -86,8 +98,8 @@ class Approvals:
         status = grant.status_at(self._deps.clock())
         if self._deps.config.approver(approver) is None or not requirement.allows(approver):
             names = ", ".join(sorted(requirement.approvers)) or "nobody"
-            return Forbidden(f"'{approver}' is not an approver for this request (team '{grant.team}', account "
-                             f"{grant.account_id}); it needs one of: {names}", code="NOT_AN_APPROVER")
+            return Forbidden(f"'{approver}' is not an approver for this request (team '{grant.team}', "
+                             f"{self.where(grant)}); it needs one of: {names}", code="NOT_AN_APPROVER")
         if status is not GrantStatus.PENDING:
             return _already_resolved(grant, status)
         if approver in self.valid_approvals(grant, requirement):
@@ -105,7 +117,7 @@ class Approvals:
         config = self._deps.config
         return tuple(a for a in grant.approvals if requirement.allows(a) and config.approver(a) is not None)
 
-    def approve(self, grant_id: str, approver: str, narrowing: Narrowing = Narrowing(), comment: str | None = None,
+    def approve(self, grant_id: str, approver: str, narrowing: Narrowing | None = None, comment: str | None = None,
                 *, mint_now: bool = True) -> Grant:
         """Record ``approver``'s approval; once enough distinct approvers agreed the grant moves
         to ``minting`` with a mint job. ``mint_now`` runs that job here and now (a broker
@@ -113,7 +125,7 @@ class Approvals:
         comment = _optional_text(comment)
         for _ in range(WRITE_ATTEMPTS):
             grant = self._pending(grant_id, approver)
-            narrowed = narrowing.apply(grant)
+            narrowed = (narrowing or Narrowing()).apply(grant, self._deps.family(grant.family).scope_fields)
             hard_deny = self._hard_deny(narrowed)
             if hard_deny is not None:
                 return self._settle_denied(grant.grant_id, f"approver:{approver}",
@@ -201,9 +213,17 @@ class Approvals:
     def _visible(self, grant_id: str, approver: str) -> Grant:
         grant = self._load(grant_id)
         if not self.may_review(grant, approver):
-            raise Forbidden(f"'{approver}' does not approve for team '{grant.team}' on account {grant.account_id}",
+            raise Forbidden(f"'{approver}' does not approve for team '{grant.team}' on {self.where(grant)}",
                             code="NOT_AN_APPROVER")
         return grant
+
+    def where(self, grant: Grant) -> str:
+        """"AWS account 123456789012", "GCP project reports-prod": the grant's target in words."""
+        return f"{self._deps.family(grant.family).words.target_noun} {grant.target}"
+
+    def grant(self, grant_id: str) -> Grant:
+        """The grant, for an edge that must know its family before acting (the console's form)."""
+        return self._load(grant_id)
 
     def _load(self, grant_id: str) -> Grant:
         with self._deps.store.unit_of_work() as uow:
@@ -216,11 +236,9 @@ class Approvals:
         return account is not None and isinstance(sender, str) and sender in account.identities()
 
     def _hard_deny(self, grant: Grant) -> str | None:
-        from cloud_broker.policy.decide import decide
-
-        request = AwsAccessRequest(grant.account_id, grant.actions, grant.resources, grant.regions, grant.ttl)
-        ceiling = self._deps.config.ceiling(grant.team, grant.account_id)
-        decision = decide(request, ceiling, team=grant.team, catalogue=self._deps.catalogue, now=self._deps.clock())
+        family = self._deps.family(grant.family)
+        ceiling = family.ceiling(self._deps.config, grant.team, grant.target)
+        decision = family.decide(grant.request(), ceiling, team=grant.team, now=self._deps.clock())
         return decision.reason if decision.outcome is Outcome.HARD_DENY else None
 
     def _settle_denied(self, grant_id: str, actor: str, reason: str, approver: str | None = None,
@@ -261,9 +279,8 @@ def _subset(what: str, chosen: tuple[str, ...] | None, current: tuple[str, ...])
     return picked
 
 
-def _scope(grant: Grant) -> dict[str, object]:
-    return {"actions": list(grant.actions), "resources": list(grant.resources), "regions": list(grant.regions),
-            "ttl_seconds": int(grant.ttl.total_seconds())}
+def _scope(grant: Grant) -> dict[str, Any]:
+    return {**document(grant.scope), "ttl_seconds": int(grant.ttl.total_seconds())}
 
 
 def _narrowing_detail(before: Grant, after: Grant) -> dict[str, object]:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from cloud_broker.domain.grants import Grant
+from cloud_broker.errors import NotFound
+from cloud_broker.plugins import Families, UnknownFamily, installed_families
 from cloud_broker.providers.base import Provider
 from cloud_broker.service.ports import (
     AuditEvent,
@@ -20,7 +22,7 @@ from cloud_broker.vault import Vault
 
 if TYPE_CHECKING:
     from cloud_broker.config import BrokerConfig
-    from cloud_broker.policy.catalogue import Catalogue
+    from cloud_broker.service.family import ServiceFamily
 
 
 def utc_now() -> datetime:
@@ -29,15 +31,32 @@ def utc_now() -> datetime:
 
 @dataclass(frozen=True)
 class Deps:
-    """The adapters, passed in; the service never imports a concrete one."""
+    """The adapters, passed in; the service never imports a concrete one.
+
+    ``providers`` holds one provider per family that mints (by family name); ``families`` the
+    families this broker serves (the installed ones unless an embedder or a test chooses).
+    """
 
     config: BrokerConfig
     store: GrantStore
-    provider: Provider
+    providers: Mapping[str, Provider]
     vault: Vault
-    catalogue: Catalogue
     clock: Callable[[], datetime] = utc_now
     pager: Pager = field(default_factory=NoPager)
+    families: Families = field(default_factory=installed_families)
+
+    def family(self, name: str) -> ServiceFamily:
+        """The family of a grant or a route; a name this broker does not serve reads as not found."""
+        try:
+            return self.families[name]  # type: ignore[no-any-return]
+        except UnknownFamily:
+            raise NotFound(f"this broker does not serve the '{name}' family", code="UNKNOWN_FAMILY") from None
+
+    def provider(self, family: str) -> Provider:
+        provider = self.providers.get(family)
+        if provider is None:
+            raise NotFound(f"this broker has no provider for the '{family}' family", code="UNKNOWN_FAMILY")
+        return provider
 
 
 def audit(uow: UnitOfWork, event: str, actor: str, at: datetime, grant: Grant | None = None, **fields: Any) -> int:

@@ -15,7 +15,10 @@ from datetime import datetime
 from typing import Any
 
 from cloud_broker.domain.grants import Grant, GrantStatus
+from cloud_broker.domain.scope import document
+from cloud_broker.errors import NotFound
 from cloud_broker.service.deps import Deps
+from cloud_broker.service.family import FamilyWords
 from cloud_broker.service.ports import AuditEvent
 
 # Audit events that move a grant, and the status each leaves it in.
@@ -46,6 +49,8 @@ class GrantEvent:
     status: GrantStatus
     grant: Grant
     actor: str
+    # How the grant's family names its things (the target's field, the tool to call next).
+    words: FamilyWords
     reason: str | None = None
 
     @property
@@ -70,10 +75,9 @@ class GrantEvent:
             "status": self.status.value,
             "agent_id": grant.agent_id,
             "run_id": grant.run_id,
-            "account_id": grant.account_id,
-            "actions": list(grant.actions),
-            "resources": list(grant.resources),
-            "regions": list(grant.regions),
+            "family": grant.family,
+            self.words.target_field: grant.target,
+            **document(grant.scope),
             "task_id": grant.task_id,
             "source_context": grant.source_context,
             "message": resolution_message(self),
@@ -103,25 +107,29 @@ class GrantFeed:
         with self._deps.store.unit_of_work() as uow:
             rows = uow.list_audit_after(seq, agent_id=agent_id, run_id=run_id, limit=limit)
             grants = {g: uow.find_grant(g) for g in {r.grant_id for r in rows if r.grant_id}}
-        events = [e for e in (_event(row, grants.get(row.grant_id or "")) for row in rows) if e is not None]
+        events = [e for e in (self._event(row, grants.get(row.grant_id or "")) for row in rows) if e is not None]
         return events, (rows[-1].seq or seq) if rows else seq
 
-
-def _event(row: AuditEvent, grant: Grant | None) -> GrantEvent | None:
-    if grant is None or row.seq is None or row.event not in STATUS_AFTER:
-        return None
-    status = STATUS_AFTER[row.event] or _REQUESTED.get(row.decision or "", GrantStatus.PENDING)
-    return GrantEvent(seq=row.seq, event=row.event, at=row.at, status=status, grant=grant,
-                      actor=row.actor, reason=row.reason or grant.denial_reason)
+    def _event(self, row: AuditEvent, grant: Grant | None) -> GrantEvent | None:
+        if grant is None or row.seq is None or row.event not in STATUS_AFTER:
+            return None
+        try:
+            words = self._deps.family(grant.family).words
+        except NotFound:  # a grant of a family this broker no longer serves: nothing to say
+            return None
+        status = STATUS_AFTER[row.event] or _REQUESTED.get(row.decision or "", GrantStatus.PENDING)
+        return GrantEvent(seq=row.seq, event=row.event, at=row.at, status=status, grant=grant,
+                          actor=row.actor, words=words, reason=row.reason or grant.denial_reason)
 
 
 def resolution_message(event: GrantEvent) -> str:
     """A short text for the agent: what happened, what to do next, and where to reply."""
-    grant = event.grant
-    what = f"Your request {grant.grant_id} ({', '.join(grant.actions[:5])}{' …' if len(grant.actions) > 5 else ''})"
+    grant, words = event.grant, event.words
+    actions = next(iter(grant.scope.values()), ())
+    what = f"Your request {grant.grant_id} ({', '.join(actions[:5])}{' …' if len(actions) > 5 else ''})"
     by = f" by {', '.join(grant.approvals)}" if grant.approvals else ""
     text = {
-        GrantStatus.ACTIVE: f"{what} was approved{by} and is active; call aws_get_credentials to use it.",
+        GrantStatus.ACTIVE: f"{what} was approved{by} and is active; call {words.credentials_tool} to use it.",
         GrantStatus.DENIED: f"{what} was denied: {event.reason or 'no reason given'}. Do not retry it unchanged.",
         GrantStatus.EXPIRED: f"{what} expired: {event.reason or 'its time ran out'}.",
         GrantStatus.REVOKED: f"{what} was revoked: {event.reason or 'released'}.",
@@ -130,7 +138,8 @@ def resolution_message(event: GrantEvent) -> str:
         GrantStatus.MINTING: f"{what} was approved{by}; credentials are being minted.",
     }[event.status]
     if grant.requested is not None and event.status is GrantStatus.ACTIVE:
-        text += " The approver narrowed it: check actions, resources and TTL before use."
+        narrowed = ", ".join(key for key in grant.scope if grant.requested.get(key) != list(grant.scope[key]))
+        text += f" The approver narrowed it: check {narrowed + ' and ' if narrowed else ''}TTL before use."
     return text + _original_conversation(grant.source_context)
 
 

@@ -1,7 +1,7 @@
 """Turning an approved grant into credentials: intent first, then the cloud, then the vault.
 
 The ``minting`` row is committed before the cloud is called. If the broker dies after
-STS answered but before the ciphertext is stored, the row stays ``minting`` and the sweeper
+the cloud answered but before the ciphertext is stored, the row stays ``minting`` and the sweeper
 settles it as ``failed``: the credentials were never handed to anyone and expire on their own.
 
 An approval is a ``mint`` job (``service.jobs``) written with it: the broker process runs it,
@@ -15,12 +15,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from cloud_broker.domain.grants import Grant, GrantStatus
-from cloud_broker.domain.ids import session_name
-from cloud_broker.domain.requests import AwsAccessRequest
-from cloud_broker.errors import BrokerError, NotFound
-from cloud_broker.providers.base import IssuedCredential, MintRequest
+from cloud_broker.errors import BrokerError
+from cloud_broker.providers.base import IssuedCredential
 from cloud_broker.service.deps import Deps, audit
 from cloud_broker.service.jobs import (
     Attempt,
@@ -32,36 +31,16 @@ from cloud_broker.service.jobs import (
 )
 from cloud_broker.service.ports import UnitOfWork
 
-STS_MIN_DURATION = 900
 MINT = "mint"
-# A mint may retry a throttled STS for a couple of minutes (providers.aws: six attempts with
-# connect and read timeouts and backoff); a claim must outlast that.
+# A mint may retry a throttled cloud for a couple of minutes (the AWS provider: six attempts
+# with connect and read timeouts and backoff); a claim must outlast that.
 MINT_LEASE = timedelta(minutes=5)
 INTERRUPTED = "minting was interrupted; no credentials were handed out — request a new grant"
 
 
-def mint_request_for(deps: Deps, grant: Grant) -> MintRequest:
-    """The provider call for ``grant``; the session policy is bounded to the grant's expiry."""
-    from cloud_broker.policy.session_policy import build_session_policy
-
-    account = deps.config.account(grant.account_id)
-    if account is None:
-        raise NotFound(f"AWS account {grant.account_id} is no longer enrolled", code="NO_ENROLMENT")
-    assert grant.expires_at is not None
-    request = AwsAccessRequest(grant.account_id, grant.actions, grant.resources, grant.regions, grant.ttl)
-    policy = build_session_policy(request, expires_at=grant.expires_at, catalogue=deps.catalogue)
-    return MintRequest(
-        grant_id=grant.grant_id,
-        account_id=grant.account_id,
-        role_arn=account.role_arn,
-        session_name=session_name(grant.grant_id),
-        session_policy=policy,
-        # STS sessions last at least 900 s; a shorter grant is cut off by aws:CurrentTime.
-        duration_seconds=max(STS_MIN_DURATION, int(grant.ttl.total_seconds())),
-        region=account.default_region,
-        external_id=account.external_id,
-        tags={"cloud-broker:agent": grant.agent_id, "cloud-broker:run": grant.run_id, "cloud-broker:grant": grant.grant_id},
-    )
+def mint_plan_for(deps: Deps, grant: Grant) -> Any:
+    """The provider call for ``grant``, as its family plans it (bounded to the grant's expiry)."""
+    return deps.family(grant.family).plan_mint(grant, deps.config)
 
 
 class Minter:
@@ -73,8 +52,8 @@ class Minter:
     def mint(self, grant: Grant, actor: str) -> tuple[Grant, IssuedCredential | None]:
         """Returns the settled grant (active or failed) and, when active, the credential."""
         try:
-            issued = self._deps.provider.mint(mint_request_for(self._deps, grant))
-        except BrokerError as exc:  # the cloud refused, the account left, the policy cannot be built
+            issued = self._deps.provider(grant.family).mint(mint_plan_for(self._deps, grant))
+        except BrokerError as exc:  # the cloud refused, the target left, the scope cannot be bounded
             return self._fail(grant, actor, exc.text), None
         return self._activate(grant, actor, issued), issued
 

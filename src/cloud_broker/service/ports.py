@@ -38,12 +38,13 @@ class GrantFilter:
 
     statuses: tuple[GrantStatus, ...] = ()
     team: str | None = None
-    account_id: str | None = None
+    # An account, a project, … of any family.
+    target: str | None = None
     agent_id: str | None = None
     approver: str | None = None
-    # (team, account) pairs to keep; None keeps every pair. Lets a reviewer's query skip what
-    # they may not see in the database, before the limit applies.
-    scopes: tuple[tuple[str, str], ...] | None = None
+    # (family, team, target) ceilings to keep; None keeps every one. Lets a reviewer's query
+    # skip what they may not see in the database, before the limit applies.
+    scopes: tuple[tuple[str, str, str], ...] | None = None
     # Oldest first instead of newest first.
     oldest_first: bool = False
     # Every agent's first row (in the order above), then every agent's second, and so on, before
@@ -139,7 +140,7 @@ class Pager(Protocol):
 
     def page(self, grant: Grant, event_seq: int) -> PageReport: ...
 
-    def channel_status(self, team: str, account_id: str) -> dict[str, Any]:
+    def channel_status(self, family: str, team: str, target: str) -> dict[str, Any]:
         """The contract's approval-channel-status reply: ``{ok, channel?, bot_user_handle?, reason?, raw_error?}``."""
         ...
 
@@ -150,7 +151,7 @@ class NoPager:
     def page(self, grant: Grant, event_seq: int) -> PageReport:
         return NOT_CONFIGURED
 
-    def channel_status(self, team: str, account_id: str) -> dict[str, Any]:
+    def channel_status(self, family: str, team: str, target: str) -> dict[str, Any]:
         return {"ok": False, "reason": "no_approval_channel_configured"}
 
 

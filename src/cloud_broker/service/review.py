@@ -1,7 +1,7 @@
 """What an approver reads before deciding: their queue, the history, and one grant in full.
 
 Read-only. Everything shown is derived from today's configuration (the ceiling, its approval
-rules, the IAM catalogue) and the stored trail, never from what the agent claims, so that an
+rules, the family's catalogue) and the stored trail, never from what the agent claims, so that an
 approver judges the request by what it would actually grant. Who may *see* a grant is
 ``Approvals.may_review``: an approver of its ceiling.
 """
@@ -13,10 +13,9 @@ from typing import TYPE_CHECKING
 
 from cloud_broker.domain.grants import Grant, GrantStatus
 from cloud_broker.domain.ids import canonical_uuid
-from cloud_broker.domain.requests import AwsAccessRequest
 from cloud_broker.errors import BrokerError, Forbidden
 from cloud_broker.policy.decision import Decision
-from cloud_broker.policy.risk import RiskSummary, assess
+from cloud_broker.policy.risk import RiskSummary
 from cloud_broker.service.approvals import Approvals
 from cloud_broker.service.deps import Deps
 from cloud_broker.service.ports import AuditEvent, Delivery, GrantFilter
@@ -109,8 +108,8 @@ class Review:
         with self._deps.store.unit_of_work() as uow:
             grant = uow.get_grant(canonical_uuid(grant_id))
             if not self._approvals.may_review(grant, approver):
-                raise Forbidden(f"'{approver}' does not approve for team '{grant.team}' on account "
-                                f"{grant.account_id}", code="NOT_AN_APPROVER")
+                raise Forbidden(f"'{approver}' does not approve for team '{grant.team}' on "
+                                f"{self._approvals.where(grant)}", code="NOT_AN_APPROVER")
             trail = tuple(uow.list_audit(grant_id=grant.grant_id, limit=AUDIT_ROWS))
             deliveries = tuple(uow.list_deliveries(grant_id=grant.grant_id, limit=DELIVERY_ROWS))
         now = self._deps.clock()
@@ -118,7 +117,7 @@ class Review:
         return GrantReview(
             grant=grant,
             status=grant.status_at(now),
-            risk=assess(grant.actions, grant.resources, self._deps.catalogue),
+            risk=self._deps.family(grant.family).risk(grant.scope),
             decision=self._decide_today(grant),
             requirement=requirement,
             audit=trail,
@@ -128,11 +127,9 @@ class Review:
 
     def _decide_today(self, grant: Grant) -> Decision:
         """The engine's verdict on the grant's current scope under today's ceiling."""
-        from cloud_broker.policy.decide import decide
-
-        request = AwsAccessRequest(grant.account_id, grant.actions, grant.resources, grant.regions, grant.ttl)
-        ceiling = self._deps.config.ceiling(grant.team, grant.account_id)
-        return decide(request, ceiling, team=grant.team, catalogue=self._deps.catalogue, now=self._deps.clock())
+        family = self._deps.family(grant.family)
+        ceiling = family.ceiling(self._deps.config, grant.team, grant.target)
+        return family.decide(grant.request(), ceiling, team=grant.team, now=self._deps.clock())
 
     def _standing(self, grant: Grant, approver: str, requirement: ApprovalRequirement) -> Standing:
         """What the page offers: exactly what ``Approvals`` would accept right now."""

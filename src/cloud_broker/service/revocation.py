@@ -82,7 +82,7 @@ class Revocations:
         try:
             if grant.expires_at is None:
                 raise ValueError("a grant without an expiry never held credentials")
-            result = self._deps.provider.revoke(grant.grant_id, grant.account_id, grant.expires_at)
+            result = self._deps.provider(grant.family).revoke(grant)
         except BrokerError as exc:
             return self._failed(job, grant, exc.text)
         except Exception as exc:  # noqa: BLE001 - whatever broke, it is recorded, retried and audited

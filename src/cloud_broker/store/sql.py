@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Connection,
     Engine,
-    ColumnElement,
     Select,
     and_,
     case,
@@ -30,6 +30,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
 from cloud_broker.domain.grants import Grant, GrantStatus
+from cloud_broker.domain.scope import document
 from cloud_broker.errors import NotFound
 from cloud_broker.service.ports import AuditEvent, DuplicateRequest, GrantFilter, OpenPending
 from cloud_broker.store.outbox_rows import OutboxRows
@@ -241,18 +242,19 @@ class SqlUnitOfWork(OutboxRows):
         return int(self._c.execute(select(func.coalesce(func.max(audit_events.c.seq), 0))).scalar_one())
 
 
-_LISTS = ("actions", "resources", "regions", "approvals")
+_LISTS = ("approvals",)
 
 
 def _filtered(query: Select[Any], where: GrantFilter) -> Select[Any]:
     """``query`` narrowed by every field of ``where`` that is set (not its order or limit)."""
     if where.scopes is not None:
-        pairs = [and_(grants.c.team == team, grants.c.account_id == account) for team, account in where.scopes]
+        pairs = [and_(grants.c.family == family, grants.c.team == team, grants.c.target == target)
+                 for family, team, target in where.scopes]
         query = query.where(or_(*pairs) if pairs else false())
     if where.statuses:
         query = query.where(grants.c.status.in_([s.value for s in where.statuses]))
     for column, value in (
-        (grants.c.team, where.team), (grants.c.account_id, where.account_id),
+        (grants.c.team, where.team), (grants.c.target, where.target),
         (grants.c.agent_id, where.agent_id), (grants.c.approver, where.approver),
     ):
         if value:
@@ -267,6 +269,7 @@ def _grant_row(grant: Grant) -> dict[str, Any]:
     row["status"] = grant.status.value
     for name in _LISTS:
         row[name] = list(row[name])
+    row["scope"] = document(grant.scope)
     return row
 
 
@@ -275,6 +278,8 @@ def _grant_from_row(row: Any) -> Grant:
     ttl = timedelta(seconds=values.pop("ttl_seconds"))
     for name in _LISTS:
         values[name] = json_list(values[name])
+    # The family's document, in its stored order (the family's field order when written).
+    values["scope"] = {str(key): json_list(items) for key, items in (values["scope"] or {}).items()}
     return Grant(ttl=ttl, **{**values, "status": GrantStatus(values["status"])})
 
 

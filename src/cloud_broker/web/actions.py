@@ -14,6 +14,7 @@ from datetime import timedelta
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from cloud_broker.domain.scope import ScopeField
 from cloud_broker.errors import BrokerError, InvalidInput
 from cloud_broker.service.approvals import Narrowing
 from cloud_broker.web.context import console_of
@@ -27,10 +28,13 @@ MAX_TTL_DIGITS = 6
 
 @router.post("/grants/{grant_id}/approve", response_class=HTMLResponse)
 def approve(request: Request, grant_id: str, post: Post) -> Response:
-    approvals = console_of(request).broker.approvals
+    broker = console_of(request).broker
+    approvals = broker.approvals
 
     def act(checked_id: str) -> str:
-        grant = approvals.approve(checked_id, post.session.approver, narrowing_from(post), comment=post.text("comment"))
+        fields = broker.deps.family(approvals.grant(checked_id).family).scope_fields
+        grant = approvals.approve(checked_id, post.session.approver, narrowing_from(post, fields),
+                                  comment=post.text("comment"))
         return f"approve-{grant.status.value}"
 
     return _act(request, post, grant_id, act)
@@ -69,16 +73,18 @@ def revoke(request: Request, grant_id: str, post: Post) -> Response:
     return _act(request, post, grant_id, act)
 
 
-def narrowing_from(post: Posted) -> Narrowing:
-    """The approve form lists every action and resource as a checkbox, checked by default:
-    what comes back is exactly what the approver left ticked, so nothing is approved unseen."""
+def narrowing_from(post: Posted, fields: tuple[ScopeField, ...]) -> Narrowing:
+    """The approve form lists every item of each list the family lets approvers narrow (AWS:
+    actions and resources) as a checkbox, checked by default: what comes back is exactly what
+    the approver left ticked, so nothing is approved unseen."""
     ttl_text = post.text("ttl_seconds").strip()
     ttl = None
     if ttl_text:
         if not ttl_text.isdecimal() or len(ttl_text) > MAX_TTL_DIGITS:
             raise InvalidInput("the TTL must be a whole number of seconds")
         ttl = timedelta(seconds=int(ttl_text))
-    return Narrowing(actions=post.texts("action"), resources=post.texts("resource"), ttl=ttl)
+    picks = {field.key: post.texts(field.form_name) for field in fields if field.narrowable}
+    return Narrowing(ttl=ttl, **picks)
 
 
 def _act(request: Request, post: Posted, grant_id: str, action: Callable[[str], str]) -> Response:

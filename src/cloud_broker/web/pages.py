@@ -16,9 +16,11 @@ from fastapi.responses import HTMLResponse
 from cloud_broker.domain.grants import Grant, GrantStatus
 from cloud_broker.domain.ids import canonical_uuid, is_uuid
 from cloud_broker.domain.requests import MIN_TTL
+from cloud_broker.domain.scope import ScopeField
 from cloud_broker.errors import InvalidInput, NotFound
 from cloud_broker.policy.decision import Decision, Pair
-from cloud_broker.policy.risk import SENSITIVE_SERVICES, RiskSummary, assess
+from cloud_broker.policy.risk import RiskSummary
+from cloud_broker.service.family import Target, target_of
 from cloud_broker.service.ports import AuditEvent, ConsoleSession, GrantFilter
 from cloud_broker.service.review import QUEUE_LIMIT
 from cloud_broker.web.context import Console, console_of
@@ -35,6 +37,7 @@ Param = Annotated[str, Query(max_length=256)]
 @dataclass(frozen=True)
 class QueueRow:
     grant: Grant
+    target: Target
     risk: RiskSummary
     approvals: int
     required: int
@@ -44,7 +47,30 @@ class QueueRow:
 
     @property
     def actions_summary(self) -> str:
-        return summarise(self.grant.actions)
+        return summarise(next(iter(self.grant.scope.values()), ()))
+
+
+@dataclass(frozen=True)
+class GrantView:
+    """How the grant page shows a grant of its family: the target, the scope's lists in the
+    family's order (the first holds the actions), and what revoking it does."""
+
+    target: Target
+    fields: tuple[ScopeField, ...]
+    revocation_limit: str
+
+    @property
+    def first(self) -> ScopeField:
+        return self.fields[0]
+
+    @property
+    def listed(self) -> tuple[ScopeField, ...]:
+        """The lists after the first that are shown as lists (not inline among the facts)."""
+        return tuple(field for field in self.fields[1:] if not field.inline)
+
+    @property
+    def inline(self) -> tuple[ScopeField, ...]:
+        return tuple(field for field in self.fields if field.inline)
 
 
 @dataclass(frozen=True)
@@ -104,10 +130,11 @@ def grant_page(request: Request, grant_id: str, session: Session) -> HTMLRespons
 
 
 @router.get("/history", response_class=HTMLResponse)
-def history(request: Request, session: Session, status: Param = "", team: Param = "", account: Param = "",
-            agent: Param = "", approver: Param = "") -> HTMLResponse:
+def history(request: Request, session: Session, status: Param = "", team: Param = "", target: Param = "",
+            account: Param = "", agent: Param = "", approver: Param = "") -> HTMLResponse:
+    """``account`` is the name ``target`` had while AWS was the only family: old links still work."""
     console = console_of(request)
-    chosen = {"status": status, "team": team, "account": account, "agent": agent, "approver": approver}
+    chosen = {"status": status, "team": team, "target": target or account, "agent": agent, "approver": approver}
     where = _history_filter(console, chosen)
     grants = console.review.history(session.approver, where)
     return console.renderer.page(request, "history.html", session=session, grants=grants, chosen=chosen,
@@ -119,12 +146,15 @@ def show_grant(request: Request, session: ConsoleSession, grant_id: str, *, stat
     """The grant page; also re-rendered with an error banner when an action on it failed."""
     console = console_of(request)
     review = console.review.detail(checked_grant_id(grant_id), session.approver)
-    config = console.broker.deps.config
+    deps = console.broker.deps
+    grant = review.grant
+    family = deps.family(grant.family)
+    view = GrantView(target_of(deps, grant.family, grant.target), family.scope_fields, family.revocation_limit())
     return console.renderer.page(
         request, "grant.html", status=status, session=session, error=error, review=review,
-        grant=review.grant, agent=config.agent(review.grant.agent_id), coverage=coverage(review.decision),
-        sensitive_services=SENSITIVE_SERVICES, min_ttl=int(MIN_TTL.total_seconds()),
-        ttl=int(review.grant.ttl.total_seconds()), notes={e.seq: audit_note(e) for e in review.audit},
+        grant=grant, agent=deps.config.agent(grant.agent_id), coverage=coverage(review.decision), view=view,
+        min_ttl=int(MIN_TTL.total_seconds()),
+        ttl=int(review.grant.ttl.total_seconds()), notes={e.seq: audit_note(e, family.scope_fields) for e in review.audit},
     )
 
 
@@ -150,16 +180,18 @@ def coverage(decision: Decision) -> Coverage:
     return Coverage(rows=tuple(rows), counts=counts, hidden=sum(counts.values()) - len(rows))
 
 
-def audit_note(event: AuditEvent) -> str:
-    """The part of an audit row's detail an approver needs, in words; never the raw blob."""
+def audit_note(event: AuditEvent, fields: tuple[ScopeField, ...] = ()) -> str:
+    """The part of an audit row's detail an approver needs, in words; never the raw blob.
+    ``fields``: the grant's family's scope lists, to say what an approver narrowed."""
     detail: dict[str, Any] = event.detail or {}
     notes = []
     if "approvals" in detail and "required" in detail:
         notes.append(f"approvals {len(detail['approvals'])} of {detail['required']}: {', '.join(map(str, detail['approvals']))}")
     narrowed = detail.get("narrowed_to")
     if isinstance(narrowed, dict):
-        notes.append(f"narrowed to {len(narrowed.get('actions', []))} action(s), "
-                     f"{len(narrowed.get('resources', []))} resource(s), TTL {narrowed.get('ttl_seconds')} s")
+        lists = ", ".join(f"{len(narrowed.get(field.key) or [])} {field.form_name}(s)"
+                          for field in fields if field.narrowable)
+        notes.append(f"narrowed to {lists + ', ' if lists else ''}TTL {narrowed.get('ttl_seconds')} s")
     if "result" in detail:  # rows written before revocations in the cloud were jobs
         notes.append(f"cloud: {detail['result']}")
     if "revoked_in_cloud" in detail:
@@ -168,10 +200,11 @@ def audit_note(event: AuditEvent) -> str:
 
 
 def _queue_row(console: Console, grant: Grant, turn: int, of: int) -> QueueRow:
+    deps = console.broker.deps
     requirement = console.broker.approvals.requirement(grant)
-    risk = assess(grant.actions, grant.resources, console.broker.deps.catalogue)
-    return QueueRow(grant=grant, risk=risk, approvals=len(grant.approvals), required=requirement.required,
-                    turn=turn, of=of)
+    risk = deps.family(grant.family).risk(grant.scope)
+    return QueueRow(grant=grant, target=target_of(deps, grant.family, grant.target), risk=risk,
+                    approvals=len(grant.approvals), required=requirement.required, turn=turn, of=of)
 
 
 def _history_filter(console: Console, chosen: dict[str, str]) -> GrantFilter:
@@ -181,7 +214,7 @@ def _history_filter(console: Console, chosen: dict[str, str]) -> GrantFilter:
     return GrantFilter(
         statuses=(GrantStatus(status),) if status else (),
         team=chosen["team"].strip() or None,
-        account_id=chosen["account"].strip() or None,
+        target=chosen["target"].strip() or None,
         agent_id=_agent_id(console, chosen["agent"].strip()) or None,
         approver=chosen["approver"].strip() or None,
         limit=HISTORY_ROWS,
@@ -202,7 +235,8 @@ def _filter_options(console: Console) -> dict[str, list[tuple[str, str]]]:
     return {
         "status": [(s.value, s.value) for s in GrantStatus],
         "team": [(t.name, t.name) for t in config.teams],
-        "account": [(a.account_id, f"{a.display_name} ({a.account_id})") for a in config.aws_accounts],
+        "target": [(t.target, f"{family.words.target_noun} {t.display_name} ({t.target})")
+                   for family in console.broker.deps.families.values() for t in family.targets(config)],
         "agent": [(a.id, f"{a.name} ({a.team})") for a in config.agents],
         "approver": [(a.name, a.display_name or a.name) for a in config.approvers],
     }

@@ -27,7 +27,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 # AWS has no way to end an STS session early: revoking only stops the broker handing the
 # credentials out, and the page must not let an approver believe more than that.
 REVOKED = ("Revoked: the broker no longer hands these credentials out. Copies already read keep working "
-           "until {until} (AWS cannot cut an STS session short).")
+           "until {until} ({limit}).")
 
 # Fixed texts chosen by code after a POST: the redirect carries a key, never a message,
 # so the query string cannot be used to put words on the page.
@@ -39,13 +39,16 @@ FLASH = {
     "approve-failed": "Approved, but issuing the credentials failed; see the audit trail.",
     "denied": "The request was denied.",
     "commented": "Your comment was added to the audit trail.",
-    "revoked": REVOKED.format(until="they expire"),
+    "revoked": REVOKED.format(until="they expire", limit="the cloud cannot revoke them"),
     "signed-out": "You are signed out.",
 }
 
+# Every family's access levels, by the colour they are shown in (AWS: IAM's levels; GCP: the
+# levels ``families.gcp.sensitivity`` reads from a permission's verb).
 LEVEL_CLASSES = {
-    "List": "level-list", "Read": "level-read", "Tagging": "level-tagging",
-    "Write": "level-write", "Permissions management": "level-permissions",
+    "list": "level-list", "read": "level-read", "tagging": "level-tagging",
+    "write": "level-write", "admin": "level-permissions", "permissions": "level-permissions",
+    "permissions management": "level-permissions",
 }
 
 
@@ -62,13 +65,15 @@ class Renderer:
         )
         self._env.filters.update(
             when=when, duration=duration, target=redact_target, level_class=level_class,
-            age=self.age, agent_name=self.agent_name, account_name=self.account_name, status_now=self.status_now,
+            age=self.age, agent_name=self.agent_name, status_now=self.status_now, actions=actions,
         )
 
     def page(self, request: Request, template: str, *, status: int = 200,
              session: ConsoleSession | None = None, **context: Any) -> HTMLResponse:
         """Render ``template`` with what every page needs: where the console lives and who is signed in."""
-        flash = flash_text(request.query_params.get("flash", ""), context.get("grant"))
+        view = context.get("view")
+        flash = flash_text(request.query_params.get("flash", ""), context.get("grant"),
+                           getattr(view, "revocation_limit", None))
         body = self._env.get_template(template).render(
             base=base_path(request), session=session, flash=flash, error=context.pop("error", None), **context,
         )
@@ -88,16 +93,19 @@ class Renderer:
         agent = self._config.agent(agent_id)
         return agent.name if agent is not None else "unknown agent"
 
-    def account_name(self, account_id: str) -> str:
-        account = self._config.account(account_id)
-        return account.display_name if account is not None else "unknown account"
 
 
-def flash_text(key: str, grant: Grant | None) -> str | None:
+def actions(grant: Grant) -> tuple[str, ...]:
+    """A grant's first scope list: its actions (AWS) or permissions (GCP), as its family orders them."""
+    return next(iter(grant.scope.values()), ())
+
+
+def flash_text(key: str, grant: Grant | None, limit: str | None = None) -> str | None:
     """The banner for ``key``. After a revoke it names the moment copies already read stop
-    working, taken from the grant on the page (never from the query string)."""
+    working, taken from the grant on the page (never from the query string), and why (its
+    family's ``revocation_limit``)."""
     if key == "revoked" and grant is not None and grant.expires_at is not None:
-        return REVOKED.format(until=when(grant.expires_at))
+        return REVOKED.format(until=when(grant.expires_at), limit=limit or "the cloud cannot revoke them")
     return FLASH.get(key)
 
 
@@ -131,4 +139,4 @@ def redact_target(target: str) -> str:
 
 
 def level_class(level: str | None) -> str:
-    return LEVEL_CLASSES.get(level or "", "level-none")
+    return LEVEL_CLASSES.get((level or "").lower(), "level-none")

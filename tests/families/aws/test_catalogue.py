@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from cloud_broker.policy.catalogue import Catalogue
+from cloud_broker.families.aws.catalogue import Catalogue
 
 
 def test_default_catalogue_is_loaded_once(catalogue: Catalogue) -> None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from cloud_broker.policy.arns import resource_problem
+from cloud_broker.families.aws.arns import resource_problem
 
 ACCOUNT = "123456789012"
 

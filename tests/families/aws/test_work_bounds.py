@@ -7,22 +7,22 @@ import json
 import random
 import re
 from datetime import timedelta
-from functools import lru_cache
+from functools import cache
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cloud_broker.domain.limits import DECISION_WORK, MAX_ACTION_PATTERNS, MAX_PAIRS
-from cloud_broker.domain.requests import AwsAccessRequest
+from cloud_broker.families.aws.catalogue import Catalogue
+from cloud_broker.families.aws.ceiling import AutoApproveRule, Ceiling
+from cloud_broker.families.aws.decide import decide
+from cloud_broker.families.aws.request import AwsAccessRequest
+from cloud_broker.families.aws.session_policy import build_session_policy
 from cloud_broker.policy import patterns
 from cloud_broker.policy.budget import Budget
-from cloud_broker.policy.catalogue import Catalogue
-from cloud_broker.policy.ceiling import AutoApproveRule, Ceiling
-from cloud_broker.policy.decide import decide
 from cloud_broker.policy.decision import Outcome
 from cloud_broker.policy.patterns import canonical, containment, matches, overlap
-from cloud_broker.policy.session_policy import build_session_policy
 
 from .conftest import ACCOUNT, NOW
 
@@ -208,7 +208,7 @@ class CountingCatalogue(Catalogue):
         return super().expand(action_pattern)
 
 
-@lru_cache(maxsize=None)
+@cache
 def oracle(pattern: str) -> re.Pattern[str]:
     # Backtracking regex: an oracle only for the short strings sampled here.
     return re.compile("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern), re.DOTALL)

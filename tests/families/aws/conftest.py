@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from cloud_broker.policy.catalogue import Catalogue
-from cloud_broker.policy.ceiling import AutoApproveRule, Ceiling
+from cloud_broker.families.aws.catalogue import Catalogue
+from cloud_broker.families.aws.ceiling import AutoApproveRule, Ceiling
 
 ACCOUNT = "123456789012"
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)

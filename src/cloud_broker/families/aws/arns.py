@@ -4,12 +4,12 @@ A grant is minted in one account, so a resource pattern must either be ``*`` or 
 pattern of the ``aws`` partition whose account segment can only be that account (or is empty,
 as for S3 buckets). Anything else is refused outright rather than routed to a human: a
 malformed ARN grants nothing useful, and a foreign account is never this ceiling's to give.
-The shape itself is ``domain.grammar``'s, the one broker.yaml is checked against too.
+The shape itself is ``families.aws.grammar``'s, the one broker.yaml is checked against too.
 """
 
 from __future__ import annotations
 
-from cloud_broker.domain.grammar import arn_pattern_problem
+from cloud_broker.families.aws.grammar import arn_pattern_problem
 from cloud_broker.policy.patterns import canonical, has_glob, matches
 
 

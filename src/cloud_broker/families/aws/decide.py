@@ -20,15 +20,15 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from cloud_broker.domain.limits import DECISION_WORK, LISTED_PAIRS, LISTED_UNKNOWN, MAX_ACTION_PATTERNS, MAX_PAIRS
-from cloud_broker.domain.requests import AwsAccessRequest
-from cloud_broker.policy.arns import resource_problem
+from cloud_broker.families.aws.arns import resource_problem
+from cloud_broker.families.aws.catalogue import Catalogue
+from cloud_broker.families.aws.ceiling import Ceiling
+from cloud_broker.families.aws.request import AwsAccessRequest
+from cloud_broker.families.aws.session_policy import SESSION_POLICY_LIMIT, SessionPolicyTooLarge, build_session_policy
 from cloud_broker.policy.budget import Budget
-from cloud_broker.policy.catalogue import Catalogue
-from cloud_broker.policy.ceiling import Ceiling
 from cloud_broker.policy.compiled import CompiledCeiling, compile_ceiling
 from cloud_broker.policy.decision import Decision, Outcome, Pair
 from cloud_broker.policy.patterns import has_glob, matcher, unique
-from cloud_broker.policy.session_policy import SESSION_POLICY_LIMIT, SessionPolicyTooLarge, build_session_policy
 
 
 @dataclass
@@ -36,6 +36,7 @@ class _Work:
     """One decision's inputs in canonical form, and what it computes once and reuses."""
 
     request: AwsAccessRequest
+    ceiling: Ceiling
     compiled: CompiledCeiling
     catalogue: Catalogue
     budget: Budget
@@ -79,7 +80,7 @@ def decide(
         raise ValueError("now must be timezone-aware")
     if ceiling is None:
         return _deny(f"account {request.account_id} is not enrolled for team {team}")
-    work = _Work(_canonical(request), compile_ceiling(ceiling), catalogue, budget or Budget(DECISION_WORK))
+    work = _Work(_canonical(request), ceiling, compile_ceiling(ceiling), catalogue, budget or Budget(DECISION_WORK))
     for check in _CHECKS:
         denial = check(work)
         if denial is not None:
@@ -94,7 +95,7 @@ def _canonical(request: AwsAccessRequest) -> AwsAccessRequest:
 
 
 def _check_account(work: _Work) -> Decision | None:
-    account, ceiling = work.request.account_id, work.compiled.ceiling.account_id
+    account, ceiling = work.request.account_id, work.ceiling.account_id
     return _deny(f"request is for account {account} but the ceiling is for {ceiling}") if account != ceiling else None
 
 
@@ -102,14 +103,14 @@ def _check_regions(work: _Work) -> Decision | None:
     if not work.request.regions:
         return _deny("the request names no region")
     for region in work.request.regions:
-        if region not in work.compiled.allowed_regions:
-            allowed = ", ".join(work.compiled.ceiling.allowed_regions) or "none"
+        if region not in work.ceiling.allowed_regions:
+            allowed = ", ".join(work.ceiling.allowed_regions) or "none"
             return _deny(f"region {region!r} is outside the ceiling's allowed regions ({allowed})")
     return None
 
 
 def _check_ttl(work: _Work) -> Decision | None:
-    ttl, max_ttl = work.request.ttl, work.compiled.ceiling.max_ttl
+    ttl, max_ttl = work.request.ttl, work.ceiling.max_ttl
     if ttl <= timedelta(0):
         return _deny(f"ttl {_seconds(ttl)} is not positive")
     if ttl > max_ttl:
@@ -153,7 +154,7 @@ def _check_unknown(work: _Work) -> Decision | None:
 
 def _check_resources(work: _Work) -> Decision | None:
     for resource in work.request.resources:
-        problem = resource_problem(resource, work.compiled.ceiling.account_id)
+        problem = resource_problem(resource, work.ceiling.account_id)
         if problem is not None:
             return _deny(f"resource {_shown(resource)} {problem}")
     return None

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from cloud_broker.domain.limits import DECISION_WORK
-from cloud_broker.domain.requests import AwsAccessRequest
 from cloud_broker.errors import InvalidInput
+from cloud_broker.families.aws.catalogue import Catalogue
+from cloud_broker.families.aws.request import AwsAccessRequest
 from cloud_broker.policy.budget import Budget
-from cloud_broker.policy.catalogue import Catalogue
 from cloud_broker.policy.patterns import contains, has_glob, literal_prefix, literal_suffix, unique
 
 SESSION_POLICY_LIMIT = 2048
@@ -162,4 +162,4 @@ def _condition(regions: tuple[str, ...], expires_at: datetime) -> dict[str, dict
 def _iso_seconds(moment: datetime) -> str:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError("expires_at must be timezone-aware")
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -3,16 +3,34 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from cloud_broker.errors import ProviderError
-from cloud_broker.providers.base import IssuedCredential, MintRequest, RevokeResult
+from cloud_broker.providers.base import IssuedCredential, RevokeResult
+
+if TYPE_CHECKING:
+    from cloud_broker.domain.grants import Grant
 
 # botocore's "standard" retry mode retries throttling and transient errors with exponential
 # backoff and jitter; we rely on it rather than on a loop of our own.
 MAX_ATTEMPTS = 6  # in all, the first call included
 _THROTTLING = {"Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException"}
+
+
+@dataclass(frozen=True)
+class MintRequest:
+    """One AssumeRole call for one grant; built by ``families.aws.minting.plan_mint``."""
+
+    grant_id: str
+    account_id: str
+    role_arn: str
+    session_name: str
+    session_policy: str
+    duration_seconds: int
+    region: str
+    external_id: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
 
 
 class AwsStsProvider:
@@ -66,7 +84,9 @@ class AwsStsProvider:
             cloud_expires_at=creds["Expiration"],
         )
 
-    def revoke(self, grant_id: str, account_id: str, expires_at: datetime) -> RevokeResult:
+    def revoke(self, grant: Grant) -> RevokeResult:
+        assert grant.expires_at is not None
+        expires_at = grant.expires_at
         # STS sessions cannot be revoked through STS. What bounds them is the aws:CurrentTime
         # condition written into the session policy at mint time.
         return RevokeResult(

@@ -5,10 +5,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from cloud_broker.domain.requests import AwsAccessRequest
-from cloud_broker.policy.catalogue import Catalogue
-from cloud_broker.policy.ceiling import AutoApproveRule, Ceiling
-from cloud_broker.policy.decide import decide
+from cloud_broker.families.aws.catalogue import Catalogue
+from cloud_broker.families.aws.ceiling import AutoApproveRule, Ceiling
+from cloud_broker.families.aws.decide import decide
+from cloud_broker.families.aws.request import AwsAccessRequest
 from cloud_broker.policy.decision import Decision, Outcome, Pair
 
 ACCOUNT = "123456789012"

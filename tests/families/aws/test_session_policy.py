@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from cloud_broker.domain.requests import AwsAccessRequest
 from cloud_broker.errors import BrokerError
-from cloud_broker.policy.catalogue import Catalogue
-from cloud_broker.policy.session_policy import (
+from cloud_broker.families.aws.catalogue import Catalogue
+from cloud_broker.families.aws.request import AwsAccessRequest
+from cloud_broker.families.aws.session_policy import (
     SESSION_POLICY_LIMIT,
     NothingGranted,
     SessionPolicyTooLarge,

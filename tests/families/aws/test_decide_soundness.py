@@ -11,19 +11,19 @@ import json
 import random
 import re
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
+from functools import cache
 
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from cloud_broker.domain.requests import AwsAccessRequest
+from cloud_broker.families.aws.catalogue import Catalogue
+from cloud_broker.families.aws.ceiling import AutoApproveRule, Ceiling
+from cloud_broker.families.aws.decide import decide
+from cloud_broker.families.aws.request import AwsAccessRequest
+from cloud_broker.families.aws.session_policy import build_session_policy
 from cloud_broker.policy import patterns
 from cloud_broker.policy.budget import Budget
-from cloud_broker.policy.catalogue import Catalogue
-from cloud_broker.policy.ceiling import AutoApproveRule, Ceiling
-from cloud_broker.policy.decide import decide
 from cloud_broker.policy.decision import Outcome
-from cloud_broker.policy.session_policy import build_session_policy
 
 ACCOUNT = "123456789012"
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
@@ -120,7 +120,7 @@ def rule_allows(rule: AutoApproveRule, action: str, arn: str) -> bool:
     return any(oracle(a, True).fullmatch(action) for a in rule.actions) and any(oracle(r).fullmatch(arn) for r in rule.resources)
 
 
-@lru_cache(maxsize=None)
+@cache
 def oracle(pattern: str, ignore_case: bool = False) -> re.Pattern[str]:
     regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
     return re.compile(regex, re.DOTALL | (re.IGNORECASE if ignore_case else 0))

@@ -1,0 +1,40 @@
+"""What the HTTP API asks of a family: its bodies, its target's query parameter, its replies.
+
+The routes themselves are shared (``api.routes_family``): every family answers the same paths
+under its own prefix (``/aws/scope``, ``/gcp/scope``, …) with the same lifecycle behind them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from cloud_broker.api.schemas import GrantFields, PreviewFields
+    from cloud_broker.config import BrokerConfig
+    from cloud_broker.service.family import FamilyWords
+
+
+@dataclass(frozen=True)
+class FamilyWire:
+    """A family's part of the HTTP surface (contract §3.2)."""
+
+    # The target as a query parameter: a FastAPI dependency returning it (``account_id=…``).
+    target_query: Callable[..., str]
+    preview_body: type[PreviewFields]
+    grant_body: type[GrantFields]
+    # Whether poll, release and credentials name the agent (AWS) or not (GCP: the host's
+    # token is the authority, and any of its agents' grants may be read).
+    agent_on_grant_routes: bool
+    # ``{"accounts": [...]}`` / ``{"projects": [...]}``: the targets of one team.
+    inventory: Callable[[BrokerConfig, str], dict[str, Any]]
+    # The describe-scope reply for (team, target, ceiling).
+    describe_scope: Callable[[BrokerConfig, str, str, Any], dict[str, Any]]
+
+
+class WireFamily(Protocol):
+    name: str
+    words: FamilyWords
+
+    def wire(self) -> FamilyWire: ...

@@ -1,0 +1,97 @@
+"""The AWS family's checks of broker.yaml that span entries, or need the IAM catalogue.
+
+Accounts are declared once, each ceiling names an enrolled account once per team and allows
+only regions its account allows. And every action name and pattern must mean something in the
+IAM catalogue: a typo in a ceiling weakens it silently (``iam:PasRole`` in a denylist denies
+nothing, so the real ``iam:PassRole`` goes to an approver instead of being refused;
+``s3:GetObjekt`` in an auto-approve rule covers nothing). So the file is checked exactly as
+requests are: a name the catalogue does not know, or a pattern that matches no known action, is
+an error, with the nearest valid names suggested.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from cloud_broker.config.cross_check import Declared, duplicates, raw_items, raw_values, text, valid_items
+from cloud_broker.config.problems import Problem
+from cloud_broker.config.yaml_source import Loc
+from cloud_broker.families.aws.catalogue import Catalogue
+from cloud_broker.families.aws.config import AwsAccount, CeilingConfig
+from cloud_broker.families.aws.grammar import is_account_id, is_action
+from cloud_broker.policy.patterns import has_glob
+
+ACCOUNTS, CEILINGS = "aws_accounts", "ceilings"
+
+
+def check_aws_config(data: Mapping[str, Any], declared: Declared) -> list[Problem]:
+    """Every problem of the AWS sections that one entry alone does not show."""
+    return [
+        *duplicates(data, ACCOUNTS, "account_id"),
+        *duplicates(data, CEILINGS, "account_id", _ceiling_key, "ceiling for this team and account"),
+        *_unenrolled_accounts(data),
+        *_regions_outside(data),
+        *action_problems(data, Catalogue.default()),
+    ]
+
+
+def _ceiling_key(item: Mapping[str, Any]) -> tuple[str, str] | None:
+    team, account = text(item, "team"), text(item, "account_id")
+    return (team, account) if team and account else None
+
+
+def _unenrolled_accounts(data: Mapping[str, Any]) -> Iterable[Problem]:
+    accounts = raw_values(data, ACCOUNTS, "account_id")
+    for index, item in raw_items(data, CEILINGS):
+        value = text(item, "account_id")
+        # A malformed id is already reported as such; "not enrolled" would only repeat it.
+        if is_account_id(value) and value not in accounts:
+            yield Problem((CEILINGS, index, "account_id"), f"account {value} is not enrolled: add it under {ACCOUNTS} first")
+
+
+def _regions_outside(data: Mapping[str, Any]) -> Iterable[Problem]:
+    accounts = {account.account_id: account for _, account in valid_items(data.get(ACCOUNTS), AwsAccount)}
+    for index, ceiling in valid_items(data.get(CEILINGS), CeilingConfig):
+        account = accounts.get(ceiling.account_id)
+        for position, region in enumerate(ceiling.allowed_regions if account else ()):
+            if account is not None and region not in account.allowed_regions:
+                yield Problem((CEILINGS, index, "allowed_regions", position),
+                              f"region {region!r} is not among the account's allowed_regions "
+                              f"{list(account.allowed_regions)}")
+
+
+def action_problems(data: Mapping[str, Any], catalogue: Catalogue) -> list[Problem]:
+    """Unknown actions and empty patterns among the well-formed action entries of ``data``
+    (malformed ones already have a problem of their own)."""
+    return [
+        Problem(loc, _meaning(action, catalogue))
+        for loc, action in _actions(data)
+        if is_action(action) and not catalogue.expand(action)
+    ]
+
+
+def _meaning(action: str, catalogue: Catalogue) -> str:
+    if has_glob(action):
+        return f"action pattern {action!r} matches no IAM action{catalogue.did_you_mean(action)}"
+    return f"unknown IAM action {catalogue.unknown(action)}"
+
+
+def _actions(data: Mapping[str, Any]) -> Iterable[tuple[Loc, str]]:
+    """Every action the ceilings name: auto-approve rules, the denylist, approval rules."""
+    for index, ceiling in _items(data.get("ceilings")):
+        yield from _listed(ceiling, "action_denylist", ("ceilings", index))
+        for section in ("auto_approve", "approval_rules"):
+            for position, rule in _items(ceiling.get(section)):
+                yield from _listed(rule, "actions", ("ceilings", index, section, position))
+
+
+def _items(value: Any) -> list[tuple[int, Mapping[str, Any]]]:
+    return [(i, item) for i, item in enumerate(value) if isinstance(item, Mapping)] if isinstance(value, list) else []
+
+
+def _listed(item: Mapping[str, Any], key: str, loc: Loc) -> Iterable[tuple[Loc, str]]:
+    values = item.get(key)
+    for position, value in enumerate(values if isinstance(values, list) else []):
+        if isinstance(value, str):
+            yield (*loc, key, position), value
