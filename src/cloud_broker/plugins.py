@@ -41,6 +41,9 @@ class Families(Mapping[str, Any]):
         except KeyError:
             raise UnknownFamily(f"no installed family is called {name!r}") from None
 
+    def __contains__(self, name: object) -> bool:
+        return name in self._families
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._families)
 

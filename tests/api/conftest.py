@@ -125,9 +125,11 @@ def broker_under_test(
     tmp_path: Path,
     edit_config: Callable[[dict[str, Any]], None] | None = None,
     provider: Any = None,
+    other_providers: dict[str, Any] | None = None,
 ) -> Iterator[BrokerUnderTest]:
     """The broker of ``bt``; ``edit_config`` may change the config dict before it is parsed,
-    ``provider`` may wrap the real STS provider (e.g. to count calls)."""
+    ``provider`` may wrap the real STS provider (e.g. to count calls), ``other_providers`` adds
+    other families' (by family name)."""
     import boto3
 
     host_key = new_api_key()
@@ -143,7 +145,8 @@ def broker_under_test(
     vault = Vault(os.urandom(32))
     sts = AwsStsProvider(session, endpoint_url=emulator.endpoint_url)
     deps = Deps(config=config, store=SqlStore.open(f"sqlite:///{db_path}"),
-                providers={"aws": provider(sts) if provider else sts}, vault=vault, clock=clock)
+                providers={"aws": provider(sts) if provider else sts, **(other_providers or {})}, vault=vault,
+                clock=clock)
     broker = Broker(deps)
     tokens = TokenIssuer(vault.derive_key(SIGNING_KEY_PURPOSE))
     with TestClient(create_app(broker, tokens), raise_server_exceptions=False) as client:

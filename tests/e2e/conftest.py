@@ -1,12 +1,32 @@
-"""One ``cloud-broker serve --sandbox`` process for the end-to-end tests."""
+"""One ``cloud-broker serve --sandbox`` process for the end-to-end tests, and the published
+TypeScript MCP server (``@integrity-labs/cloud-broker`` 0.7.18, unchanged, from the npm registry),
+installed once into a temporary folder and never committed. It needs Node.js and npm, which
+this project's machines carry; elsewhere its tests are skipped with that reason."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from collections.abc import Iterator
 
 import pytest
 
 from cloud_broker.cli.sandbox_process import SandboxProcess
+
+PACKAGE = "@integrity-labs/cloud-broker@0.7.18"
+
+
+@pytest.fixture(scope="package")
+def published_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[str]]:
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if not node or not npm:
+        pytest.skip("Node.js and npm are needed to run the published TypeScript client")
+    prefix = tmp_path_factory.mktemp("published-client")
+    subprocess.run([npm, "install", "--prefix", str(prefix), "--no-audit", "--no-fund", "--loglevel=error", PACKAGE],
+                   check=True, capture_output=True, timeout=300)
+    entry = prefix / "node_modules" / "@integrity-labs" / "cloud-broker" / "dist" / "index.js"
+    assert entry.exists()
+    yield [node, str(entry)]
 
 
 @pytest.fixture(scope="package")

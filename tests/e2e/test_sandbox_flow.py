@@ -118,7 +118,8 @@ def test_demo_command_runs_the_worked_example() -> None:
     assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
     for step in ("aws_describe_scope", "auto_approve", "route_to_approver", "secret_ref://aws/runs/",
                  "AccessDenied", "is waiting for approval", "was approved by sandbox-approver and is active",
-                 "narrowed away by the approver", "Demo complete"):
+                 "narrowed away by the approver", "gcp_request_access", "storage: download gs://reports/today.csv",
+                 "access_boundary", "Demo complete"):
         assert step in demo.stdout
     assert "✗" not in demo.stdout and "Warning" not in demo.stderr
 

@@ -102,7 +102,7 @@ class StubBroker:
                 payload["expires_in"] = self.expires_in
             return Reply(json=payload)
         if path.endswith("/inventory"):
-            return Reply(json={"accounts": []})
+            return Reply(json={"accounts": []} if path.startswith("/aws/") else {"projects": []})
         return Reply(json={"ok": True, "path": path})
 
 

@@ -80,7 +80,7 @@ async def test_a_2026_era_client_can_list_and_call_tools(stub: StubBroker) -> No
     async with open_app(make_settings(stub), warn=lambda _: None) as app:
         async with Client(app.server) as client:  # default mode: discover, no initialize handshake
             assert client.protocol_version == "2026-07-28"
-            assert len((await client.list_tools()).tools) == 8
+            assert len((await client.list_tools()).tools) == 16  # eight per family: aws, gcp
             ok = await client.call_tool("aws_list_accounts")
             refused = await client.call_tool("aws_poll_grant", {"grant_id": "nope"})
     assert not ok.is_error and ok.content[0].text == '{\n  "accounts": []\n}'

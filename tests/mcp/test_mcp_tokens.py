@@ -32,7 +32,7 @@ async def test_preset_token_is_used_without_any_exchange(stub: StubBroker) -> No
     async with connect(stub, api_key=API_KEY) as session:
         await session.call_json("aws_describe_scope", SCOPE)
     assert stub.calls("/host/exchange") == []
-    assert bearer_tokens(stub) == [PRESET_TOKEN, PRESET_TOKEN]
+    assert bearer_tokens(stub) == [PRESET_TOKEN] * 3  # two boot inventories (aws, gcp) and the call
 
 
 async def test_host_key_is_exchanged_once_without_authorization_and_the_token_reused(stub: StubBroker) -> None:
@@ -44,7 +44,7 @@ async def test_host_key_is_exchanged_once_without_authorization_and_the_token_re
     assert "authorization" not in exchange.headers
     assert exchange.headers["content-type"] == "application/json"
     assert exchange.json() == {"host_key": API_KEY}
-    assert bearer_tokens(stub) == [f"{TOKEN_PREFIX}1"] * 3
+    assert bearer_tokens(stub) == [f"{TOKEN_PREFIX}1"] * 4  # two boot inventories and two calls
 
 
 @pytest.mark.parametrize(("expires_in", "exchanges"), [(300, 4), (600, 4), (601, 1), (None, 1)])
@@ -66,7 +66,7 @@ async def test_concurrent_calls_share_one_in_flight_exchange(stub: StubBroker) -
             for _ in range(4):
                 tasks.start_soon(session.call_json, "aws_describe_scope", SCOPE)
     assert len(stub.calls("/host/exchange")) == 1
-    assert bearer_tokens(stub) == ["shared-jwt"] * 5  # the boot inventory plus four tool calls
+    assert bearer_tokens(stub) == ["shared-jwt"] * 6  # the two boot inventories plus four tool calls
 
 
 async def test_short_lived_exchange_is_still_shared_by_concurrent_waiters(stub: StubBroker) -> None:
@@ -164,5 +164,5 @@ async def test_embedded_mode_plugs_an_asgi_transport_and_an_in_process_token_sou
     transport = httpx.ASGITransport(asgi_app(broker))
     async with connect(broker, token="", transport=transport, token_source=Signer()) as session:
         assert await session.call_json("aws_describe_scope", SCOPE) == {"ok": True, "path": "/aws/scope"}
-    assert [r.path for r in broker.requests] == ["/aws/inventory", "/aws/scope"]
+    assert sorted(r.path for r in broker.requests) == ["/aws/inventory", "/aws/scope", "/gcp/inventory"]
     assert {r.headers["authorization"] for r in broker.requests} == {"Bearer signed-in-process"}

@@ -24,6 +24,14 @@ TOOLS = [
     "aws_release_access",
     "aws_get_credentials",
     "aws_list_accounts",
+    "gcp_describe_scope",
+    "gcp_preview_request",
+    "gcp_check_approval_channel",
+    "gcp_request_access",
+    "gcp_poll_grant",
+    "gcp_release_access",
+    "gcp_get_credentials",
+    "gcp_list_accounts",
 ]
 
 
@@ -109,14 +117,14 @@ async def test_server_identity_and_capabilities(stub: StubBroker) -> None:
         assert client.server_capabilities.resources is None and client.server_capabilities.prompts is None
 
 
-async def test_the_eight_aws_tools_are_advertised_with_closed_schemas_and_the_suffix(stub: StubBroker) -> None:
+async def test_every_familys_eight_tools_are_advertised_with_closed_schemas_and_the_suffix(stub: StubBroker) -> None:
     async with connect(stub) as session:
         tools = (await session.client.list_tools()).tools
     assert [tool.name for tool in tools] == TOOLS
     for tool in tools:
         assert tool.description.endswith(SUFFIX)
         assert tool.input_schema["type"] == "object"
-        if tool.name != "aws_list_accounts":
+        if not tool.name.endswith("_list_accounts"):
             assert tool.input_schema["additionalProperties"] is False
     by_name = {tool.name: tool for tool in tools}
     assert by_name["aws_list_accounts"].input_schema["properties"] == {}

@@ -121,7 +121,7 @@ async def test_base_url_with_a_path_prefix_is_kept_and_trailing_slashes_trimmed(
     )
     async with connect(stub, host=settings.host) as session:
         await session.call_json("aws_describe_scope", {"account_id": ACCOUNT})
-    assert [r.path for r in stub.requests] == ["/api/aws/inventory", "/api/aws/scope"]
+    assert sorted(r.path for r in stub.requests) == ["/api/aws/inventory", "/api/aws/scope", "/api/gcp/inventory"]
 
 
 async def test_success_is_the_broker_json_pretty_printed_with_two_spaces(stub: StubBroker) -> None:

@@ -31,7 +31,8 @@ def create_app(broker: Broker, tokens: TokenIssuer, families: Families | None = 
     app.state.event_streams = routes_events.StreamSlots()
     install_error_handlers(app)
     app.add_middleware(BodyLimit)
-    routers = [routes_host.router, *(family_router(f) for f in families.values()), routes_events.router]
+    routers = [routes_host.router, *(family_router(f) for f in families.values()),
+               routes_host.unserved_inventories(families), routes_events.router]
     for router in routers:
         app.include_router(router, responses=ERROR_RESPONSES)
     return app

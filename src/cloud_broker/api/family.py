@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from cloud_broker.api.schemas import GrantFields, PreviewFields
     from cloud_broker.config import BrokerConfig
+    from cloud_broker.domain.grants import Grant
     from cloud_broker.service.family import FamilyWords
 
 
@@ -31,6 +32,9 @@ class FamilyWire:
     inventory: Callable[[BrokerConfig, str], dict[str, Any]]
     # The describe-scope reply for (team, target, ceiling).
     describe_scope: Callable[[BrokerConfig, str, str, Any], dict[str, Any]]
+    # What the family says of a grant besides its scope, in every grant reply (GCP: what bounds
+    # the token, ``enforced_by``). Must be cheap: polls call it.
+    grant_facts: Callable[[Grant], dict[str, Any]] = lambda grant: {}
 
 
 class WireFamily(Protocol):

@@ -74,6 +74,7 @@ def family_router(family: WireFamily) -> APIRouter:
         fields = cast(GrantFields, body)
         outcome = broker.access.request(host, fields.agent_id, fields.to_ask())
         reply = grant_public(outcome.grant, broker.deps.clock(), words)
+        reply.update(wire.grant_facts(outcome.grant))
         reply.update(decision_public(outcome.decision))
         if outcome.page is not None:
             reply.update(outcome.page.wire())
@@ -83,7 +84,8 @@ def family_router(family: WireFamily) -> APIRouter:
 
     @router.get("/grants/{grant_id}")
     def poll_grant(host: Host, broker: B, grant_id: GrantP, agent_id: GrantAgent) -> dict[str, Any]:
-        return grant_public(broker.access.poll(host, agent_id, grant_id, name), broker.deps.clock(), words)
+        grant = broker.access.poll(host, agent_id, grant_id, name)
+        return {**grant_public(grant, broker.deps.clock(), words), **wire.grant_facts(grant)}
 
     @router.post("/grants/{grant_id}/release")
     def release(host: Host, broker: B, grant_id: GrantP, agent_id: GrantAgent) -> dict[str, Any]:
@@ -97,6 +99,7 @@ def family_router(family: WireFamily) -> APIRouter:
     def credentials(host: Host, broker: B, grant_id: GrantP, agent_id: GrantAgent) -> dict[str, Any]:
         grant, values = broker.access.credentials(host, agent_id, grant_id, name)
         assert grant.expires_at is not None
-        return {"grant_id": grant.grant_id, "expires_at": timestamp(grant.expires_at), "credentials": values}
+        return {"grant_id": grant.grant_id, "expires_at": timestamp(grant.expires_at), "credentials": values,
+                **wire.grant_facts(grant)}
 
     return router

@@ -1,7 +1,8 @@
-"""Host authentication and the inventories of families not served yet."""
+"""Host authentication, health, and empty inventories of families this broker does not serve."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
@@ -31,14 +32,26 @@ def exchange(
     return {"token": token, "expires_in": int(tokens.ttl.total_seconds()), "token_type": "Bearer"}
 
 
-@router.get("/gcp/inventory", tags=["inventory"])
-def gcp_inventory(_: Annotated[str, Depends(caller_host)]) -> dict[str, Any]:
-    return {"projects": []}
+# The families the published client asks for at boot, and the array each inventory holds.
+PUBLISHED_INVENTORIES = {"aws": "accounts", "gcp": "projects", "supabase": "projects"}
 
 
-@router.get("/supabase/inventory", tags=["inventory"])
-def supabase_inventory(_: Annotated[str, Depends(caller_host)]) -> dict[str, Any]:
-    return {"projects": []}
+def unserved_inventories(served: Iterable[str]) -> APIRouter:
+    """An empty inventory for each family the published client knows and this broker does not
+    serve: the client's boot look-up then succeeds and shows no targets, instead of warning."""
+    unserved = APIRouter()
+    for name, key in PUBLISHED_INVENTORIES.items():
+        if name not in served:
+            unserved.add_api_route(f"/{name}/inventory", _empty(key), methods=["GET"], tags=["inventory"],
+                                   name=f"{name}_inventory")
+    return unserved
+
+
+def _empty(key: str) -> Callable[..., dict[str, Any]]:
+    def inventory(_: Annotated[str, Depends(caller_host)]) -> dict[str, Any]:
+        return {key: []}
+
+    return inventory
 
 
 @router.get("/healthz", tags=["ops"])

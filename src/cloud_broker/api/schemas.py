@@ -115,4 +115,5 @@ def grant_public(grant: Grant, now: datetime, words: FamilyWords) -> dict[str, A
 
 
 def decision_public(decision: Decision) -> dict[str, Any]:
-    return {"would": decision.outcome.value, "reason": decision.reason, "explanation": decision.explanation()}
+    return {"would": decision.outcome.value, "reason": decision.reason, **decision.facts,
+            "explanation": decision.explanation()}

@@ -5,25 +5,25 @@ previews, obtains credentials, uses them with the AWS CLI, sees AWS refuse anyth
 the grant, releases them, and sees the credential read refused afterwards. Then it asks for a
 write the policy routes to a person: an approver approves it (narrowed, from the command
 line), and the outcome reaches the agent as an MCP notification, without polling. Each step
-checks what it shows; the demo exits non-zero if any expectation fails.
+checks what it shows; the demo exits non-zero if any expectation fails. A GCP leg follows
+(``demo_gcp``): the same life for a Cloud Storage read under a downscoped token.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import subprocess
 import sys
 import warnings
-from collections.abc import Callable
 from typing import Any
 
 import typer
 
-from cloud_broker.cli.agent_session import AgentSession, ToolReply, agent_session
+from cloud_broker.cli.agent_session import agent_session
 from cloud_broker.cli.aws_cli import run_aws
+from cloud_broker.cli.demo_gcp import run_gcp
+from cloud_broker.cli.demo_steps import DemoFailed, call, expect, masked, step
 from cloud_broker.cli.sandbox_process import SandboxProcess, child_env, mcp_env
-from cloud_broker.vault import mask
 
 UPLOAD = {
     "actions": ["s3:PutObject", "s3:DeleteObject"],
@@ -40,17 +40,15 @@ READ_REPORTS = {
 }
 
 
-class DemoFailed(Exception):
-    pass
-
-
 def demo() -> None:
-    """Run the worked example against an in-process AWS emulator; no AWS account needed."""
+    """Run the worked example against an in-process AWS emulator and GCP double; no cloud account needed."""
     with SandboxProcess() as sandbox:
-        typer.echo(f"sandbox broker at {sandbox.info['api_url']}, AWS emulator at {sandbox.info['aws_endpoint_url']}\n")
+        typer.echo(f"sandbox broker at {sandbox.info['api_url']}, AWS emulator at {sandbox.info['aws_endpoint_url']}, "
+                   f"GCP double at {sandbox.info['gcs_endpoint_url']}\n")
         try:
             asyncio.run(_run(sandbox.info))
             asyncio.run(_approval(sandbox))
+            asyncio.run(run_gcp(sandbox.info))
         except DemoFailed as exc:
             typer.secho(f"\nDEMO FAILED: {exc}", fg="red", err=True)
             raise typer.Exit(code=1) from None
@@ -61,23 +59,23 @@ def demo() -> None:
 async def _run(info: dict[str, Any]) -> None:
     account = info["account_id"]
     async with agent_session(mcp_env(info)) as agent:
-        _step("0. tools offered by `cloud-broker mcp`", ", ".join(await agent.tool_names()))
-        await _call(agent, "1. aws_describe_scope", "aws_describe_scope", {"account_id": account},
+        step("0. tools offered by `cloud-broker mcp`", ", ".join(await agent.tool_names()))
+        await call(agent, "1. aws_describe_scope", "aws_describe_scope", {"account_id": account},
                     lambda r: not r.is_error and r.json["account_id"] == account)
-        await _call(agent, "2. aws_preview_request (read reports)", "aws_preview_request",
+        await call(agent, "2. aws_preview_request (read reports)", "aws_preview_request",
                     {"account_id": account, **READ_REPORTS}, lambda r: r.json["would"] == "auto_approve")
-        await _call(agent, "2b. aws_preview_request (write reports)", "aws_preview_request",
+        await call(agent, "2b. aws_preview_request (write reports)", "aws_preview_request",
                     {"account_id": account, **READ_REPORTS, "actions": ["s3:PutObject"]},
                     lambda r: r.json["would"] == "route_to_approver")
-        grant = (await _call(agent, "3. aws_request_access", "aws_request_access",
+        grant = (await call(agent, "3. aws_request_access", "aws_request_access",
                              {"account_id": account, **READ_REPORTS, "reason": "fetch the daily reports CSV"},
                              lambda r: r.json["status"] == "active" and "credentials" not in r.json)).json
-        reply = await _call(agent, "4. aws_get_credentials", "aws_get_credentials", {"grant_id": grant["grant_id"]},
-                            lambda r: not r.is_error, show=_masked)
+        reply = await call(agent, "4. aws_get_credentials", "aws_get_credentials", {"grant_id": grant["grant_id"]},
+                            lambda r: not r.is_error, show=masked)
         await _use_credentials(reply.json["credentials"], info)
-        await _call(agent, "8. aws_release_access", "aws_release_access", {"grant_id": grant["grant_id"]},
+        await call(agent, "8. aws_release_access", "aws_release_access", {"grant_id": grant["grant_id"]},
                     lambda r: r.json["status"] == "revoked")
-        await _call(agent, "9. aws_get_credentials after release", "aws_get_credentials",
+        await call(agent, "9. aws_get_credentials after release", "aws_get_credentials",
                     {"grant_id": grant["grant_id"]}, lambda r: r.is_error and "409" in r.text)
 
 
@@ -95,7 +93,7 @@ async def _approval(sandbox: SandboxProcess) -> None:
                 pushed.set()
 
     async with agent_session(mcp_env(info), message_handler=on_message) as agent:
-        pending = (await _call(agent, "10. aws_request_access (upload: needs a person)", "aws_request_access",
+        pending = (await call(agent, "10. aws_request_access (upload: needs a person)", "aws_request_access",
                                {"account_id": info["account_id"], **UPLOAD, "reason": "publish the weekly summary"},
                                lambda r: r.json["status"] == "pending")).json
         grant_id = pending["grant_id"]
@@ -106,22 +104,22 @@ async def _approval(sandbox: SandboxProcess) -> None:
         approve = ["approve", grant_id, "--approver", info["approver"], "--action", "s3:PutObject",
                    "--comment", "uploads yes, deletes no", "--state-dir", info["state_dir"]]
         done = await asyncio.to_thread(_cli, approve)
-        _expect(f"11. an approver decides, keeping only s3:PutObject (CLI here; or the console at {info['console_url']})",
+        expect(f"11. an approver decides, keeping only s3:PutObject (CLI here; or the console at {info['console_url']})",
                 done.stdout or done.stderr, done.returncode == 0)
         try:
             await asyncio.wait_for(pushed.wait(), PUSH_WAIT_SECONDS)
         except TimeoutError:
             raise DemoFailed("the approval was not pushed to the agent") from None
-        _expect("12. pushed to the agent, no polling (MCP resources/updated + log messages)", "\n".join(notes), True)
-        reply = await _call(agent, "13. aws_get_credentials", "aws_get_credentials", {"grant_id": grant_id},
-                            lambda r: not r.is_error, show=_masked)
+        expect("12. pushed to the agent, no polling (MCP resources/updated + log messages)", "\n".join(notes), True)
+        reply = await call(agent, "13. aws_get_credentials", "aws_get_credentials", {"grant_id": grant_id},
+                            lambda r: not r.is_error, show=masked)
     where = {"endpoint_url": info["aws_endpoint_url"], "region": info["region"]}
     creds = reply.json["credentials"]
     put = await asyncio.to_thread(run_aws, ["s3", "cp", "-", "s3://reports/uploads/summary.csv"], creds,
                                   stdin="week,total\n", **where)
-    _expect("14. aws s3 cp - s3://reports/uploads/summary.csv", put.stdout or "upload: ok", put.returncode == 0)
+    expect("14. aws s3 cp - s3://reports/uploads/summary.csv", put.stdout or "upload: ok", put.returncode == 0)
     delete = await asyncio.to_thread(run_aws, ["s3", "rm", "s3://reports/uploads/summary.csv"], creds, **where)
-    _expect("15. aws s3 rm s3://reports/uploads/summary.csv  (narrowed away by the approver)",
+    expect("15. aws s3 rm s3://reports/uploads/summary.csv  (narrowed away by the approver)",
             delete.stderr.strip(), delete.access_denied)
 
 
@@ -133,53 +131,11 @@ def _cli(args: list[str]) -> subprocess.CompletedProcess[str]:
 async def _use_credentials(creds: dict[str, str], info: dict[str, Any]) -> None:
     where = {"endpoint_url": info["aws_endpoint_url"], "region": info["region"]}
     read = await asyncio.to_thread(run_aws, ["s3", "cp", "s3://reports/today.csv", "-"], creds, **where)
-    _expect("5. aws s3 cp s3://reports/today.csv -", read.stdout or read.stderr, read.returncode == 0)
+    expect("5. aws s3 cp s3://reports/today.csv -", read.stdout or read.stderr, read.returncode == 0)
     write = await asyncio.to_thread(run_aws, ["s3", "cp", "-", "s3://reports/injected.csv"], creds, stdin="x\n", **where)
-    _expect("6. aws s3 cp - s3://reports/injected.csv  (not granted)", write.stderr.strip(), write.access_denied)
+    expect("6. aws s3 cp - s3://reports/injected.csv  (not granted)", write.stderr.strip(), write.access_denied)
     other = await asyncio.to_thread(
         run_aws, ["s3api", "get-object", "--bucket", "finance", "--key", "q3.csv", "/dev/null"], creds, **where
     )
-    _expect("7. aws s3api get-object --bucket finance --key q3.csv  (another bucket)", other.stderr.strip(),
+    expect("7. aws s3api get-object --bucket finance --key q3.csv  (another bucket)", other.stderr.strip(),
             other.access_denied)
-
-
-async def _call(agent: AgentSession, title: str, tool: str, arguments: dict[str, Any],
-                check: Callable[[ToolReply], bool], show: Callable[[ToolReply], str] | None = None) -> ToolReply:
-    _step(f"{title}  →  {tool}({json.dumps(arguments)})", "")
-    reply = await agent.call(tool, arguments)
-    try:
-        ok = check(reply)
-    except (KeyError, ValueError, TypeError):
-        ok = False
-    _expect("", (show or _plain)(reply), ok)
-    return reply
-
-
-def _plain(reply: ToolReply) -> str:
-    return ("isError: " if reply.is_error else "") + reply.text
-
-
-def _masked(reply: ToolReply) -> str:
-    """The demo prints credentials only through the masking helper."""
-    body = reply.json
-    body["credentials"] = {k: mask(v) for k, v in body["credentials"].items()}
-    return json.dumps(body, indent=2, ensure_ascii=False)
-
-
-def _step(title: str, body: str) -> None:
-    typer.secho(title, bold=True)
-    if body:
-        typer.echo(_indent(body))
-
-
-def _expect(title: str, body: str, ok: bool) -> None:
-    if title:
-        typer.secho(title, bold=True)
-    typer.echo(_indent(body))
-    typer.secho("   ✓ as expected\n" if ok else "   ✗ unexpected\n", fg="green" if ok else "red")
-    if not ok:
-        raise DemoFailed(title or body[:200])
-
-
-def _indent(text: str) -> str:
-    return "\n".join("   " + line for line in text.strip().splitlines())

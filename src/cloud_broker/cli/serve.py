@@ -20,7 +20,7 @@ def serve(
     port: Annotated[int, typer.Option("--port", min=0, max=65535)] = 8080,
     db: DbOpt = None,
     state_dir: StateOpt = None,
-    sandbox: Annotated[bool, typer.Option("--sandbox", help="Start an AWS emulator and a ready-made setup")] = False,
+    sandbox: Annotated[bool, typer.Option("--sandbox", help="Start an AWS emulator, a GCP double and a ready-made setup")] = False,
     sandbox_info: Annotated[Path | None, typer.Option("--sandbox-info", help="Write the sandbox's details here (JSON)")] = None,
 ) -> None:
     """Serve the broker HTTP API."""

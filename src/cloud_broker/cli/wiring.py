@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -108,7 +109,25 @@ def slack_notifier(config: BrokerConfig, secrets: Mapping[str, str]) -> SlackNot
 def cloud_providers(settings: Settings) -> dict[str, Provider]:
     """One provider per family. Built lazily by each provider on first use where its SDK is
     heavy; a family without credentials here fails its mints with a clear error, not start-up."""
-    return {"aws": aws_provider(settings)}
+    return {"aws": aws_provider(settings), "gcp": gcp_provider(settings)}
+
+
+def gcp_provider(settings: Settings) -> Provider:
+    """Impersonation through Application Default Credentials, or, in a sandbox state dir, as the
+    broker of the GCP double (its token, and a transport that reaches only the double)."""
+    from cloud_broker.families.gcp.provider import GcpProvider
+
+    sandbox = settings.state_dir / "gcp" / "sandbox.json"
+    if not sandbox.exists():
+        return GcpProvider()
+    import google.oauth2.credentials
+
+    from cloud_broker.sandbox.gcp import sandbox_auth_request
+
+    details = json.loads(sandbox.read_text(encoding="utf-8"))
+    base_url, token = str(details["base_url"]), str(details["source_token"])
+    return GcpProvider(source=lambda: google.oauth2.credentials.Credentials(token=token),
+                       request=lambda: sandbox_auth_request(base_url))
 
 
 def aws_provider(settings: Settings) -> Provider:

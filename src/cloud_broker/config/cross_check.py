@@ -152,11 +152,11 @@ def _approver_references(data: Mapping[str, Any], section: str, declared: Declar
     """Every approver a ceiling or approval rule names must be declared under ``approvers``;
     approval-rule names must be unique within their ceiling."""
     for index, ceiling in raw_items(data, section):
-        for loc, value in _listed(ceiling, "approvers", (section, index)):
+        for loc, value in listed_strings(ceiling, "approvers", (section, index)):
             if value not in declared.approvers:
                 yield Problem(loc, unknown("approver", value, declared.approvers))
         for position, rule in raw_items(ceiling, "approval_rules"):
-            for loc, value in _listed(rule, "approvers", (section, index, "approval_rules", position)):
+            for loc, value in listed_strings(rule, "approvers", (section, index, "approval_rules", position)):
                 if value not in declared.approvers:
                     yield Problem(loc, unknown("approver", value, declared.approvers))
         yield from duplicates(ceiling, "approval_rules", "name", prefix=(section, index))
@@ -169,18 +169,12 @@ def _channel_references(data: Mapping[str, Any], section: str, declared: Declare
         if not isinstance(channel, Mapping):
             continue
         here = (section, index, "approval_channel")
-        for loc, value in _listed(channel, "webhooks", here):
+        for loc, value in listed_strings(channel, "webhooks", here):
             if value not in declared.webhooks:
                 yield Problem(loc, unknown("webhook", value, declared.webhooks))
         if channel.get("slack_channel") and not slack:
             yield Problem((*here, "slack_channel"), "a Slack channel needs notifications.slack to be configured")
 
-
-def _listed(item: Mapping[str, Any], key: str, loc: Loc) -> Iterable[tuple[Loc, str]]:
-    values = item.get(key)
-    for position, value in enumerate(values if isinstance(values, list) else []):
-        if isinstance(value, str) and value:
-            yield (*loc, key, position), value
 
 
 def _duplicate_api_keys(data: Mapping[str, Any]) -> Iterable[Problem]:
@@ -277,3 +271,16 @@ def entry_model(model: type[BrokerConfig], section: str) -> type[BaseModel]:
 
 def raw_values(data: Mapping[str, Any], section: str, key: str) -> set[str]:
     return {text(item, key) for _, item in raw_items(data, section)} - {""}
+
+
+def mapping_items(value: Any) -> list[tuple[int, Mapping[str, Any]]]:
+    """The entries of a raw list that are mappings, with their indexes (others are reported elsewhere)."""
+    return [(i, item) for i, item in enumerate(value) if isinstance(item, Mapping)] if isinstance(value, list) else []
+
+
+def listed_strings(item: Mapping[str, Any], key: str, loc: Loc) -> Iterable[tuple[Loc, str]]:
+    """The non-empty strings of ``item[key]`` (a raw list), each with its location under ``loc``."""
+    values = item.get(key)
+    for position, value in enumerate(values if isinstance(values, list) else []):
+        if isinstance(value, str) and value:
+            yield (*loc, key, position), value

@@ -40,6 +40,9 @@ class Decision:
     uncovered: tuple[Pair, ...] = ()
     not_applicable: tuple[Pair, ...] = ()
     suggestions: dict[str, list[str]] = field(default_factory=dict)
+    # What the family adds about what will bound the credentials, for the reply and the trail
+    # (GCP: ``enforced_by``, the boundary's roles, the effective permissions). Small and fixed.
+    facts: dict[str, Any] = field(default_factory=dict)
 
     def explanation(self, limit: int = EXPLAINED_PAIRS) -> dict[str, Any]:
         """The explanation block of the wire reply and the audit row.

@@ -270,6 +270,7 @@ def _request_detail(family: ServiceFamily, ask: GrantAsk, decision: Decision) ->
         "scope_sha256": digest(canonical(request.scope)),
         "ttl_seconds": int(request.ttl.total_seconds()),
         "task_id": ask.task_id,
+        **decision.facts,
         "explanation": decision.explanation(),
     }
 

@@ -14,7 +14,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from cloud_broker.config.cross_check import Declared, duplicates, raw_items, raw_values, text, valid_items
+from cloud_broker.config.cross_check import (
+    Declared,
+    duplicates,
+    listed_strings,
+    mapping_items,
+    raw_items,
+    raw_values,
+    text,
+    valid_items,
+)
 from cloud_broker.config.problems import Problem
 from cloud_broker.config.yaml_source import Loc
 from cloud_broker.families.aws.catalogue import Catalogue
@@ -79,19 +88,8 @@ def _meaning(action: str, catalogue: Catalogue) -> str:
 
 def _actions(data: Mapping[str, Any]) -> Iterable[tuple[Loc, str]]:
     """Every action the ceilings name: auto-approve rules, the denylist, approval rules."""
-    for index, ceiling in _items(data.get("ceilings")):
-        yield from _listed(ceiling, "action_denylist", ("ceilings", index))
+    for index, ceiling in mapping_items(data.get("ceilings")):
+        yield from listed_strings(ceiling, "action_denylist", ("ceilings", index))
         for section in ("auto_approve", "approval_rules"):
-            for position, rule in _items(ceiling.get(section)):
-                yield from _listed(rule, "actions", ("ceilings", index, section, position))
-
-
-def _items(value: Any) -> list[tuple[int, Mapping[str, Any]]]:
-    return [(i, item) for i, item in enumerate(value) if isinstance(item, Mapping)] if isinstance(value, list) else []
-
-
-def _listed(item: Mapping[str, Any], key: str, loc: Loc) -> Iterable[tuple[Loc, str]]:
-    values = item.get(key)
-    for position, value in enumerate(values if isinstance(values, list) else []):
-        if isinstance(value, str):
-            yield (*loc, key, position), value
+            for position, rule in mapping_items(ceiling.get(section)):
+                yield from listed_strings(rule, "actions", ("ceilings", index, section, position))
