@@ -148,3 +148,31 @@ def test_a_routed_gcp_write_is_approved_narrowed_and_minted_under_its_prefix(gt:
         gt.broker.approvals.approve(_request(gt, permissions=["storage.objects.create"],
                                              resources=["projects/_/buckets/reports/objects/uploads/*"])["grant_id"],
                                     "alice", Narrowing(actions=["storage.objects.create"]))
+
+
+def test_feed_cards_and_console_speak_the_grants_family(gt: BrokerUnderTest) -> None:
+    """The shared surfaces name GCP things in GCP words: the pushed message and the approval card
+    (the console page is driven in Chromium by tests/e2e/test_gcp_flow.py)."""
+    from cloud_broker.notify.cards import card_for
+    from cloud_broker.notify.slack_blocks import request_blocks
+    from cloud_broker.service.feed import GrantFeed
+
+    gcp = gt.raw_config["gcp"]
+    active = _request(gt)
+    pending = _request(gt, permissions=["storage.objects.create"],
+                       resources=["projects/_/buckets/reports/objects/uploads/*"])
+    events, _ = GrantFeed(gt.broker.deps).after(0, agent_id=gt.agent_id)
+    minted = next(e for e in events if e.grant.grant_id == active["grant_id"] and e.event == "grant.minted")
+    body = minted.to_json()
+    assert "call gcp_get_credentials" in body["message"] and body["project_id"] == gcp.project_id
+    assert body["family"] == "gcp" and body["permissions"] == READ["permissions"] and "account_id" not in body
+    with gt.broker.deps.store.unit_of_work() as uow:
+        grant = uow.get_grant(pending["grant_id"])
+    card = card_for(gt.broker.deps, grant)
+    webhook = card.to_json()
+    assert (webhook["family"], webhook["project_id"], webhook["project_name"]) == ("gcp", gcp.project_id,
+                                                                                   "Sandbox project")
+    assert webhook["permissions"] == ["storage.objects.create"] and webhook["risk"]["highest_access_level"] == "write"
+    assert any("Credential Access Boundary" in note for note in webhook["risk"]["notes"])
+    text = str(request_blocks(card))
+    assert "*Project*" in text and "*Permissions* (1)" in text and "Resources (1)" in text and "Regions" not in text
