@@ -77,6 +77,9 @@ def test_an_auto_approved_read_is_usable_and_says_what_bounds_it(gt: BrokerUnder
     after = gt.client.post(f"/gcp/grants/{grant['grant_id']}/credentials", headers=gt.headers())
     assert after.status_code == 409 and after.json()["error_code"] == "GRANT_RELEASED"
     assert gt.counts()[1] == 0, "the ciphertext went with the release"
+    with gt.broker.deps.store.unit_of_work() as uow:
+        trail = {row.event: row.actor for row in uow.list_audit(grant_id=grant["grant_id"])}
+    assert trail["credentials.read"] == trail["grant.released"] == "host:host-a (no agent named)"
 
 
 def test_grant_routes_without_an_agent_are_the_hosts_and_only_its_own_familys(gt: BrokerUnderTest) -> None:
@@ -133,8 +136,8 @@ def test_a_routed_gcp_write_is_approved_narrowed_and_minted_under_its_prefix(gt:
     gcp = gt.raw_config["gcp"]
     from cloud_broker.service.approvals import Narrowing
 
-    pending = _request(gt, permissions=["storage.objects.create", "storage.objects.delete"],
-                       resources=["projects/_/buckets/reports/objects/uploads/*"])
+    asked = ["storage.objects.get", "storage.objects.list", "storage.objects.create"]
+    pending = _request(gt, permissions=asked, resources=["projects/_/buckets/reports/objects/uploads/*"])
     assert pending["status"] == "pending"
     approved = gt.broker.approvals.approve(pending["grant_id"], "alice", Narrowing(permissions=["storage.objects.create"]))
     assert approved.status.value == "active" and approved.scope["permissions"] == ("storage.objects.create",)
@@ -143,7 +146,7 @@ def test_a_routed_gcp_write_is_approved_narrowed_and_minted_under_its_prefix(gt:
     client = storage_client(token, gcp.project_id, gcp.gcs_endpoint_url)
     blob = client.bucket("reports").blob(f"uploads/{uuid.uuid4().hex}.csv")
     assert attempt(lambda: blob.upload_from_string(b"week,total\n")).ok
-    assert attempt(lambda: blob.delete()).forbidden, "delete was narrowed away"
+    assert attempt(lambda: blob.download_as_bytes()).forbidden, "reading was narrowed away"
     with pytest.raises(Exception, match="cannot be narrowed"):
         gt.broker.approvals.approve(_request(gt, permissions=["storage.objects.create"],
                                              resources=["projects/_/buckets/reports/objects/uploads/*"])["grant_id"],
@@ -176,3 +179,18 @@ def test_feed_cards_and_console_speak_the_grants_family(gt: BrokerUnderTest) -> 
     assert any("Credential Access Boundary" in note for note in webhook["risk"]["notes"])
     text = str(request_blocks(card))
     assert "*Project*" in text and "*Permissions* (1)" in text and "Resources (1)" in text and "Regions" not in text
+
+
+def test_a_narrowing_that_reopens_what_the_approver_removed_is_refused_and_changes_nothing(gt: BrokerUnderTest) -> None:
+    from cloud_broker.errors import InvalidInput
+    from cloud_broker.service.approvals import Narrowing
+
+    pending = _request(gt, permissions=["storage.objects.get", "storage.objects.list", "storage.objects.create"])
+    assert pending["status"] == "pending"
+    before = gt.counts()
+    with pytest.raises(InvalidInput, match="still opens projects/_/buckets/reports"):
+        gt.broker.approvals.approve(pending["grant_id"], "alice",
+                                    Narrowing(resources=["projects/_/buckets/reports/objects/*"]))
+    assert gt.counts() == before
+    polled = gt.client.get(f"/gcp/grants/{pending['grant_id']}", headers=gt.headers()).json()
+    assert polled["status"] == "pending" and "requested" not in polled

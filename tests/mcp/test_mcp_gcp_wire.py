@@ -1,6 +1,7 @@
 """What the ``gcp_*`` tools put on the wire (contract §3.2, §4.3): the same shapes as the published
-client, including its differences from AWS — grant routes name no agent, requests carry no
-``turn_initiator`` even when the host runtime wrote one."""
+client, including its difference from AWS — requests carry no ``turn_initiator`` even when the
+host runtime wrote one — and one departure: grant routes name the agent, which the published
+client leaves out, so the broker can check the grant is this agent's."""
 
 from __future__ import annotations
 
@@ -27,13 +28,15 @@ REQUEST = {"project_id": PROJECT, "permissions": ["storage.objects.get"],
          [("project_id", PROJECT), ("agent_id", AGENT_ID)]),
         ("gcp_check_approval_channel", {"project_id": PROJECT}, "GET", "/gcp/approval-channel-status",
          [("project_id", PROJECT), ("agent_id", AGENT_ID)]),
-        ("gcp_poll_grant", {"grant_id": GRANT}, "GET", f"/gcp/grants/{GRANT}", []),
-        ("gcp_release_access", {"grant_id": GRANT}, "POST", f"/gcp/grants/{GRANT}/release", []),
-        ("gcp_get_credentials", {"grant_id": GRANT}, "POST", f"/gcp/grants/{GRANT}/credentials", []),
+        # The published client names no agent here; ours does, so the broker checks it.
+        ("gcp_poll_grant", {"grant_id": GRANT}, "GET", f"/gcp/grants/{GRANT}", [("agent_id", AGENT_ID)]),
+        ("gcp_release_access", {"grant_id": GRANT}, "POST", f"/gcp/grants/{GRANT}/release", [("agent_id", AGENT_ID)]),
+        ("gcp_get_credentials", {"grant_id": GRANT}, "POST", f"/gcp/grants/{GRANT}/credentials",
+         [("agent_id", AGENT_ID)]),
         ("gcp_list_accounts", None, "GET", "/gcp/inventory", [("agent_id", AGENT_ID)]),
     ],
 )
-async def test_gcp_tools_call_the_contract_paths_and_grant_routes_name_no_agent(
+async def test_gcp_tools_call_the_contract_paths_and_name_the_agent(
     stub: StubBroker, tool: str, arguments: dict | None, method: str, path: str, query: list
 ) -> None:
     async with connect(stub) as session:

@@ -56,7 +56,8 @@ class FamilyTools:
     inventory_heading: str
     # The parenthesised extra of an inventory bullet (default region, service account e-mail).
     inventory_extra: Callable[[Mapping[str, Any]], str | None]
-    # Whether poll, release and credentials name the agent in their query (AWS) or not (GCP).
+    # Whether poll, release and credentials name the agent in their query (ours always do; the
+    # published client does not for GCP, and the broker accepts both).
     agent_on_grant_routes: bool = True
     # Whether grant requests carry the host runtime's ``turn_initiator`` (AWS only, §5.5).
     sends_turn_initiator: bool = False

@@ -16,7 +16,7 @@ from cloud_broker.domain.grants import Grant, GrantStatus
 from cloud_broker.domain.scope import ScopeField, document
 from cloud_broker.policy.approval import approval_requirement
 from cloud_broker.policy.risk import RiskSummary
-from cloud_broker.service.family import Target, actions_of, target_of
+from cloud_broker.service.family import Target, target_of
 
 if TYPE_CHECKING:
     from cloud_broker.service.deps import Deps
@@ -116,7 +116,8 @@ def required_approvals(deps: Deps, grant: Grant) -> int:
     approval service counts them (``Approvals.requirement`` applies the same policy function)."""
     family = deps.family(grant.family)
     ceiling = family.ceiling(deps.config, grant.team, grant.target)
-    return approval_requirement(actions_of(family, grant.scope), ceiling, family.levels_of).required if ceiling else 1
+    return approval_requirement(family.approval_actions(grant.scope), ceiling, family.levels_of).required \
+        if ceiling else 1
 
 
 def resolution_text(grant: Grant, status: GrantStatus, required: int) -> str:

@@ -151,7 +151,8 @@ class AgentAccess:
             sealed = uow.find_secret(grant.grant_id)
             if sealed is None:
                 raise Conflict(f"grant {grant_id} holds no credentials", code="GRANT_NOT_ACTIVE")
-            audit(uow, "credentials.read", agent_actor(grant), now, grant, detail={"key_id": sealed.key_id})
+            audit(uow, "credentials.read", _caller(grant, host, agent_id), now, grant,
+                  detail={"key_id": sealed.key_id})
         values = IssuedCredential.values_from_bytes(self._deps.vault.open(grant.grant_id, sealed))
         return grant, values
 
@@ -163,12 +164,12 @@ class AgentAccess:
         now = self._deps.clock()
         current = grant.status_at(now)
         if current in (GrantStatus.PENDING, GrantStatus.ACTIVE):
-            return self._revoke(grant, current)
+            return self._revoke(grant, current, _caller(grant, host, agent_id))
         if current is GrantStatus.EXPIRED and grant.status is GrantStatus.ACTIVE:
             return settle_expired(self._deps, grant, "system:release"), None
         return grant, self._revocations.state(grant.grant_id)
 
-    def _revoke(self, grant: Grant, current: GrantStatus) -> tuple[Grant, CloudRevocation | None]:
+    def _revoke(self, grant: Grant, current: GrantStatus, actor: str) -> tuple[Grant, CloudRevocation | None]:
         """Commit the release (with its cloud job when credentials existed), then make the job's
         first attempt: whatever the cloud answers, the release stands and the reply says so."""
         now = self._deps.clock()
@@ -178,7 +179,6 @@ class AgentAccess:
             if not uow.update_grant(revoked, expected=grant.status):
                 return uow.get_grant(grant.grant_id), None
             uow.delete_secret(grant.grant_id)
-            actor = agent_actor(grant)
             seq = audit(uow, "grant.released", actor, now, revoked, reason="released by the agent")
             job = self._revocations.enqueue(uow, revoked, seq, actor) if held_credentials else None
         return revoked, None if job is None else self._revocations.run_now(job)
@@ -199,6 +199,12 @@ class AgentAccess:
         family = self._deps.family(request.family)
         ceiling = family.ceiling(self._deps.config, agent.team, request.target)
         return family.decide(request, ceiling, team=agent.team, now=self._deps.clock())
+
+
+def _caller(grant: Grant, host: str, agent_id: str | None) -> str:
+    """Who the trail says acted: the agent, or, on a route that names none (GCP's grant routes
+    as the published client calls them), only the host, for that is all that is known."""
+    return agent_actor(grant) if agent_id is not None else f"host:{host} (no agent named)"
 
 
 _STATUS_FOR = {

@@ -20,7 +20,6 @@ from cloud_broker.domain.scope import ScopeField, document
 from cloud_broker.errors import BrokerError, Conflict, Forbidden, InvalidInput
 from cloud_broker.policy.decision import Outcome
 from cloud_broker.service.deps import Deps, audit
-from cloud_broker.service.family import actions_of
 from cloud_broker.service.jobs import Job
 from cloud_broker.service.minting import MintJobs
 from cloud_broker.service.revocation import Revocations
@@ -81,7 +80,7 @@ class Approvals:
         ceiling = family.ceiling(self._deps.config, grant.team, grant.target)
         if ceiling is None:
             return NOBODY
-        return approval_requirement(actions_of(family, grant.scope), ceiling, family.levels_of)
+        return approval_requirement(family.approval_actions(grant.scope), ceiling, family.levels_of)
 
     def may_review(self, grant: Grant, approver: str) -> bool:
         """Whether ``approver`` approves for the grant's ceiling at all (and so may see it).
@@ -125,7 +124,7 @@ class Approvals:
         comment = _optional_text(comment)
         for _ in range(WRITE_ATTEMPTS):
             grant = self._pending(grant_id, approver)
-            narrowed = (narrowing or Narrowing()).apply(grant, self._deps.family(grant.family).scope_fields)
+            narrowed = self._narrowed(grant, narrowing or Narrowing())
             hard_deny = self._hard_deny(narrowed)
             if hard_deny is not None:
                 return self._settle_denied(grant.grant_id, f"approver:{approver}",
@@ -216,6 +215,17 @@ class Approvals:
             raise Forbidden(f"'{approver}' does not approve for team '{grant.team}' on {self.where(grant)}",
                             code="NOT_AN_APPROVER")
         return grant
+
+    def _narrowed(self, grant: Grant, narrowing: Narrowing) -> Grant:
+        """The grant as the approver narrowed it, if its family can grant exactly that."""
+        family = self._deps.family(grant.family)
+        narrowed = narrowing.apply(grant, family.scope_fields)
+        if narrowed is not grant:
+            problem = family.narrowing_problem(grant.scope, narrowed.scope)
+            if problem is not None:
+                raise InvalidInput(f"this narrowing cannot be granted as it reads: {problem}; approve the request "
+                                   "as it is, narrow it differently, or deny it")
+        return narrowed
 
     def where(self, grant: Grant) -> str:
         """"AWS account 123456789012", "GCP project reports-prod": the grant's target in words."""

@@ -70,13 +70,25 @@ class ServiceFamily(Protocol):
         """The access levels (from the family's catalogue) of every action a pattern reaches."""
         ...
 
+    def approval_actions(self, scope: Scope) -> tuple[str, ...]:
+        """What approval rules are matched against: the actions the credentials will really
+        carry (AWS: those asked for; GCP: every permission of the boundary's roles, or ``*``
+        when only the service account's bindings bound the token)."""
+        ...
+
+    def narrowing_problem(self, before: Scope, after: Scope) -> str | None:
+        """Why an approver's narrowing of ``before`` to ``after`` cannot stand (it would be
+        granted as more than, or other than, what the approver kept), or None."""
+        ...
+
     def risk(self, scope: Scope) -> RiskSummary:
         """What an approver reads first about a scope."""
         ...
 
-    def plan_mint(self, grant: Grant, config: BrokerConfig) -> Any:
-        """The family's provider call for an approved grant; raises a ``BrokerError`` when the
-        grant can no longer be minted (its target left the file)."""
+    def plan_mint(self, grant: Grant, config: BrokerConfig, now: datetime) -> Any:
+        """The family's provider call for an approved grant, minted at ``now`` and bounded to the
+        grant's ``expires_at``; raises a ``BrokerError`` when the grant can no longer be minted
+        (its target left the file, its window passed)."""
         ...
 
     def revocation_limit(self) -> str:
@@ -111,11 +123,6 @@ def target_of(deps: Deps, family_name: str, target: str) -> Target:
     words = family.words
     return Target(family_name, words.target_noun, words.target_field, target,
                   target_name(family, deps.config, target))
-
-
-def actions_of(family: ServiceFamily, scope: Scope) -> tuple[str, ...]:
-    """The scope's action list (IAM actions, GCP permissions): approval rules are about these."""
-    return tuple(scope.get(family.scope_fields[0].key, ()))
 
 
 def target_name(family: ServiceFamily, config: BrokerConfig, target: str) -> str:

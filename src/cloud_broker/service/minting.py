@@ -40,7 +40,7 @@ INTERRUPTED = "minting was interrupted; no credentials were handed out — reque
 
 def mint_plan_for(deps: Deps, grant: Grant) -> Any:
     """The provider call for ``grant``, as its family plans it (bounded to the grant's expiry)."""
-    return deps.family(grant.family).plan_mint(grant, deps.config)
+    return deps.family(grant.family).plan_mint(grant, deps.config, deps.clock())
 
 
 class Minter:

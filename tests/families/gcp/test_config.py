@@ -55,9 +55,21 @@ def test_a_valid_gcp_section_loads_into_the_engines_ceiling() -> None:
     ({"resource_patterns": ["projects/_/buckets/finance/objects/*"]}, "not within the ceiling's resource_patterns"),
     ({"allowed_permissions": ["storage.buckets.get"]}, "not within the ceiling's allowed_permissions"),
     ({"approval_rules": [{"name": "x", "access_levels": ["root"]}]}, "not a GCP access level"),
+    ({"allowed_permissions": ["storage.objects.*", "pubsub.topics.publish"]}, "allow_service_account_tokens: true"),
+    ({"allowed_permissions": ["storage.objects.*", "pubsub.topics.publish"], "allow_service_account_tokens": True,
+      "resource_patterns": ["projects/_/buckets/reports/objects/*", "projects/reports-prod-42/*"],
+      "auto_approve": [{"name": "pub", "permissions": ["pubsub.topics.publish"],
+                        "resources": ["projects/reports-prod-42/*"]}]}, "no rule can auto-approve it"),
 ])
 def test_mistakes_in_a_gcp_ceiling_are_reported_where_they_are(change: dict[str, Any], fragment: str) -> None:
     assert fragment in problems(raw(**change))
+
+
+def test_a_service_account_serves_one_team() -> None:
+    data = raw()
+    data["teams"].append({"name": "web"})
+    data["gcp_ceilings"].append({**data["gcp_ceilings"][0], "team": "web"})
+    assert "already team 'data''s" in problems(data)
 
 
 def test_two_ceilings_for_one_team_and_project_are_refused() -> None:

@@ -113,11 +113,35 @@ def test_unknown_permissions_come_with_the_nearest_names(catalogue: GcpCatalogue
 
 def test_outside_cloud_storage_there_is_no_boundary_so_a_person_decides(catalogue: GcpCatalogue) -> None:
     rule = (AutoApproveRule("publish", ("pubsub.topics.publish",), ("projects/reports-prod-42/*",)),)
-    decision = run(ask(["pubsub.topics.publish"], ["projects/reports-prod-42/topics/events"]), catalogue,
-                   auto_approve=rule)
+    publish = ask(["pubsub.topics.publish"], ["projects/reports-prod-42/topics/events"])
+    decision = run(publish, catalogue, auto_approve=rule, allow_service_account_tokens=True)
     assert decision.outcome is Outcome.ROUTE_TO_APPROVER, "even a covering rule cannot vouch for the bindings"
     assert decision.facts == {"enforced_by": SERVICE_ACCOUNT_BINDINGS}
     assert decision.reason is not None and SA in decision.reason
+    refused = run(publish, catalogue, auto_approve=rule)
+    assert refused.outcome is Outcome.HARD_DENY and "allow_service_account_tokens" in (refused.reason or "")
+
+
+def test_a_bucket_a_listing_would_open_must_be_within_the_ceiling(catalogue: GcpCatalogue) -> None:
+    decision = run(ask(["storage.objects.get", "storage.objects.list"], [OBJECTS]), catalogue,
+                   resource_patterns=(OBJECTS,))
+    assert decision.outcome is Outcome.HARD_DENY and f"open {BUCKET} itself" in (decision.reason or "")
+
+
+def test_approval_rules_and_narrowing_see_the_effective_permissions(catalogue: GcpCatalogue) -> None:
+    from cloud_broker.families.gcp.effective import approval_actions, narrowing_problem
+
+    scope = {"permissions": ("storage.objects.get", "storage.objects.update", "storage.objects.getIamPolicy"),
+             "resources": (OBJECTS,)}
+    assert "storage.objects.setIamPolicy" in approval_actions(scope, catalogue), "the role's, not the words"
+    assert approval_actions({"permissions": ("pubsub.topics.publish",), "resources": ("*",)}, catalogue) == ("*",)
+    fewer = {**scope, "permissions": ("storage.objects.get", "storage.objects.update")}
+    assert "also grant" in (narrowing_problem(scope, fewer, catalogue) or "")
+    listed = {"permissions": ("storage.objects.get", "storage.objects.list"), "resources": (BUCKET, OBJECTS)}
+    assert f"still opens {BUCKET}" in (narrowing_problem(listed, {**listed, "resources": (OBJECTS,)}, catalogue) or "")
+    read_write = {"permissions": ("storage.objects.get", "storage.objects.list", "storage.objects.create"),
+                  "resources": (OBJECTS,)}
+    assert narrowing_problem(read_write, {**read_write, "permissions": ("storage.objects.create",)}, catalogue) is None
 
 
 def test_more_than_ten_buckets_cannot_be_one_boundary(catalogue: GcpCatalogue) -> None:

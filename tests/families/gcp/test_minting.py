@@ -102,3 +102,27 @@ def test_release_is_truthful_google_tokens_cannot_be_revoked(gcp: GcpDouble) -> 
     assert result.revoked_in_cloud is False
     assert "cannot be revoked" in result.detail and "2030-01-01T00:15:00Z" in result.detail
     assert "disable the ceiling's service account" in result.detail
+
+
+def test_a_deferred_mint_gets_only_what_is_left_of_the_approved_window(gcp: GcpDouble) -> None:
+    """A Google token cannot be cut off at expires_at, so its lifetime is counted from the mint."""
+    from cloud_broker.config import parse_config
+    from cloud_broker.errors import InvalidInput
+    from cloud_broker.families.gcp.minting import plan_mint
+
+    config = parse_config({
+        "approvers": [{"name": "alice"}], "teams": [{"name": "t"}],
+        "gcp_projects": [{"project_id": gcp.project_id, "display_name": "p"}],
+        "gcp_ceilings": [{"team": "t", "project_id": gcp.project_id, "service_account": gcp.service_account,
+                          "max_ttl_seconds": 3600, "approvers": ["alice"], "allowed_permissions": ["storage.objects.*"],
+                          "resource_patterns": [f"{REPORTS}/objects/*"]}]})
+    approved_at = datetime(2030, 1, 1, tzinfo=UTC)
+    grant = Grant(grant_id="g", family="gcp", team="t", host="h", agent_id="a", run_id="r", target=gcp.project_id,
+                  scope={"permissions": ("storage.objects.get",), "resources": (f"{REPORTS}/objects/*",)},
+                  ttl=timedelta(minutes=15), status=GrantStatus.MINTING, decision="route_to_approver",
+                  created_at=approved_at, updated_at=approved_at, expires_at=approved_at + timedelta(minutes=15))
+    catalogue = GcpCatalogue.default()
+    assert plan_mint(grant, config, catalogue, approved_at).lifetime_seconds == 900
+    assert plan_mint(grant, config, catalogue, approved_at + timedelta(minutes=10)).lifetime_seconds == 300
+    with pytest.raises(InvalidInput, match="window ended"):
+        plan_mint(grant, config, catalogue, approved_at + timedelta(minutes=14, seconds=30))

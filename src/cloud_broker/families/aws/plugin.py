@@ -72,12 +72,19 @@ class AwsFamily:
         catalogue = self.catalogue
         return {catalogue.access_level(concrete) for concrete in catalogue.expand(action)}
 
+    def approval_actions(self, scope: Scope) -> tuple[str, ...]:
+        return tuple(scope["actions"])
+
+    def narrowing_problem(self, before: Scope, after: Scope) -> str | None:
+        """A session policy allows exactly its lists: fewer items never grant more."""
+        return None
+
     def risk(self, scope: Scope) -> RiskSummary:
         from cloud_broker.families.aws.risk import assess
 
         return assess(tuple(scope["actions"]), tuple(scope["resources"]), self.catalogue)
 
-    def plan_mint(self, grant: Grant, config: BrokerConfig) -> MintRequest:
+    def plan_mint(self, grant: Grant, config: BrokerConfig, now: datetime) -> MintRequest:
         from cloud_broker.families.aws.minting import plan_mint
 
         return plan_mint(grant, config, self.catalogue)

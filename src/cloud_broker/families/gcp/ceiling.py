@@ -24,6 +24,9 @@ class GcpCeiling:
     permission_denylist: tuple[str, ...] = ()
     approvers: tuple[str, ...] = field(default_factory=tuple)
     approval_rules: tuple[ApprovalRule, ...] = ()
+    # Whether tokens outside Cloud Storage (bounded only by the service account's bindings) may
+    # be minted at all, after a person approves.
+    allow_service_account_tokens: bool = False
 
     # What ``policy.compiled`` compiles: GCP permissions are ``service.resource.verb``.
     service_separator: ClassVar[str] = "."

@@ -100,6 +100,9 @@ class GcpCeilingConfig(CeilingBase):
     permission_denylist: tuple[PermissionPattern, ...] = ()
     auto_approve: tuple[GcpAutoApproveRuleConfig, ...] = ()
     approval_rules: tuple[GcpApprovalRuleConfig, ...] = ()
+    # Outside Cloud Storage no access boundary exists: such a token carries every binding of
+    # the service account, whatever was asked. Off unless the operator says so here.
+    allow_service_account_tokens: bool = False
 
     @property
     def target(self) -> str:
@@ -116,6 +119,7 @@ class GcpCeilingConfig(CeilingBase):
             permission_denylist=self.permission_denylist,
             approvers=self.approvers,
             approval_rules=tuple(rule.to_rule() for rule in self.approval_rules),
+            allow_service_account_tokens=self.allow_service_account_tokens,
         )
 
 

@@ -39,6 +39,8 @@ def check_gcp_config(data: Mapping[str, Any], declared: Declared) -> list[Proble
         *_unenrolled_projects(data),
         *permission_problems(data, GcpCatalogue.default()),
         *_rules_outside_their_ceiling(data),
+        *_unbounded_permissions(data, GcpCatalogue.default()),
+        *_shared_service_accounts(data),
     ]
 
 
@@ -76,6 +78,39 @@ def _rules_outside_their_ceiling(data: Mapping[str, Any]) -> Iterable[Problem]:
             for resource in rule.resources:
                 if not any(contains(pattern, resource) for pattern in ceiling.resource_patterns):
                     yield Problem((*loc, "resources"), f"{resource!r} is not within the ceiling's resource_patterns")
+
+
+def _unbounded_permissions(data: Mapping[str, Any], catalogue: GcpCatalogue) -> Iterable[Problem]:
+    """Outside Cloud Storage no access boundary exists: allowing such permissions means tokens
+    bounded only by the service account, which the ceiling must say it wants; and no rule can
+    ever auto-approve them (a person always decides), so a rule naming them is a mistake."""
+    for index, ceiling in valid_items(data.get(CEILINGS), GcpCeilingConfig):
+        outside = _outside_storage(ceiling.allowed_permissions, catalogue)
+        if outside and not ceiling.allow_service_account_tokens:
+            yield Problem((CEILINGS, index, "allowed_permissions"),
+                          f"{', '.join(outside)} reach beyond Cloud Storage, where no access boundary exists: such a "
+                          "token carries every binding of the service account; set allow_service_account_tokens: true "
+                          "to allow that (a person then approves each one), or remove them")
+        for position, rule in enumerate(ceiling.auto_approve):
+            for permission in _outside_storage(rule.permissions, catalogue):
+                yield Problem((CEILINGS, index, "auto_approve", position, "permissions"),
+                              f"{permission!r} reaches beyond Cloud Storage: no rule can auto-approve it (a person "
+                              "always decides where no access boundary exists)")
+
+
+def _outside_storage(patterns: Iterable[str], catalogue: GcpCatalogue) -> list[str]:
+    return [p for p in patterns if any(not name.startswith("storage.") for name in catalogue.expand(p))]
+
+
+def _shared_service_accounts(data: Mapping[str, Any]) -> Iterable[Problem]:
+    """A service account is one team's: shared, each team's grants would carry the other's bindings."""
+    owner: dict[str, str] = {}
+    for index, ceiling in valid_items(data.get(CEILINGS), GcpCeilingConfig):
+        first = owner.setdefault(ceiling.service_account, ceiling.team)
+        if first != ceiling.team:
+            yield Problem((CEILINGS, index, "service_account"),
+                          f"service account {ceiling.service_account} is already team {first!r}'s: each team needs its "
+                          "own, or its grants carry the other team's bindings")
 
 
 def _permissions(data: Mapping[str, Any]) -> Iterable[tuple[Loc, str]]:

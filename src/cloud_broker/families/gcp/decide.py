@@ -103,7 +103,7 @@ def enforcement(request: GcpAccessRequest, catalogue: GcpCatalogue, budget: Budg
         raise Unbounded("no set of predefined Cloud Storage roles holds exactly these permissions within the work "
                         "budget; name fewer permissions")
     effective = frozenset(p for p in catalogue.effective_permissions(roles) if service_of(p) == STORAGE)
-    return Enforcement(ACCESS_BOUNDARY, roles, effective, plan_boundary(request.resources, roles, effective))
+    return Enforcement(ACCESS_BOUNDARY, roles, effective, plan_boundary(unique(request.resources), roles, effective))
 
 
 def _canonical(request: GcpAccessRequest) -> GcpAccessRequest:
@@ -165,13 +165,15 @@ def _check_allowed(work: _Work) -> Decision | None:
 
 def _check_resources(work: _Work) -> Decision | None:
     for resource in work.request.resources:
-        answers = [containment(pattern, resource, budget=work.budget) for pattern in work.ceiling.resource_patterns]
-        if any(answer is True for answer in answers):
-            continue
-        unsure = " (or could not be shown to be, within the work budget)" if None in answers else ""
-        return _deny(f"resource {_shown(resource)} is not within the ceiling's resource patterns{unsure} "
-                     f"({', '.join(work.ceiling.resource_patterns)})")
+        if not _within(work, resource):
+            return _deny(f"resource {_shown(resource)} is not within the ceiling's resource patterns (or could not "
+                         f"be shown to be within the work budget): {', '.join(work.ceiling.resource_patterns)}")
     return None
+
+
+def _within(work: _Work, resource: str) -> bool:
+    """Whether one of the ceiling's resource patterns is shown to contain ``resource``."""
+    return any(containment(pattern, resource, budget=work.budget) is True for pattern in work.ceiling.resource_patterns)
 
 
 def _check_breadth(work: _Work) -> Decision | None:
@@ -200,6 +202,10 @@ def _decide_enforced(work: _Work) -> Decision:
     except Unbounded as exc:
         return _deny(str(exc))
     if enforced.enforced_by == SERVICE_ACCOUNT_BINDINGS:
+        if not work.ceiling.allow_service_account_tokens:
+            return _deny(f"no access boundary exists outside Cloud Storage, so the token would carry every "
+                         f"permission service account {work.ceiling.service_account} holds, and this ceiling does "
+                         "not hand such tokens out (allow_service_account_tokens)")
         covered, uncovered = _cover(work, work.concrete(), work.request.resources)
         return Decision(Outcome.ROUTE_TO_APPROVER, (
             f"no access boundary exists outside Cloud Storage: the token would carry every permission service "
@@ -219,6 +225,10 @@ def _judge_bounded(work: _Work, enforced: Enforcement) -> Decision:
         return _deny(f"the narrowest roles that hold these permissions ({roles}) also grant denylisted "
                      f"{', '.join(denied[:LISTED_PAIRS])}")
     assert enforced.boundary is not None
+    opened = [r for r in enforced.boundary.widened if not _within(work, r)]
+    if opened:
+        return _deny(f"listing would open {', '.join(opened)} itself, which is outside the ceiling's resource "
+                     "patterns; ask for a prefix, or without storage.objects.list")
     resources = (*work.request.resources, *enforced.boundary.widened)
     covered, uncovered = _cover(work, enforced.effective, resources)
     facts = enforced.facts()

@@ -3,7 +3,9 @@ for the grant's lifetime, and for Cloud Storage downscoped by the planned access
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from cloud_broker.errors import InvalidInput, NotFound
@@ -21,6 +23,8 @@ if TYPE_CHECKING:
 # ``iam.allowServiceAccountCredentialLifetimeExtension`` lists the account; the contract's
 # TTLs stop at an hour too.
 MAX_LIFETIME_SECONDS = 3600
+# Less than this left of the window is not worth a token: refused rather than minted.
+MIN_LIFETIME_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -33,9 +37,14 @@ class GcpMintPlan:
     boundary: Boundary | None
 
 
-def plan_mint(grant: Grant, config: BrokerConfig, catalogue: GcpCatalogue) -> GcpMintPlan:
+def plan_mint(grant: Grant, config: BrokerConfig, catalogue: GcpCatalogue, now: datetime) -> GcpMintPlan:
     """Raises NotFound when the project or the team's ceiling left the file, InvalidInput when the
-    scope can no longer be bounded (a catalogue update changed the roles)."""
+    scope can no longer be bounded (a catalogue update changed the roles) or the grant's window
+    passed before the mint ran.
+
+    A Google token cannot be cut off at ``expires_at`` the way an AWS session policy is, so its
+    lifetime is what is left of the approved window when the mint runs (a mint job deferred to
+    a broker process runs later than the approval that fixed ``expires_at``)."""
     if lookups.project(config, grant.target) is None:
         raise NotFound(f"GCP project {grant.target} is no longer enrolled", code="NO_ENROLMENT")
     ceiling = lookups.ceiling(config, grant.team, grant.target)
@@ -45,5 +54,9 @@ def plan_mint(grant: Grant, config: BrokerConfig, catalogue: GcpCatalogue) -> Gc
         enforced = enforcement(GcpAccessRequest.of(grant.request()), catalogue)
     except Unbounded as exc:
         raise InvalidInput(f"the grant can no longer be bounded: {exc}") from None
-    return GcpMintPlan(grant.grant_id, grant.target, ceiling.service_account,
-                       min(MAX_LIFETIME_SECONDS, int(grant.ttl.total_seconds())), enforced.boundary)
+    assert grant.expires_at is not None
+    left = math.floor((grant.expires_at - now).total_seconds())
+    if left < MIN_LIFETIME_SECONDS:
+        raise InvalidInput("the grant's approved window ended before it could be minted; request a new grant")
+    return GcpMintPlan(grant.grant_id, grant.target, ceiling.service_account, min(MAX_LIFETIME_SECONDS, left),
+                       enforced.boundary)

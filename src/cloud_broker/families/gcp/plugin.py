@@ -86,16 +86,28 @@ class GcpFamily:
         catalogue = self.catalogue
         return {catalogue.access_level(p).value for p in catalogue.expand(action)}
 
+    def approval_actions(self, scope: Scope) -> tuple[str, ...]:
+        """The token's effective permissions: every storage permission of the boundary's roles,
+        or ``*`` when only the service account's bindings bound it (every rule applies)."""
+        from cloud_broker.families.gcp.effective import approval_actions
+
+        return approval_actions(scope, self.catalogue)
+
+    def narrowing_problem(self, before: Scope, after: Scope) -> str | None:
+        from cloud_broker.families.gcp.effective import narrowing_problem
+
+        return narrowing_problem(before, after, self.catalogue)
+
     def risk(self, scope: Scope) -> RiskSummary:
         from cloud_broker.families.gcp.request import GcpAccessRequest
         from cloud_broker.families.gcp.risk import assess
 
         return assess(GcpAccessRequest("", tuple(scope["permissions"]), tuple(scope["resources"])), self.catalogue)
 
-    def plan_mint(self, grant: Grant, config: BrokerConfig) -> GcpMintPlan:
+    def plan_mint(self, grant: Grant, config: BrokerConfig, now: datetime) -> GcpMintPlan:
         from cloud_broker.families.gcp.minting import plan_mint
 
-        return plan_mint(grant, config, self.catalogue)
+        return plan_mint(grant, config, self.catalogue, now)
 
     def revocation_limit(self) -> str:
         return "Google access tokens cannot be revoked (disabling the ceiling's service account cuts them all off)"

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from cloud_broker.families.gcp.boundary import Unbounded
 from cloud_broker.families.gcp.catalogue import GcpCatalogue
-from cloud_broker.families.gcp.decide import ACCESS_BOUNDARY, Enforcement, enforcement
+from cloud_broker.families.gcp.decide import ACCESS_BOUNDARY, Enforcement
 from cloud_broker.families.gcp.request import GcpAccessRequest
 from cloud_broker.families.gcp.sensitivity import ACCESS_ORDER, AccessLevel, sensitive
 from cloud_broker.policy.patterns import has_glob
@@ -45,10 +44,9 @@ def assess(request: GcpAccessRequest, catalogue: GcpCatalogue) -> RiskSummary:
 
 
 def _enforcement(request: GcpAccessRequest, catalogue: GcpCatalogue) -> Enforcement | None:
-    try:
-        return enforcement(request, catalogue)
-    except Unbounded:
-        return None
+    from cloud_broker.families.gcp.effective import enforced
+
+    return enforced({"permissions": request.permissions, "resources": request.resources}, catalogue)
 
 
 def _notes(enforced: Enforcement | None, asked: frozenset[str]) -> tuple[str, ...]:

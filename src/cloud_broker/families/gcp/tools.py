@@ -1,7 +1,9 @@
 """The ``gcp_*`` MCP tools: descriptions, input schemas and the models that enforce them.
 
-The same eight tools as every family (contract §4.3). Poll, release and credentials name no
-agent on the wire; requests carry no ``turn_initiator`` (the published client sends none).
+The same eight tools as every family (contract §4.3), with the same inputs and outputs as the
+published client's. Two wire differences from AWS follow it: requests carry no
+``turn_initiator``; and one departs from it on purpose: poll, release and credentials name the
+agent (the published client sends none), so the broker checks the grant is this agent's.
 """
 
 from __future__ import annotations
@@ -168,6 +170,8 @@ TOOLS = FamilyTools(
     inventory_heading=("GCP projects enrolled for this agent. Pass one of these project_id values exactly; "
                        "never make up or guess a project id:"),
     inventory_extra=_service_account,
-    agent_on_grant_routes=False,
+    # The published client names no agent on GCP's grant routes; ours does, so the broker checks
+    # the grant is this agent's, not merely one of this host's agents'.
+    agent_on_grant_routes=True,
     sends_turn_initiator=False,
 )

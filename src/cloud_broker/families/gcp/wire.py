@@ -7,7 +7,6 @@ host's token is the authority there, and any of the host's agents' GCP grants ma
 from __future__ import annotations
 
 from datetime import timedelta
-from functools import lru_cache
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Query
@@ -83,23 +82,15 @@ def describe_scope(config: BrokerConfig, team: str, project_id: str, ceiling: Gc
 
 def grant_facts(grant: Grant) -> dict[str, Any]:
     """``enforced_by`` (and the boundary's roles): what bounds the grant's token, in every reply."""
-    return dict(_facts(tuple(grant.scope["permissions"]), tuple(grant.scope["resources"])))
-
-
-@lru_cache(maxsize=1024)
-def _facts(permissions: tuple[str, ...], resources: tuple[str, ...]) -> tuple[tuple[str, Any], ...]:
-    from cloud_broker.families.gcp.boundary import Unbounded
     from cloud_broker.families.gcp.catalogue import GcpCatalogue
-    from cloud_broker.families.gcp.decide import enforcement
-    from cloud_broker.families.gcp.request import GcpAccessRequest
+    from cloud_broker.families.gcp.effective import enforced
 
-    try:
-        enforced = enforcement(GcpAccessRequest("", permissions, resources), GcpCatalogue.default())
-    except Unbounded:
-        return (("enforced_by", "none"),)
-    facts = enforced.facts()
+    found = enforced(grant.scope, GcpCatalogue.default())
+    if found is None:
+        return {"enforced_by": "none"}
+    facts = found.facts()
     facts.pop("effective_permissions", None)
-    return tuple((key, tuple(value) if isinstance(value, list) else value) for key, value in facts.items())
+    return facts
 
 
 WIRE = FamilyWire(target_query=project_query, preview_body=GcpPreviewBody, grant_body=GcpGrantCreateBody,
