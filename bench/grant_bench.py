@@ -90,7 +90,9 @@ def main() -> None:
     parser.add_argument("--grants", type=int, default=400)
     parser.add_argument("--concurrency", type=int, default=4)
     args = parser.parse_args()
-    with SandboxProcess() as sandbox:
+    # One sandbox agent files every grant: its per-agent rate limit (60 a minute by default, a
+    # bound on one agent, not on the broker) is raised so the loop measures the broker.
+    with SandboxProcess(extra_args=("--sandbox-rate", "10000")) as sandbox:
         info = sandbox.info
         role_arn = f"arn:aws:iam::{info['account_id']}:role/cloud-broker-agent"
         raw_call, grant_call = assume_role_caller(sandbox.state_dir, role_arn), grant_caller(info)

@@ -18,7 +18,9 @@ STARTUP_TIMEOUT_SECONDS = 60.0
 class SandboxProcess:
     """Starts the sandbox on a free port and waits until it has written its info file."""
 
-    def __init__(self, *, log_path: Path | None = None) -> None:
+    def __init__(self, *, log_path: Path | None = None, extra_args: tuple[str, ...] = ()) -> None:
+        """``extra_args`` go to ``serve --sandbox`` (e.g. ``--sandbox-rate`` for a benchmark)."""
+        self._extra_args = extra_args
         self._dir = Path(tempfile.mkdtemp(prefix="cloud-broker-run-"))
         self.info_path = self._dir / "sandbox.json"
         self.log_path = log_path or self._dir / "broker.log"
@@ -34,7 +36,7 @@ class SandboxProcess:
 
     def start(self) -> dict[str, Any]:
         command = [sys.executable, "-m", "cloud_broker", "serve", "--sandbox", "--port", "0",
-                   "--state-dir", str(self._dir / "state"), "--sandbox-info", str(self.info_path)]
+                   "--state-dir", str(self._dir / "state"), "--sandbox-info", str(self.info_path), *self._extra_args]
         with open(self.log_path, "wb") as log:
             self._proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=child_env())
         deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS

@@ -22,13 +22,16 @@ def serve(
     state_dir: StateOpt = None,
     sandbox: Annotated[bool, typer.Option("--sandbox", help="Start an AWS emulator, a GCP double and a ready-made setup")] = False,
     sandbox_info: Annotated[Path | None, typer.Option("--sandbox-info", help="Write the sandbox's details here (JSON)")] = None,
+    sandbox_rate: Annotated[int, typer.Option(
+        "--sandbox-rate", min=1, max=10_000,
+        help="The sandbox agent's grant requests per minute (broker.max_requests_per_agent_per_minute)")] = 60,
 ) -> None:
     """Serve the broker HTTP API."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if sandbox:
         from cloud_broker.cli.sandbox import run_sandbox
 
-        run_sandbox(host=host, port=port, state_dir=state_dir, info_path=sandbox_info)
+        run_sandbox(host=host, port=port, state_dir=state_dir, info_path=sandbox_info, requests_per_minute=sandbox_rate)
         return
     run_api(wired_from(config, db, state_dir, serving=True), host, port)
 

@@ -284,3 +284,23 @@ def listed_strings(item: Mapping[str, Any], key: str, loc: Loc) -> Iterable[tupl
     for position, value in enumerate(values if isinstance(values, list) else []):
         if isinstance(value, str) and value:
             yield (*loc, key, position), value
+
+
+def enrolment_problems(data: Mapping[str, Any], targets: str, ceilings: str, key: str, noun: str,
+                       well_formed: Callable[[str], bool]) -> list[Problem]:
+    """A family's targets (``targets``, keyed by ``key``) declared once, each team's ceiling on
+    one (in ``ceilings``) declared once, and each ceiling's target enrolled. ``noun`` names a
+    target ("account", "project"); a malformed id is already reported as such, so "not
+    enrolled" is said only of well-formed ones."""
+    def ceiling_key(item: Mapping[str, Any]) -> tuple[str, str] | None:
+        team, target = text(item, "team"), text(item, key)
+        return (team, target) if team and target else None
+
+    problems = [*duplicates(data, targets, key),
+                *duplicates(data, ceilings, key, ceiling_key, f"ceiling for this team and {noun}")]
+    enrolled = raw_values(data, targets, key)
+    for index, item in raw_items(data, ceilings):
+        value = text(item, key)
+        if well_formed(value) and value not in enrolled:
+            problems.append(Problem((ceilings, index, key), f"{noun} {value} is not enrolled: add it under {targets} first"))
+    return problems

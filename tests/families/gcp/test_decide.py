@@ -191,3 +191,31 @@ def test_an_auto_approval_covers_every_effective_permission_on_every_resource(
             for resource in (*resources, *enforced.boundary.widened):
                 assert any(matcher(p, ignore_case=True)(permission) and any(contains(r, resource) for r in rule.resources)
                            for rule in auto for p in rule.actions), (permission, resource)
+
+
+def test_a_hostile_resource_pattern_is_paid_from_the_budget_and_refused_safely(catalogue: GcpCatalogue) -> None:
+    """The shape that makes exact glob containment exponential (~2^18 states), between the
+    ceiling's pattern and the request's: the work is paid from the decision's budget, and the
+    question the budget cannot settle is answered the safe way (not within: refused)."""
+    from cloud_broker.domain.limits import DECISION_WORK
+
+    prefix = "projects/_/buckets/reports/objects/"
+    outer, inner = prefix + "*a" + "?" * 18 + "*", prefix + "*a*b" + "?" * 18
+    budget = Budget(DECISION_WORK)
+    decision = decide(ask(["storage.objects.get"], [inner]), ceiling(resource_patterns=(outer,)), team="data",
+                      catalogue=catalogue, budget=budget)
+    assert budget.exhausted
+    assert decision.outcome is Outcome.HARD_DENY and "work budget" in (decision.reason or "")
+
+
+def test_pattern_and_pair_caps_bound_a_gcp_request(catalogue: GcpCatalogue) -> None:
+    from cloud_broker.domain.limits import MAX_ACTION_PATTERNS, MAX_PAIRS
+
+    patterns_ = [f"storage.objects.{'?' * n}*" for n in range(MAX_ACTION_PATTERNS + 1)]
+    too_many = run(ask(patterns_, [OBJECTS]), catalogue)
+    assert too_many.outcome is Outcome.HARD_DENY and f"limit of {MAX_ACTION_PATTERNS}" in (too_many.reason or "")
+    resources = [f"{BUCKET}/objects/r{n}/*" for n in range(100)]
+    wide = run(ask(["*"], resources), catalogue, allowed_permissions=("*",), permission_denylist=(),
+               resource_patterns=(OBJECTS,))
+    assert len(catalogue.expand("*")) * 100 > MAX_PAIRS
+    assert wide.outcome is Outcome.HARD_DENY and f"limit of {MAX_PAIRS:,}" in (wide.reason or "")

@@ -16,12 +16,9 @@ from typing import Any
 
 from cloud_broker.config.cross_check import (
     Declared,
-    duplicates,
+    enrolment_problems,
     listed_strings,
     mapping_items,
-    raw_items,
-    raw_values,
-    text,
     valid_items,
 )
 from cloud_broker.config.problems import Problem
@@ -37,26 +34,10 @@ ACCOUNTS, CEILINGS = "aws_accounts", "ceilings"
 def check_aws_config(data: Mapping[str, Any], declared: Declared) -> list[Problem]:
     """Every problem of the AWS sections that one entry alone does not show."""
     return [
-        *duplicates(data, ACCOUNTS, "account_id"),
-        *duplicates(data, CEILINGS, "account_id", _ceiling_key, "ceiling for this team and account"),
-        *_unenrolled_accounts(data),
+        *enrolment_problems(data, ACCOUNTS, CEILINGS, "account_id", "account", is_account_id),
         *_regions_outside(data),
         *action_problems(data, Catalogue.default()),
     ]
-
-
-def _ceiling_key(item: Mapping[str, Any]) -> tuple[str, str] | None:
-    team, account = text(item, "team"), text(item, "account_id")
-    return (team, account) if team and account else None
-
-
-def _unenrolled_accounts(data: Mapping[str, Any]) -> Iterable[Problem]:
-    accounts = raw_values(data, ACCOUNTS, "account_id")
-    for index, item in raw_items(data, CEILINGS):
-        value = text(item, "account_id")
-        # A malformed id is already reported as such; "not enrolled" would only repeat it.
-        if is_account_id(value) and value not in accounts:
-            yield Problem((CEILINGS, index, "account_id"), f"account {value} is not enrolled: add it under {ACCOUNTS} first")
 
 
 def _regions_outside(data: Mapping[str, Any]) -> Iterable[Problem]:

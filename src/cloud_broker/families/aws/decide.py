@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from cloud_broker.domain.limits import DECISION_WORK, LISTED_PAIRS, LISTED_UNKNOWN, MAX_ACTION_PATTERNS, MAX_PAIRS
+from cloud_broker.domain.limits import DECISION_WORK, LISTED_UNKNOWN, MAX_PAIRS
 from cloud_broker.families.aws.arns import resource_problem
 from cloud_broker.families.aws.catalogue import Catalogue
 from cloud_broker.families.aws.ceiling import Ceiling
@@ -29,6 +29,7 @@ from cloud_broker.policy.budget import Budget
 from cloud_broker.policy.compiled import CompiledCeiling, compile_ceiling
 from cloud_broker.policy.decision import Decision, Outcome, Pair
 from cloud_broker.policy.patterns import has_glob, matcher, unique
+from cloud_broker.policy.reasons import deny, listing, pattern_count_denial, shown, spent, ttl_denial
 
 
 @dataclass
@@ -79,7 +80,7 @@ def decide(
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be timezone-aware")
     if ceiling is None:
-        return _deny(f"account {request.account_id} is not enrolled for team {team}")
+        return deny(f"account {request.account_id} is not enrolled for team {team}")
     work = _Work(_canonical(request), ceiling, compile_ceiling(ceiling), catalogue, budget or Budget(DECISION_WORK))
     for check in _CHECKS:
         denial = check(work)
@@ -96,34 +97,25 @@ def _canonical(request: AwsAccessRequest) -> AwsAccessRequest:
 
 def _check_account(work: _Work) -> Decision | None:
     account, ceiling = work.request.account_id, work.ceiling.account_id
-    return _deny(f"request is for account {account} but the ceiling is for {ceiling}") if account != ceiling else None
+    return deny(f"request is for account {account} but the ceiling is for {ceiling}") if account != ceiling else None
 
 
 def _check_regions(work: _Work) -> Decision | None:
     if not work.request.regions:
-        return _deny("the request names no region")
+        return deny("the request names no region")
     for region in work.request.regions:
         if region not in work.ceiling.allowed_regions:
             allowed = ", ".join(work.ceiling.allowed_regions) or "none"
-            return _deny(f"region {region!r} is outside the ceiling's allowed regions ({allowed})")
+            return deny(f"region {region!r} is outside the ceiling's allowed regions ({allowed})")
     return None
 
 
 def _check_ttl(work: _Work) -> Decision | None:
-    ttl, max_ttl = work.request.ttl, work.ceiling.max_ttl
-    if ttl <= timedelta(0):
-        return _deny(f"ttl {_seconds(ttl)} is not positive")
-    if ttl > max_ttl:
-        return _deny(f"ttl {_seconds(ttl)} exceeds the ceiling's max_ttl of {_seconds(max_ttl)}")
-    return None
+    return ttl_denial(work.request.ttl, work.ceiling.max_ttl)
 
 
 def _check_patterns(work: _Work) -> Decision | None:
-    count = sum(1 for action in work.request.actions if has_glob(action))
-    if count <= MAX_ACTION_PATTERNS:
-        return None
-    return _deny(f"the request has {count} distinct action patterns, over the limit of {MAX_ACTION_PATTERNS}; "
-                 "name the actions, or use fewer patterns")
+    return pattern_count_denial(work.request.actions, "action")
 
 
 def _check_denylist(work: _Work) -> Decision | None:
@@ -133,11 +125,11 @@ def _check_denylist(work: _Work) -> Decision | None:
             continue
         denied, proven = hit
         if not proven:
-            return _deny(f"action {requested!r} could not be shown, within the work budget, not to match "
+            return deny(f"action {requested!r} could not be shown, within the work budget, not to match "
                          f"denylisted {denied!r}; name the actions")
         example = _first(sorted(work.expansion(requested)), matcher(denied, ignore_case=True))
         detail = f" (e.g. {example})" if example and example.lower() != requested.lower() else ""
-        return _deny(f"action {requested!r} can match denylisted {denied!r}{detail}")
+        return deny(f"action {requested!r} can match denylisted {denied!r}{detail}")
     return None
 
 
@@ -156,7 +148,7 @@ def _check_resources(work: _Work) -> Decision | None:
     for resource in work.request.resources:
         problem = resource_problem(resource, work.ceiling.account_id)
         if problem is not None:
-            return _deny(f"resource {_shown(resource)} {problem}")
+            return deny(f"resource {shown(resource)} {problem}")
     return None
 
 
@@ -164,7 +156,7 @@ def _check_breadth(work: _Work) -> Decision | None:
     pairs = len(work.concrete_actions()) * len(work.request.resources)
     if pairs <= MAX_PAIRS:
         return None
-    return _deny(f"the request expands to {pairs:,} (action, resource) pairs, over the limit of {MAX_PAIRS:,} "
+    return deny(f"the request expands to {pairs:,} (action, resource) pairs, over the limit of {MAX_PAIRS:,} "
                  "one request may have; split it, or name fewer actions or resources")
 
 
@@ -177,7 +169,7 @@ _CHECKS: tuple[_Check, ...] = (
 def _decide_pairs(work: _Work, now: datetime) -> Decision:
     applicable, not_applicable = _split_pairs(work)
     if not applicable:
-        why = f"no requested action applies to any requested resource ({_listing(not_applicable)})"
+        why = f"no requested action applies to any requested resource ({listing(not_applicable)})"
         nothing = f"the request grants nothing: {why if not_applicable else 'it names no action or no resource'}"
         return Decision(Outcome.HARD_DENY, nothing, not_applicable=not_applicable)
     covered, uncovered = _cover(applicable, work)
@@ -232,16 +224,16 @@ def _judge(work: _Work, now: datetime, covered: tuple[Pair, ...], uncovered: tup
     except SessionPolicyTooLarge as exc:
         return Outcome.HARD_DENY, (
             f"session policy would be {exc.length:,} characters, over AWS's {SESSION_POLICY_LIMIT:,} limit; "
-            "request fewer actions or resources, or patterns" + _spent(work.budget)
+            "request fewer actions or resources, or patterns" + spent(work.budget)
         )
     if uncovered:
-        return Outcome.ROUTE_TO_APPROVER, f"not covered by a single auto-approve rule: {_listing(uncovered)}" + \
-            _spent(work.budget)
+        return Outcome.ROUTE_TO_APPROVER, f"not covered by a single auto-approve rule: {listing(uncovered)}" + \
+            spent(work.budget)
     open_ended = _open_ended_patterns(work, covered)
     if open_ended:
         return Outcome.ROUTE_TO_APPROVER, (
             f"action pattern(s) {', '.join(map(repr, open_ended))} could match actions AWS adds later, "
-            "which no single rule covers; name the actions, or ask an approver" + _spent(work.budget)
+            "which no single rule covers; name the actions, or ask an approver" + spent(work.budget)
         )
     return Outcome.AUTO_APPROVE, None
 
@@ -265,32 +257,6 @@ def _open_ended_patterns(work: _Work, covered: tuple[Pair, ...]) -> list[str]:
     return open_ended
 
 
-def _spent(budget: Budget) -> str:
-    if not budget.exhausted:
-        return ""
-    return (f" (the decision's work budget of {budget.limit:,} steps ran out, so what it could not "
-            "prove was treated as not covered)")
-
-
-def _shown(text: str, limit: int = 120) -> str:
-    """A value quoted in a reason: reasons are stored for ever, so long ones are cut."""
-    return repr(text) if len(text) <= limit else repr(text[: limit - 1] + "…")
-
-
-def _listing(pairs: tuple[Pair, ...]) -> str:
-    shown = ", ".join(f"{p.action} on {_shown(p.resource)[1:-1]}" for p in pairs[:LISTED_PAIRS])
-    more = len(pairs) - LISTED_PAIRS
-    return f"{shown} and {more} more" if more > 0 else shown
-
-
-def _seconds(ttl: timedelta) -> str:
-    return f"{int(ttl.total_seconds())}s"
-
-
 def _first(items: list[str], predicate: Callable[[str], bool]) -> str | None:
     return next((item for item in items if predicate(item)), None)
-
-
-def _deny(reason: str) -> Decision:
-    return Decision(Outcome.HARD_DENY, reason)
 

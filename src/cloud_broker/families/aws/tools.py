@@ -11,23 +11,17 @@ from typing import Any
 
 from cloud_broker.families.aws.grammar import ACCOUNT_ID_PATTERN
 from cloud_broker.families.aws.wire_types import AccountId
-from cloud_broker.mcp.family import Endpoint, FamilyTools, ToolSpec
+from cloud_broker.mcp.family import Endpoint, FamilyTools
 from cloud_broker.mcp.schemas import (
-    NO_ARGS_SCHEMA,
-    GrantArgs,
-    NoArgs,
     NonEmptyList,
     Reason,
     SourceContext,
     TaskId,
     ToolArgs,
-    grant_schema,
-    object_schema,
-    preview_schema,
-    request_schema,
     string_list,
     ttl_schema,
 )
+from cloud_broker.mcp.tool_specs import family_specs
 from cloud_broker.wire_types import TtlSeconds, Uuid
 
 DESCRIBE_SCOPE = """\
@@ -106,6 +100,13 @@ the list in the other tool descriptions is missing, truncated or stale, or after
 enrolment" error."""
 
 
+DESCRIPTIONS = {
+    Endpoint.DESCRIBE_SCOPE: DESCRIBE_SCOPE, Endpoint.PREVIEW: PREVIEW_REQUEST,
+    Endpoint.APPROVAL_CHANNEL: CHECK_APPROVAL_CHANNEL, Endpoint.REQUEST: REQUEST_ACCESS, Endpoint.POLL: POLL_GRANT,
+    Endpoint.RELEASE: RELEASE_ACCESS, Endpoint.CREDENTIALS: GET_CREDENTIALS, Endpoint.INVENTORY: LIST_ACCOUNTS,
+}
+
+
 class AccountArgs(ToolArgs):
     account_id: AccountId
 
@@ -144,8 +145,6 @@ SCOPE = {
     "regions": string_list('AWS regions the credentials may be used in, e.g. ["us-east-1"].'),
 }
 TTL = ttl_schema("account")
-ACCOUNT_SCHEMA = object_schema(TARGET, ["account_id"])
-GRANT_SCHEMA = grant_schema("aws_request_access")
 
 
 def _default_region(account: Mapping[str, Any]) -> str | None:
@@ -157,20 +156,8 @@ TOOLS = FamilyTools(
     family="aws",
     target_field="account_id",
     target_noun="AWS account",
-    specs=(
-        ToolSpec("aws_describe_scope", DESCRIBE_SCOPE, ACCOUNT_SCHEMA, AccountArgs, Endpoint.DESCRIBE_SCOPE,
-                 read_only=True, shows_inventory=True),
-        ToolSpec("aws_preview_request", PREVIEW_REQUEST, preview_schema(TARGET, SCOPE, TTL), PreviewArgs,
-                 Endpoint.PREVIEW, read_only=True),
-        ToolSpec("aws_check_approval_channel", CHECK_APPROVAL_CHANNEL, ACCOUNT_SCHEMA, AccountArgs,
-                 Endpoint.APPROVAL_CHANNEL, read_only=True, shows_inventory=True),
-        ToolSpec("aws_request_access", REQUEST_ACCESS, request_schema(TARGET, SCOPE, TTL), RequestArgs,
-                 Endpoint.REQUEST, shows_inventory=True),
-        ToolSpec("aws_poll_grant", POLL_GRANT, GRANT_SCHEMA, GrantArgs, Endpoint.POLL, read_only=True),
-        ToolSpec("aws_release_access", RELEASE_ACCESS, GRANT_SCHEMA, GrantArgs, Endpoint.RELEASE),
-        ToolSpec("aws_get_credentials", GET_CREDENTIALS, GRANT_SCHEMA, GrantArgs, Endpoint.CREDENTIALS),
-        ToolSpec("aws_list_accounts", LIST_ACCOUNTS, NO_ARGS_SCHEMA, NoArgs, Endpoint.INVENTORY, read_only=True),
-    ),
+    specs=family_specs("aws", DESCRIPTIONS, target=TARGET, scope=SCOPE, ttl=TTL, target_args=AccountArgs,
+                       preview_args=PreviewArgs, request_args=RequestArgs),
     inventory_key="accounts",
     inventory_heading=("AWS accounts enrolled for this agent. Pass one of these account_id values exactly; "
                        "never make up or guess an account id:"),

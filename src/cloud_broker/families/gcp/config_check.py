@@ -13,12 +13,9 @@ from typing import Any
 
 from cloud_broker.config.cross_check import (
     Declared,
-    duplicates,
+    enrolment_problems,
     listed_strings,
     mapping_items,
-    raw_items,
-    raw_values,
-    text,
     valid_items,
 )
 from cloud_broker.config.problems import Problem
@@ -34,27 +31,12 @@ _PERMISSION_LISTS = ("allowed_permissions", "permission_denylist")
 
 def check_gcp_config(data: Mapping[str, Any], declared: Declared) -> list[Problem]:
     return [
-        *duplicates(data, PROJECTS, "project_id"),
-        *duplicates(data, CEILINGS, "project_id", _ceiling_key, "ceiling for this team and project"),
-        *_unenrolled_projects(data),
+        *enrolment_problems(data, PROJECTS, CEILINGS, "project_id", "project", is_project_id),
         *permission_problems(data, GcpCatalogue.default()),
         *_rules_outside_their_ceiling(data),
         *_unbounded_permissions(data, GcpCatalogue.default()),
         *_shared_service_accounts(data),
     ]
-
-
-def _ceiling_key(item: Mapping[str, Any]) -> tuple[str, str] | None:
-    team, project = text(item, "team"), text(item, "project_id")
-    return (team, project) if team and project else None
-
-
-def _unenrolled_projects(data: Mapping[str, Any]) -> Iterable[Problem]:
-    projects = raw_values(data, PROJECTS, "project_id")
-    for index, item in raw_items(data, CEILINGS):
-        value = text(item, "project_id")
-        if is_project_id(value) and value not in projects:
-            yield Problem((CEILINGS, index, "project_id"), f"project {value} is not enrolled: add it under {PROJECTS} first")
 
 
 def permission_problems(data: Mapping[str, Any], catalogue: GcpCatalogue) -> list[Problem]:

@@ -25,10 +25,9 @@ from one ``Budget``; what the budget cannot settle is answered the safe way.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
-from cloud_broker.domain.limits import DECISION_WORK, LISTED_PAIRS, LISTED_UNKNOWN, MAX_ACTION_PATTERNS, MAX_PAIRS
+from cloud_broker.domain.limits import DECISION_WORK, LISTED_PAIRS, LISTED_UNKNOWN, MAX_PAIRS
 from cloud_broker.families.gcp.boundary import Boundary, Unbounded, plan_boundary
 from cloud_broker.families.gcp.catalogue import GcpCatalogue
 from cloud_broker.families.gcp.ceiling import GcpCeiling
@@ -37,7 +36,8 @@ from cloud_broker.families.gcp.request import GcpAccessRequest
 from cloud_broker.policy.budget import Budget
 from cloud_broker.policy.compiled import CompiledCeiling, compile_ceiling
 from cloud_broker.policy.decision import Decision, Outcome, Pair
-from cloud_broker.policy.patterns import containment, has_glob, matcher, unique
+from cloud_broker.policy.patterns import containment, matcher, unique
+from cloud_broker.policy.reasons import deny, listing, pattern_count_denial, shown, spent, ttl_denial
 
 STORAGE = "storage"
 ACCESS_BOUNDARY = "access_boundary"
@@ -83,7 +83,7 @@ def decide(request: GcpAccessRequest, ceiling: GcpCeiling | None, *, team: str, 
            budget: Budget | None = None) -> Decision:
     """Decide ``request`` against the ceiling of (``team``, project); ``None`` = not enrolled."""
     if ceiling is None:
-        return _deny(f"project {request.project_id} is not enrolled for team {team}")
+        return deny(f"project {request.project_id} is not enrolled for team {team}")
     work = _Work(_canonical(request), ceiling, compile_ceiling(ceiling), catalogue, budget or Budget(DECISION_WORK))
     for check in _CHECKS:
         denial = check(work)
@@ -112,24 +112,15 @@ def _canonical(request: GcpAccessRequest) -> GcpAccessRequest:
 
 def _check_project(work: _Work) -> Decision | None:
     asked, ceiling = work.request.project_id, work.ceiling.project_id
-    return _deny(f"request is for project {asked} but the ceiling is for {ceiling}") if asked != ceiling else None
+    return deny(f"request is for project {asked} but the ceiling is for {ceiling}") if asked != ceiling else None
 
 
 def _check_ttl(work: _Work) -> Decision | None:
-    ttl, max_ttl = work.request.ttl, work.ceiling.max_ttl
-    if ttl <= timedelta(0):
-        return _deny(f"ttl {int(ttl.total_seconds())}s is not positive")
-    if ttl > max_ttl:
-        return _deny(f"ttl {int(ttl.total_seconds())}s exceeds the ceiling's max_ttl of {int(max_ttl.total_seconds())}s")
-    return None
+    return ttl_denial(work.request.ttl, work.ceiling.max_ttl)
 
 
 def _check_patterns(work: _Work) -> Decision | None:
-    count = sum(1 for p in work.request.permissions if has_glob(p))
-    if count <= MAX_ACTION_PATTERNS:
-        return None
-    return _deny(f"the request has {count} distinct permission patterns, over the limit of {MAX_ACTION_PATTERNS}; "
-                 "name the permissions, or use fewer patterns")
+    return pattern_count_denial(work.request.permissions, "permission")
 
 
 def _check_denylist(work: _Work) -> Decision | None:
@@ -139,9 +130,9 @@ def _check_denylist(work: _Work) -> Decision | None:
             continue
         denied, proven = hit
         if not proven:
-            return _deny(f"permission {requested!r} could not be shown, within the work budget, not to match "
+            return deny(f"permission {requested!r} could not be shown, within the work budget, not to match "
                          f"denylisted {denied!r}; name the permissions")
-        return _deny(f"permission {requested!r} can match denylisted {denied!r}")
+        return deny(f"permission {requested!r} can match denylisted {denied!r}")
     return None
 
 
@@ -159,14 +150,14 @@ def _check_allowed(work: _Work) -> Decision | None:
     outside = _outside(work.concrete(), work.ceiling.allowed_permissions)
     if not outside:
         return None
-    return _deny(f"permission(s) outside the ceiling's allowed permissions: {', '.join(outside[:LISTED_PAIRS])}"
+    return deny(f"permission(s) outside the ceiling's allowed permissions: {', '.join(outside[:LISTED_PAIRS])}"
                  + (f" and {len(outside) - LISTED_PAIRS} more" if len(outside) > LISTED_PAIRS else ""))
 
 
 def _check_resources(work: _Work) -> Decision | None:
     for resource in work.request.resources:
         if not _within(work, resource):
-            return _deny(f"resource {_shown(resource)} is not within the ceiling's resource patterns (or could not "
+            return deny(f"resource {shown(resource)} is not within the ceiling's resource patterns (or could not "
                          f"be shown to be within the work budget): {', '.join(work.ceiling.resource_patterns)}")
     return None
 
@@ -180,7 +171,7 @@ def _check_breadth(work: _Work) -> Decision | None:
     pairs = len(work.concrete()) * len(work.request.resources)
     if pairs <= MAX_PAIRS:
         return None
-    return _deny(f"the request expands to {pairs:,} (permission, resource) pairs, over the limit of {MAX_PAIRS:,}; "
+    return deny(f"the request expands to {pairs:,} (permission, resource) pairs, over the limit of {MAX_PAIRS:,}; "
                  "split it, or name fewer permissions or resources")
 
 
@@ -188,7 +179,7 @@ def _check_services(work: _Work) -> Decision | None:
     services = sorted({service_of(p) for p in work.concrete()})
     if STORAGE not in services or services == [STORAGE]:
         return None
-    return _deny(f"the request mixes Cloud Storage with {', '.join(s for s in services if s != STORAGE)}: a token "
+    return deny(f"the request mixes Cloud Storage with {', '.join(s for s in services if s != STORAGE)}: a token "
                  "bounded to Cloud Storage cannot be used elsewhere, so ask for them in separate grants")
 
 
@@ -200,10 +191,10 @@ def _decide_enforced(work: _Work) -> Decision:
     try:
         enforced = enforcement(work.request, work.catalogue, work.budget)
     except Unbounded as exc:
-        return _deny(str(exc))
+        return deny(str(exc))
     if enforced.enforced_by == SERVICE_ACCOUNT_BINDINGS:
         if not work.ceiling.allow_service_account_tokens:
-            return _deny(f"no access boundary exists outside Cloud Storage, so the token would carry every "
+            return deny(f"no access boundary exists outside Cloud Storage, so the token would carry every "
                          f"permission service account {work.ceiling.service_account} holds, and this ceiling does "
                          "not hand such tokens out (allow_service_account_tokens)")
         covered, uncovered = _cover(work, work.concrete(), work.request.resources)
@@ -218,28 +209,28 @@ def _judge_bounded(work: _Work, enforced: Enforcement) -> Decision:
     beyond = _outside(enforced.effective, work.ceiling.allowed_permissions)
     roles = ", ".join(enforced.roles)
     if beyond:
-        return _deny(f"the narrowest roles that hold these permissions ({roles}) also grant "
+        return deny(f"the narrowest roles that hold these permissions ({roles}) also grant "
                      f"{', '.join(beyond[:LISTED_PAIRS])}, outside the ceiling's allowed permissions")
     denied = [p for p in sorted(enforced.effective) if work.compiled.denied_by(p, work.budget) is not None]
     if denied:
-        return _deny(f"the narrowest roles that hold these permissions ({roles}) also grant denylisted "
+        return deny(f"the narrowest roles that hold these permissions ({roles}) also grant denylisted "
                      f"{', '.join(denied[:LISTED_PAIRS])}")
     assert enforced.boundary is not None
     opened = [r for r in enforced.boundary.widened if not _within(work, r)]
     if opened:
-        return _deny(f"listing would open {', '.join(opened)} itself, which is outside the ceiling's resource "
+        return deny(f"listing would open {', '.join(opened)} itself, which is outside the ceiling's resource "
                      "patterns; ask for a prefix, or without storage.objects.list")
     resources = (*work.request.resources, *enforced.boundary.widened)
     covered, uncovered = _cover(work, enforced.effective, resources)
     facts = enforced.facts()
     if not uncovered:
         return Decision(Outcome.AUTO_APPROVE, None, covered=covered, facts=facts)
-    return Decision(Outcome.ROUTE_TO_APPROVER, _route_reason(work, enforced, uncovered) + _spent(work.budget),
+    return Decision(Outcome.ROUTE_TO_APPROVER, _route_reason(work, enforced, uncovered) + spent(work.budget),
                     covered=covered, uncovered=uncovered, facts=facts)
 
 
 def _route_reason(work: _Work, enforced: Enforcement, uncovered: tuple[Pair, ...]) -> str:
-    reason = f"not covered by a single auto-approve rule: {_listing(uncovered)}"
+    reason = f"not covered by a single auto-approve rule: {listing(uncovered)}"
     extra = sorted(enforced.effective - work.concrete())
     assert enforced.boundary is not None
     if extra or enforced.boundary.widened:
@@ -264,24 +255,3 @@ def _cover(work: _Work, permissions: frozenset[str],
 def _outside(permissions: frozenset[str], allowed: tuple[str, ...]) -> list[str]:
     checks = [matcher(pattern) for pattern in allowed]
     return sorted(p for p in permissions if not any(check(p) for check in checks))
-
-
-def _spent(budget: Budget) -> str:
-    if not budget.exhausted:
-        return ""
-    return (f" (the decision's work budget of {budget.limit:,} steps ran out, so what it could not "
-            "prove was treated as not covered)")
-
-
-def _shown(text: str, limit: int = 120) -> str:
-    return repr(text) if len(text) <= limit else repr(text[: limit - 1] + "…")
-
-
-def _listing(pairs: tuple[Pair, ...]) -> str:
-    shown = ", ".join(f"{p.action} on {_shown(p.resource)[1:-1]}" for p in pairs[:LISTED_PAIRS])
-    more = len(pairs) - LISTED_PAIRS
-    return f"{shown} and {more} more" if more > 0 else shown
-
-
-def _deny(reason: str) -> Decision:
-    return Decision(Outcome.HARD_DENY, reason)

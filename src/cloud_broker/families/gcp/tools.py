@@ -13,23 +13,17 @@ from typing import Any
 
 from cloud_broker.families.gcp.grammar import PROJECT_ID_PATTERN
 from cloud_broker.families.gcp.wire_types import ProjectId
-from cloud_broker.mcp.family import Endpoint, FamilyTools, ToolSpec
+from cloud_broker.mcp.family import Endpoint, FamilyTools
 from cloud_broker.mcp.schemas import (
-    NO_ARGS_SCHEMA,
-    GrantArgs,
-    NoArgs,
     NonEmptyList,
     Reason,
     SourceContext,
     TaskId,
     ToolArgs,
-    grant_schema,
-    object_schema,
-    preview_schema,
-    request_schema,
     string_list,
     ttl_schema,
 )
+from cloud_broker.mcp.tool_specs import family_specs
 from cloud_broker.wire_types import TtlSeconds, Uuid
 
 DESCRIBE_SCOPE = """\
@@ -102,6 +96,13 @@ description?, service_account_email?}]}. Use it to find the right project_id whe
 the other tool descriptions is missing, truncated or stale, or after a "no enrolment" error."""
 
 
+DESCRIPTIONS = {
+    Endpoint.DESCRIBE_SCOPE: DESCRIBE_SCOPE, Endpoint.PREVIEW: PREVIEW_REQUEST,
+    Endpoint.APPROVAL_CHANNEL: CHECK_APPROVAL_CHANNEL, Endpoint.REQUEST: REQUEST_ACCESS, Endpoint.POLL: POLL_GRANT,
+    Endpoint.RELEASE: RELEASE_ACCESS, Endpoint.CREDENTIALS: GET_CREDENTIALS, Endpoint.INVENTORY: LIST_ACCOUNTS,
+}
+
+
 class ProjectArgs(ToolArgs):
     project_id: ProjectId
 
@@ -139,8 +140,6 @@ SCOPE = {
                              '"projects/_/buckets/reports/objects/*"].'),
 }
 TTL = ttl_schema("project")
-PROJECT_SCHEMA = object_schema(TARGET, ["project_id"])
-GRANT_SCHEMA = grant_schema("gcp_request_access")
 
 
 def _service_account(project: Mapping[str, Any]) -> str | None:
@@ -152,20 +151,8 @@ TOOLS = FamilyTools(
     family="gcp",
     target_field="project_id",
     target_noun="GCP project",
-    specs=(
-        ToolSpec("gcp_describe_scope", DESCRIBE_SCOPE, PROJECT_SCHEMA, ProjectArgs, Endpoint.DESCRIBE_SCOPE,
-                 read_only=True, shows_inventory=True),
-        ToolSpec("gcp_preview_request", PREVIEW_REQUEST, preview_schema(TARGET, SCOPE, TTL), PreviewArgs,
-                 Endpoint.PREVIEW, read_only=True),
-        ToolSpec("gcp_check_approval_channel", CHECK_APPROVAL_CHANNEL, PROJECT_SCHEMA, ProjectArgs,
-                 Endpoint.APPROVAL_CHANNEL, read_only=True, shows_inventory=True),
-        ToolSpec("gcp_request_access", REQUEST_ACCESS, request_schema(TARGET, SCOPE, TTL), RequestArgs,
-                 Endpoint.REQUEST, shows_inventory=True),
-        ToolSpec("gcp_poll_grant", POLL_GRANT, GRANT_SCHEMA, GrantArgs, Endpoint.POLL, read_only=True),
-        ToolSpec("gcp_release_access", RELEASE_ACCESS, GRANT_SCHEMA, GrantArgs, Endpoint.RELEASE),
-        ToolSpec("gcp_get_credentials", GET_CREDENTIALS, GRANT_SCHEMA, GrantArgs, Endpoint.CREDENTIALS),
-        ToolSpec("gcp_list_accounts", LIST_ACCOUNTS, NO_ARGS_SCHEMA, NoArgs, Endpoint.INVENTORY, read_only=True),
-    ),
+    specs=family_specs("gcp", DESCRIPTIONS, target=TARGET, scope=SCOPE, ttl=TTL, target_args=ProjectArgs,
+                       preview_args=PreviewArgs, request_args=RequestArgs),
     inventory_key="projects",
     inventory_heading=("GCP projects enrolled for this agent. Pass one of these project_id values exactly; "
                        "never make up or guess a project id:"),
