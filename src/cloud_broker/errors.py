@@ -9,7 +9,8 @@
     ├── Gone               410       the grant has expired
     ├── TooManyRequests    429       a bound on what one caller may hold open (e.g. pending grants)
     ├── ConfigError                  broker.yaml is invalid (never reaches HTTP)
-    └── ProviderError      502       the cloud refused or failed; message is safe to show
+    ├── ProviderError      502       the cloud refused or failed; message is safe to show
+    └── Unavailable        503       the broker cannot record what happened now; retry later
 
 Messages are shown to the model verbatim, so they must never contain a secret and
 should spell out the error code (the published client shows only the ``error`` string).
@@ -92,3 +93,16 @@ class ProviderError(BrokerError):
     def __init__(self, message: str, *, code: str | None = None, retryable: bool = False) -> None:
         super().__init__(message, code=code)
         self.retryable = retryable
+
+
+class Unavailable(BrokerError):
+    """The store refused a write the broker needed; nothing was handed out. ``grant_id`` names
+    the grant concerned, when there is one, so that its caller can follow it up."""
+
+    status = 503
+    code = "STORE_UNAVAILABLE"
+    retry_after_seconds = 5
+
+    def __init__(self, message: str, *, grant_id: str | None = None, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.grant_id = grant_id

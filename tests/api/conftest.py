@@ -19,6 +19,7 @@ from cloud_broker.api.app import create_app
 from cloud_broker.api.tokens import SIGNING_KEY_PURPOSE, TokenIssuer
 from cloud_broker.config import hash_api_key, new_api_key, parse_config
 from cloud_broker.families.aws.provider import AwsStsProvider
+from cloud_broker.families.aws.revoker import AwsRevokePlan
 from cloud_broker.service.broker import Broker
 from cloud_broker.service.deps import Deps
 from cloud_broker.store.sql import SqlStore
@@ -126,10 +127,11 @@ def broker_under_test(
     edit_config: Callable[[dict[str, Any]], None] | None = None,
     provider: Any = None,
     other_providers: dict[str, Any] | None = None,
+    store: Callable[[Any], Any] | None = None,
 ) -> Iterator[BrokerUnderTest]:
     """The broker of ``bt``; ``edit_config`` may change the config dict before it is parsed,
     ``provider`` may wrap the real STS provider (e.g. to count calls), ``other_providers`` adds
-    other families' (by family name)."""
+    other families' (by family name), ``store`` may wrap the store (to inject its faults)."""
     import boto3
 
     host_key = new_api_key()
@@ -144,11 +146,21 @@ def broker_under_test(
     clock = Clock()
     vault = Vault(os.urandom(32))
     sts = AwsStsProvider(session, endpoint_url=emulator.endpoint_url)
-    deps = Deps(config=config, store=SqlStore.open(f"sqlite:///{db_path}"),
+    opened = SqlStore.open(f"sqlite:///{db_path}")
+    deps = Deps(config=config, store=store(opened) if store else opened,
                 providers={"aws": provider(sts) if provider else sts, **(other_providers or {})}, vault=vault,
                 clock=clock)
     broker = Broker(deps)
     tokens = TokenIssuer(vault.derive_key(SIGNING_KEY_PURPOSE))
-    with TestClient(create_app(broker, tokens), raise_server_exceptions=False) as client:
-        yield BrokerUnderTest(client, broker, tokens, clock, db_path, host_key,
-                              agents["agent"], agents["other"], agents["foreign"], emulator, raw)
+    try:
+        with TestClient(create_app(broker, tokens), raise_server_exceptions=False) as client:
+            yield BrokerUnderTest(client, broker, tokens, clock, db_path, host_key,
+                                  agents["agent"], agents["other"], agents["foreign"], emulator, raw)
+    finally:
+        forget_revocations(sts, emulator)
+
+
+def forget_revocations(sts: AwsStsProvider, emulator: Any) -> None:
+    """Empty the shared role's revocation policy, as the collector would once every session it
+    names has expired: one test's revocations must not fill the role for the next."""
+    sts.collect(AwsRevokePlan(ACCOUNT, emulator.role_arn, None, datetime.now(UTC) + timedelta(days=1)))

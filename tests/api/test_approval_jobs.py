@@ -124,4 +124,4 @@ def test_a_cli_revocation_leaves_the_cloud_side_to_the_broker(jb: BrokerUnderTes
     jb.broker.approvals.revoke(grant_id, "alice", "incident", cloud_now=False)
     assert jb.broker.revocations.state(grant_id).revoked_in_cloud == "pending"  # type: ignore[union-attr]
     assert jb.broker.jobs.run_due() == 1
-    assert jb.broker.revocations.state(grant_id).revoked_in_cloud is False  # type: ignore[union-attr]
+    assert jb.broker.revocations.state(grant_id).revoked_in_cloud is True  # type: ignore[union-attr]

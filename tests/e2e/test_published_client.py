@@ -23,6 +23,11 @@ READ = {"actions": ["s3:GetObject", "s3:ListBucket"], "resources": ["arn:aws:s3:
         "regions": ["us-east-1"], "ttl_seconds": 900}
 
 
+def _read_reports(credentials: dict[str, str], info: dict[str, Any]) -> Any:
+    return run_aws(["s3", "cp", "s3://reports/today.csv", "-"], credentials,
+                   endpoint_url=info["aws_endpoint_url"], region=info["region"])
+
+
 def test_published_client_runs_the_worked_example_unchanged(sandbox: SandboxProcess, published_server: list[str],
                                                             tmp_path: Path) -> None:
     account = sandbox.info["account_id"]
@@ -36,8 +41,10 @@ def test_published_client_runs_the_worked_example_unchanged(sandbox: SandboxProc
                 grant = await agent.call("aws_request_access", {"account_id": account, **READ, "reason": "daily CSV"})
                 grant_id = grant.json["grant_id"]
                 creds = await agent.call("aws_get_credentials", {"grant_id": grant_id})
+                read = await asyncio.to_thread(_read_reports, creds.json["credentials"], sandbox.info)
                 polled = await agent.call("aws_poll_grant", {"grant_id": grant_id})
                 released = await agent.call("aws_release_access", {"grant_id": grant_id})
+                read_after = await asyncio.to_thread(_read_reports, creds.json["credentials"], sandbox.info)
                 again = await agent.call("aws_release_access", {"grant_id": grant_id})
                 refused = await agent.call("aws_get_credentials", {"grant_id": grant_id})
                 accounts = await agent.call("aws_list_accounts", {})
@@ -51,10 +58,9 @@ def test_published_client_runs_the_worked_example_unchanged(sandbox: SandboxProc
     assert r["grant"].json["status"] == "active" and r["grant"].json["secret_ref"].endswith(r["grant_id"])
     assert r["polled"].json["status"] == "active"
     credentials = r["creds"].json["credentials"]
-    read = run_aws(["s3", "cp", "s3://reports/today.csv", "-"], credentials,
-                   endpoint_url=sandbox.info["aws_endpoint_url"], region=sandbox.info["region"])
-    assert read.returncode == 0 and read.stdout.startswith("date,")
+    assert r["read"].returncode == 0 and r["read"].stdout.startswith("date,")
     assert r["released"].json["status"] == "revoked" and r["again"].json["status"] == "revoked"
+    assert r["released"].json["revoked_in_cloud"] is True and r["read_after"].access_denied  # AWS refuses it at once
     assert r["refused"].is_error and r["refused"].text.startswith("Broker error 409: GRANT_RELEASED")
     assert [a["account_id"] for a in r["accounts"].json["accounts"]] == [account]
     assert r["foreign"].is_error and r["foreign"].text.startswith("Broker error 404: NO_ENROLMENT")

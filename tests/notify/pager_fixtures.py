@@ -28,7 +28,7 @@ from cloud_broker.notify.pager import BrokerPager
 from cloud_broker.notify.signing import verify
 from cloud_broker.service.broker import Broker
 from cloud_broker.service.deps import Deps
-from cloud_broker.service.minting import MINT
+from cloud_broker.service.minting import MINT, MINT_INTENT
 from cloud_broker.service.ports import Delivery
 from cloud_broker.service.revocation import CLOUD_REVOKE
 from cloud_broker.store.sql import SqlStore
@@ -201,7 +201,7 @@ class NotifyBroker:
         """The message jobs (the broker's own mints and cloud revocations are left out)."""
         with self.deps.store.unit_of_work() as uow:
             rows = uow.list_deliveries(grant_id=grant_id)
-        return [r for r in rows if r.kind not in (MINT, CLOUD_REVOKE) and (kind is None or r.kind == kind)]
+        return [r for r in rows if r.kind not in (MINT, MINT_INTENT, CLOUD_REVOKE) and (kind is None or r.kind == kind)]
 
     def advance(self, seconds: float) -> None:
         self.clock.offset += timedelta(seconds=seconds)

@@ -184,7 +184,7 @@ def _words(html: str) -> str:
     return " ".join(re.sub(r"<[^>]+>", " ", html).split())
 
 
-def test_revoking_says_plainly_that_credentials_already_read_work_until_they_expire(ct: ConsoleUnderTest) -> None:
+def test_revoking_says_plainly_what_happens_to_credentials_already_read(ct: ConsoleUnderTest) -> None:
     grant_id = ct.pending_grant()
     csrf = ct.sign_in("alice")
     _post(ct, grant_id, "approve", _approve_form(csrf))
@@ -192,12 +192,12 @@ def test_revoking_says_plainly_that_credentials_already_read_work_until_they_exp
     assert expires_at is not None
     until = expires_at.strftime("%Y-%m-%d %H:%M:%S UTC")
     form = _words(ct.client.get(f"/console/grants/{grant_id}").text)
-    assert (f"Revoking stops the broker handing these credentials out. Copies already read keep working until {until}: "
-            "AWS cannot cut an STS session short.") in form
+    effect = ("AWS refuses copies already read as soon as the broker has written a Deny for this session on the role; "
+              f"should IAM be unreachable, the session policy still ends them at {until}.")
+    assert f"Revoking stops the broker handing these credentials out. {effect}" in form
     reply = _post(ct, grant_id, "revoke", {"csrf": csrf, "reason": "job finished early"})
     banner = _words(ct.client.get(reply.headers["location"]).text)
-    assert (f"Revoked: the broker no longer hands these credentials out. Copies already read keep working until "
-            f"{until} (AWS cannot cut an STS session short).") in banner
+    assert f"Revoked: the broker no longer hands these credentials out. {effect}" in banner
     assert "The grant was revoked." not in banner
 
 

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cloud_broker.domain.grants import IllegalTransition
-from cloud_broker.errors import BrokerError
+from cloud_broker.errors import BrokerError, Unavailable
 from cloud_broker.wire_types import describe_issues
 
 log = logging.getLogger("cloud_broker.api")
@@ -38,7 +38,7 @@ _ENVELOPE = {"application/json": {"schema": ErrorBody.model_json_schema()}}
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     "4XX": {"description": "Refused; nothing was changed. 400 INVALID_INPUT, 401 (no, bad or revoked token), "
                            "403, 404, 405, 409, 410, 413 PAYLOAD_TOO_LARGE, 429", "content": _ENVELOPE},
-    "5XX": {"description": "The broker failed (500 INTERNAL) or the cloud did (502)", "content": _ENVELOPE},
+    "5XX": {"description": "The broker failed (500 INTERNAL), the cloud did (502), or the store refused a write (503 STORE_UNAVAILABLE, with Retry-After and the grant_id concerned)", "content": _ENVELOPE},
 }
 """What every route documents besides its success: the one envelope, for any client or server error.
 
@@ -54,7 +54,12 @@ def error_response(status: int, code: str, message: str, headers: Mapping[str, s
 
 def _broker_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, BrokerError)
-    return error_response(exc.status, exc.code, exc.message)
+    if not isinstance(exc, Unavailable):
+        return error_response(exc.status, exc.code, exc.message)
+    body: dict[str, Any] = {"error": exc.text, "error_code": exc.code}
+    if exc.grant_id is not None:  # the client can poll it, and an operator can find it
+        body["grant_id"] = exc.grant_id
+    return JSONResponse(body, status_code=exc.status, headers={"Retry-After": str(exc.retry_after_seconds)})
 
 
 def _validation_error(_: Request, exc: Exception) -> JSONResponse:

@@ -79,11 +79,69 @@ def _await_mint(wired: Wired, grant_id: str, seconds: int) -> Grant:
     return grant
 
 
-def revoke(grant_id: str, approver: ApproverOpt, reason: ReasonOpt, config: ConfigOpt = None,
-           db: DbOpt = None, state_dir: StateOpt = None) -> None:
-    """Revoke an active grant: its credentials cannot be read again, and the running broker
-    revokes them in the cloud as far as the cloud allows (see `cloud-broker jobs`)."""
-    _settle("revoke", grant_id, approver, reason, wired_from(config, db, state_dir))
+def revoke(
+    grant_id: Annotated[str | None, typer.Argument(help="The grant to revoke (or use --grant)")] = None,
+    grant: Annotated[str | None, typer.Option("--grant", help="Kill switch: this grant")] = None,
+    agent: Annotated[str | None, typer.Option("--agent", help="Kill switch: every grant of this agent")] = None,
+    run: Annotated[str | None, typer.Option("--run", help="Kill switch: every grant of this run")] = None,
+    team: Annotated[str | None, typer.Option("--team", help="Kill switch: every grant of this team")] = None,
+    approver: Annotated[str | None, typer.Option("--approver", help="Approver name (revoking one grant as an approver)")] = None,
+    reason: ReasonOpt = "",
+    wait: Annotated[int, typer.Option("--wait", min=0, max=600,
+                                      help="Seconds to wait for the broker to revoke in the cloud (0: do not wait)")] = 30,
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+    state_dir: StateOpt = None,
+) -> None:
+    """Revoke grants: their credentials cannot be read again, and the running broker makes the
+    cloud refuse them as far as the cloud allows (see `cloud-broker jobs`).
+
+    `revoke GRANT_ID --approver NAME --reason …` revokes one grant as an approver. The operator's
+    kill switch, `revoke --grant ID | --agent ID | --run ID | --team NAME --reason …`, also denies
+    pending grants of the selection, and in GCP disables the ceiling's service account.
+    Example: cloud-broker revoke --agent 6f1c… --reason "agent misbehaving"
+    """
+    wired = wired_from(config, db, state_dir)
+    if grant_id is not None and approver is not None and not any((grant, agent, run, team)):
+        _settle("revoke", grant_id, approver, reason, wired)
+        return
+    _pull_kill_switch(wired, grant or grant_id, agent, run, team, reason, wait)
+
+
+def _pull_kill_switch(wired: Wired, grant: str | None, agent: str | None, run: str | None, team: str | None,
+                      reason: str, wait: int) -> None:
+    import getpass
+
+    from cloud_broker.service.kill_switch import Selection
+
+    try:
+        stopped = wired.broker.kill_switch.pull(Selection(grant, agent, run, team),
+                                                f"operator:{getpass.getuser()}", reason)
+    except BrokerError as exc:
+        raise fail(exc) from None
+    if not stopped:
+        typer.echo("nothing to stop: no active or pending grant matches")
+        return
+    for item in stopped:
+        typer.echo(f"grant {item.grant.grant_id}: {item.grant.status.value}")
+    _await_cloud(wired, [s.grant.grant_id for s in stopped if s.job is not None], wait)
+
+
+def _await_cloud(wired: Wired, grant_ids: list[str], seconds: int) -> None:
+    """Print where each cloud revocation stands once a broker process ran it, or after ``seconds``."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    states = {}
+    while True:
+        states = {g: wired.broker.revocations.state(g) for g in grant_ids}
+        if time.monotonic() >= deadline or all(s is not None and s.revoked_in_cloud != "pending"
+                                               for s in states.values()):
+            break
+        time.sleep(0.2)
+    for grant_id, state in states.items():
+        if state is not None:
+            typer.echo(f"grant {grant_id}: revoked_in_cloud={json.dumps(state.revoked_in_cloud)}: {state.detail}")
 
 
 def deny(grant_id: str, approver: ApproverOpt, reason: ReasonOpt, config: ConfigOpt = None,
@@ -106,8 +164,9 @@ def _settle(verb: str, grant_id: str, approver: str, reason: str, wired: Wired) 
 
 
 def sweep(config: ConfigOpt = None, db: DbOpt = None, state_dir: StateOpt = None) -> None:
-    """Expire grants past their TTL and settle interrupted mints."""
-    counts = wired_from(config, db, state_dir).broker.sweeper.sweep()
+    """Expire grants past their TTL, settle interrupted mints, and remove revocation statements
+    whose sessions have all expired (this calls the cloud, with the broker's identity)."""
+    counts = wired_from(config, db, state_dir).broker.sweeper.sweep(collect=True)
     typer.echo(json.dumps(counts))
 
 

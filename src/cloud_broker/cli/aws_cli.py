@@ -20,7 +20,10 @@ class CliResult:
 
     @property
     def access_denied(self) -> bool:
-        return self.returncode != 0 and "AccessDenied" in self.stderr
+        """Refused by IAM. A HEAD request (``s3 cp`` starts with one) has no body, so AWS's
+        refusal reaches the CLI as a bare 403 Forbidden instead of the AccessDenied code."""
+        return self.returncode != 0 and ("AccessDenied" in self.stderr
+                                         or "(403) when calling the HeadObject operation: Forbidden" in self.stderr)
 
 
 def aws_executable() -> str:

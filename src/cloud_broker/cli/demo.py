@@ -74,7 +74,12 @@ async def _run(info: dict[str, Any]) -> None:
                             lambda r: not r.is_error, show=masked)
         await _use_credentials(reply.json["credentials"], info)
         await call(agent, "8. aws_release_access", "aws_release_access", {"grant_id": grant["grant_id"]},
-                    lambda r: r.json["status"] == "revoked")
+                    lambda r: r.json["status"] == "revoked" and r.json["revoked_in_cloud"] is True)
+        where = {"endpoint_url": info["aws_endpoint_url"], "region": info["region"]}
+        again = await asyncio.to_thread(run_aws, ["s3", "cp", "s3://reports/today.csv", "-"],
+                                        reply.json["credentials"], **where)
+        expect("8b. aws s3 cp s3://reports/today.csv -  (the released credentials, at once)", again.stderr.strip(),
+               again.access_denied)
         await call(agent, "9. aws_get_credentials after release", "aws_get_credentials",
                     {"grant_id": grant["grant_id"]}, lambda r: r.is_error and "409" in r.text)
 

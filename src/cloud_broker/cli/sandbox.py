@@ -94,40 +94,13 @@ def run_sandbox(*, host: str, port: int, state_dir: Path | None, info_path: Path
     from cloud_broker.sandbox.gcp import start_gcp_double
 
     state = state_dir or Path(tempfile.mkdtemp(prefix="cloud-broker-sandbox-"))
-    state.mkdir(parents=True, exist_ok=True, mode=0o700)
     with start_emulator() as emulator, start_gcp_double() as gcp:
-        write_aws_profile(state, emulator)
-        write_gcp_sandbox(state, gcp)
-        host_key, agent_id, password = new_api_key(), str(uuid.uuid4()), secrets.token_urlsafe(18)
-        (state / "broker.yaml").write_text(
-            _BROKER_YAML.format(
-                key_hash=hash_api_key(host_key), agent_id=agent_id, account_id=emulator.account_id,
-                role_arn=emulator.role_arn, region=emulator.region, approver=SANDBOX_APPROVER,
-                password_hash=PasswordHasher().hash(password), project_id=gcp.project_id,
-                service_account=gcp.service_account, requests_per_minute=requests_per_minute,
-            )
-        )
+        info = write_sandbox_state(state, emulator, gcp, requests_per_minute=requests_per_minute)
         wired = wire(Settings.build(state_dir=state, env={}), serving=True)
-        info = {
-            "aws_endpoint_url": emulator.endpoint_url,
-            "region": emulator.region,
-            "account_id": emulator.account_id,
-            "gcp_project_id": gcp.project_id,
-            "gcp_service_account": gcp.service_account,
-            "gcs_endpoint_url": gcp.gcs_endpoint_url,
-            "host_api_key": host_key,
-            "agent_id": agent_id,
-            "run_id": str(uuid.uuid4()),
-            "approver": SANDBOX_APPROVER,
-            "approver_password": password,
-            "state_dir": str(state),
-        }
 
         def ready(bound_port: int) -> None:
             info["api_url"] = f"http://{host}:{bound_port}"
             info["console_url"] = f"{info['api_url']}/console/"
-            # The password goes to a 0600 file, never to the terminal or a log.
-            _write_private(state / "console-password", password + "\n")
             if info_path is not None:
                 _write_private_json(info_path, info)
             print(f"cloud-broker sandbox ready: API {info['api_url']}, console {info['console_url']} "
@@ -135,6 +108,40 @@ def run_sandbox(*, host: str, port: int, state_dir: Path | None, info_path: Path
                   flush=True)
 
         run_api(wired, host, port, on_ready=ready)
+
+
+def write_sandbox_state(state: Path, emulator: Any, gcp: Any, *, requests_per_minute: int = 60) -> dict[str, Any]:
+    """Everything a broker needs in ``state`` to serve the running ``emulator`` and ``gcp``
+    double (``cloud-broker serve --state-dir STATE`` then works on it); returns the details a
+    client needs. The clouds may outlive the broker: a test kills and restarts ``serve`` on them."""
+    state.mkdir(parents=True, exist_ok=True, mode=0o700)
+    write_aws_profile(state, emulator)
+    write_gcp_sandbox(state, gcp)
+    host_key, agent_id, password = new_api_key(), str(uuid.uuid4()), secrets.token_urlsafe(18)
+    (state / "broker.yaml").write_text(
+        _BROKER_YAML.format(
+            key_hash=hash_api_key(host_key), agent_id=agent_id, account_id=emulator.account_id,
+            role_arn=emulator.role_arn, region=emulator.region, approver=SANDBOX_APPROVER,
+            password_hash=PasswordHasher().hash(password), project_id=gcp.project_id,
+            service_account=gcp.service_account, requests_per_minute=requests_per_minute,
+        )
+    )
+    # The password goes to a 0600 file, never to the terminal or a log.
+    _write_private(state / "console-password", password + "\n")
+    return {
+        "aws_endpoint_url": emulator.endpoint_url,
+        "region": emulator.region,
+        "account_id": emulator.account_id,
+        "gcp_project_id": gcp.project_id,
+        "gcp_service_account": gcp.service_account,
+        "gcs_endpoint_url": gcp.gcs_endpoint_url,
+        "host_api_key": host_key,
+        "agent_id": agent_id,
+        "run_id": str(uuid.uuid4()),
+        "approver": SANDBOX_APPROVER,
+        "approver_password": password,
+        "state_dir": str(state),
+    }
 
 
 def write_aws_profile(state: Path, emulator: Any) -> None:

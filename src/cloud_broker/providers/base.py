@@ -5,10 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
-
-if TYPE_CHECKING:
-    from cloud_broker.domain.grants import Grant
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -33,6 +30,9 @@ class RevokeResult:
 
     revoked_in_cloud: bool
     detail: str
+    collateral_before: datetime | None = None
+    """Set when the cloud could only refuse *every* session issued before this moment (a fallback
+    that also cuts off other grants' credentials); the service tells those grants' audit trails."""
 
 
 class Provider(Protocol):
@@ -46,6 +46,12 @@ class Provider(Protocol):
         says. Raises ProviderError."""
         ...
 
-    def revoke(self, grant: Grant) -> RevokeResult:
-        """Stop the grant's credentials working as far as the cloud allows, and say how far that was."""
+    def revoke(self, plan: Any) -> RevokeResult:
+        """Stop the credentials ``plan`` (the family's ``plan_revoke``) names working, as far as the
+        cloud allows, and say how far that was. Raises ProviderError."""
+        ...
+
+    def collect(self, plan: Any) -> int:
+        """Remove revocation state the cloud no longer needs (every session it refuses has
+        expired); how many entries went. Raises ProviderError."""
         ...

@@ -32,6 +32,7 @@ from botocore.exceptions import ClientError
 from moto import settings
 from moto.core.authorization import ActionAuthenticatorMixin
 
+from cloud_broker.families.aws.revocation_policy import REVOKER_ACTIONS, REVOKER_SESSION
 from cloud_broker.sandbox import assume_role_validation, session_policy_enforcement
 from cloud_broker.sandbox.guarded_server import GuardedMotoServer
 
@@ -167,7 +168,19 @@ def _seed_role(iam: Any, *, trusted_arn: str) -> str:
         PolicyName="broad-s3",
         PolicyDocument=_policy({"Effect": "Allow", "Action": "s3:*", "Resource": "*"}),
     )
-    return str(role["Role"]["Arn"])
+    arn = str(role["Role"]["Arn"])
+    # What an enrolled role carries so the broker can revoke sessions: the IAM calls on its own
+    # policies, for the broker's revoker session only (every other session is denied them).
+    iam.put_role_policy(
+        RoleName=ROLE_NAME,
+        PolicyName="cloud-broker-revocation-admin",
+        PolicyDocument=_policy(
+            {"Effect": "Allow", "Action": list(REVOKER_ACTIONS), "Resource": arn},
+            {"Effect": "Deny", "Action": list(REVOKER_ACTIONS), "Resource": arn,
+             "Condition": {"StringNotLike": {"aws:userid": f"*:{REVOKER_SESSION}"}}},
+        ),
+    )
+    return arn
 
 
 def _seed_source_key(iam: Any, role_arn: str) -> tuple[str, str]:

@@ -22,7 +22,7 @@ from cloud_broker.providers.base import IssuedCredential
 from cloud_broker.service.admission import admit_request
 from cloud_broker.service.deps import Deps, agent_actor, audit
 from cloud_broker.service.family import ServiceFamily
-from cloud_broker.service.minting import Minter
+from cloud_broker.service.minting import Minter, record_intent
 from cloud_broker.service.ports import (
     DuplicateRequest,
     PageReport,
@@ -102,8 +102,10 @@ class AgentAccess:
         with self._deps.store.unit_of_work() as uow:
             admit_request(uow, grant, now, self._deps.config.broker, family.words.release_tool)
             uow.insert_grant(grant)
-            audit(uow, "grant.requested", actor, now, grant, decision=decision.outcome.value,
-                  reason=decision.reason, detail=_request_detail(family, ask, decision))
+            seq = audit(uow, "grant.requested", actor, now, grant, decision=decision.outcome.value,
+                        reason=decision.reason, detail=_request_detail(family, ask, decision))
+            if grant.status is GrantStatus.MINTING:
+                record_intent(uow, self._deps, grant, seq)
         if grant.status is not GrantStatus.MINTING:
             return GrantOutcome(grant, decision)
         minted, issued = self._minter.mint(grant, actor)

@@ -21,6 +21,7 @@ from cloud_broker.errors import BrokerError, Conflict, Forbidden, InvalidInput
 from cloud_broker.policy.decision import Outcome
 from cloud_broker.service.deps import Deps, audit
 from cloud_broker.service.jobs import Job
+from cloud_broker.service.kill_switch import end_active
 from cloud_broker.service.minting import MintJobs
 from cloud_broker.service.revocation import Revocations
 
@@ -160,19 +161,7 @@ class Approvals:
         attempt here; otherwise a broker process does). The job's outcome is audited."""
         reason = _required_text("a revocation", reason)
         grant = self._visible(grant_id, approver)
-        now = self._deps.clock()
-        if grant.status_at(now) is not GrantStatus.ACTIVE:
-            raise Conflict(f"grant {grant.grant_id} is {grant.status_at(now).value}, not active; nothing was changed",
-                           code="GRANT_NOT_ACTIVE")
-        with self._deps.store.unit_of_work() as uow:
-            fresh = uow.get_grant(grant.grant_id)
-            revoked = fresh.moved_to(GrantStatus.REVOKED, now, denial_reason=f"revoked by {approver}: {reason}") \
-                if fresh.status_at(now) is GrantStatus.ACTIVE else None
-            if revoked is None or not uow.update_grant(revoked, expected=GrantStatus.ACTIVE, revision=fresh.revision):
-                raise _already_resolved(fresh, fresh.status_at(now))
-            uow.delete_secret(grant.grant_id)
-            seq = audit(uow, "grant.revoked", f"approver:{approver}", now, revoked, decision="revoked", reason=reason)
-            job = self._revocations.enqueue(uow, revoked, seq, f"approver:{approver}")
+        revoked, job = end_active(self._deps, self._revocations, grant, f"approver:{approver}", reason)
         if cloud_now:
             self._revocations.run_now(job)
         return revoked

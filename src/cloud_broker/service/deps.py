@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -44,6 +45,8 @@ class Deps:
     clock: Callable[[], datetime] = utc_now
     pager: Pager = field(default_factory=NoPager)
     families: Families = field(default_factory=installed_families)
+    instance: str = field(default_factory=lambda: uuid.uuid4().hex)
+    """This broker process, as the rows it starts minting name it (``service.orphans``)."""
 
     def family(self, name: str) -> ServiceFamily:
         """The family of a grant or a route; a name this broker does not serve reads as not found."""

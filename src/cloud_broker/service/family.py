@@ -91,9 +91,20 @@ class ServiceFamily(Protocol):
         (its target left the file, its window passed)."""
         ...
 
-    def revocation_limit(self) -> str:
-        """Why copies of a revoked grant's credentials already read keep working until they expire
-        ("AWS cannot cut an STS session short"), for the console and the cards."""
+    def plan_revoke(self, grant: Grant, config: BrokerConfig, now: datetime, kill_switch: bool) -> Any:
+        """What the family's provider must do to make the cloud refuse ``grant``'s credentials
+        (``Provider.revoke``). ``kill_switch``: an operator's emergency stop, which may go
+        further than the one grant where the cloud cannot do less (the provider says so)."""
+        ...
+
+    def plan_collect(self, config: BrokerConfig, target: str, now: datetime) -> Any:
+        """What the provider must look at to drop revocation state nobody needs any more
+        (``Provider.collect``) for ``target``."""
+        ...
+
+    def revocation_note(self, until: str) -> str:
+        """What revoking does to copies of the credentials already read, for the console and
+        the cards: a sentence naming ``until``, the grant's expiry, as the bound that remains."""
         ...
 
 

@@ -34,6 +34,8 @@ STATUS_AFTER: dict[str, GrantStatus | None] = {
     "grant.released": GrantStatus.REVOKED,
     "grant.revoked": GrantStatus.REVOKED,
 }
+# Where a grant's cloud revocation landed: pushed too, with the grant's status as it stands.
+CLOUD_EVENTS = frozenset({"grant.cloud_revocation", "grant.cloud_revocation_failed"})
 _REQUESTED = {"auto_approve": GrantStatus.MINTING, "route_to_approver": GrantStatus.PENDING,
               "hard_deny": GrantStatus.DENIED}
 FEED_BATCH = 200
@@ -52,6 +54,8 @@ class GrantEvent:
     # How the grant's family names its things (the target's field, the tool to call next).
     words: FamilyWords
     reason: str | None = None
+    cloud: dict[str, Any] | None = None
+    """For a cloud revocation event: ``revoked_in_cloud`` and its detail."""
 
     @property
     def resolves(self) -> bool:
@@ -89,6 +93,9 @@ class GrantEvent:
             body["denial_reason"] = self.reason
         if grant.approvals:
             body["approved_by"] = list(grant.approvals)
+        if self.cloud is not None:
+            body["revoked_in_cloud"] = self.cloud.get("revoked_in_cloud")
+            body["cloud_revocation"] = self.cloud.get("detail")
         return body
 
 
@@ -111,12 +118,16 @@ class GrantFeed:
         return events, (rows[-1].seq or seq) if rows else seq
 
     def _event(self, row: AuditEvent, grant: Grant | None) -> GrantEvent | None:
-        if grant is None or row.seq is None or row.event not in STATUS_AFTER:
+        if grant is None or row.seq is None or (row.event not in STATUS_AFTER and row.event not in CLOUD_EVENTS):
             return None
         try:
             words = self._deps.family(grant.family).words
         except NotFound:  # a grant of a family this broker no longer serves: nothing to say
             return None
+        if row.event in CLOUD_EVENTS:
+            cloud = {"revoked_in_cloud": row.detail.get("revoked_in_cloud"), "detail": row.reason}
+            return GrantEvent(seq=row.seq, event=row.event, at=row.at, status=grant.status, grant=grant,
+                              actor=row.actor, words=words, reason=grant.denial_reason, cloud=cloud)
         status = STATUS_AFTER[row.event] or _REQUESTED.get(row.decision or "", GrantStatus.PENDING)
         return GrantEvent(seq=row.seq, event=row.event, at=row.at, status=status, grant=grant,
                           actor=row.actor, words=words, reason=row.reason or grant.denial_reason)
@@ -127,6 +138,8 @@ def resolution_message(event: GrantEvent) -> str:
     grant, words = event.grant, event.words
     actions = next(iter(grant.scope.values()), ())
     what = f"Your request {grant.grant_id} ({', '.join(actions[:5])}{' …' if len(actions) > 5 else ''})"
+    if event.cloud is not None:
+        return f"{what}, {event.status.value}: {event.cloud.get('detail')}"
     by = f" by {', '.join(grant.approvals)}" if grant.approvals else ""
     text = {
         GrantStatus.ACTIVE: f"{what} was approved{by} and is active; call {words.credentials_tool} to use it.",

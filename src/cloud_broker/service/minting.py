@@ -1,8 +1,11 @@
 """Turning an approved grant into credentials: intent first, then the cloud, then the vault.
 
-The ``minting`` row is committed before the cloud is called. If the broker dies after
-the cloud answered but before the ciphertext is stored, the row stays ``minting`` and the sweeper
-settles it as ``failed``: the credentials were never handed to anyone and expire on their own.
+The ``minting`` row is committed before the cloud is called, naming the process that mints it.
+If the broker dies after the cloud answered but before the ciphertext is stored, the row stays
+``minting``; once that process is gone the sweeper settles it as ``failed`` and revokes whatever
+the cloud issued (``service.orphans``). If the store refuses the commit while the process lives,
+the caller gets a 503 naming the grant, and the same settlement follows once the store accepts
+writes again. Either way the credentials were never handed to anyone.
 
 An approval is a ``mint`` job (``service.jobs``) written with it: the broker process runs it,
 with the broker's cloud identity, whoever approved and from wherever (the console, Slack, or
@@ -13,15 +16,18 @@ the cloud again.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from cloud_broker import failpoints
 from cloud_broker.domain.grants import Grant, GrantStatus
-from cloud_broker.errors import BrokerError
+from cloud_broker.errors import BrokerError, Conflict, Unavailable
 from cloud_broker.providers.base import IssuedCredential
 from cloud_broker.service.deps import Deps, audit
 from cloud_broker.service.jobs import (
+    RECORDED,
     Attempt,
     Job,
     JobRunner,
@@ -29,9 +35,16 @@ from cloud_broker.service.jobs import (
     new_job,
     save,
 )
+from cloud_broker.service.orphans import Orphans
 from cloud_broker.service.ports import UnitOfWork
+from cloud_broker.service.revocation import revoke_job
+
+log = logging.getLogger(__name__)
 
 MINT = "mint"
+MINT_INTENT = "mint_intent"
+"""Bookkeeping, never run: which process mints a grant inline."""
+INSTANCE = "instance"
 # A mint may retry a throttled cloud for a couple of minutes (the AWS provider: six attempts
 # with connect and read timeouts and backoff); a claim must outlast that.
 MINT_LEASE = timedelta(minutes=5)
@@ -46,16 +59,32 @@ def mint_plan_for(deps: Deps, grant: Grant) -> Any:
 class Minter:
     """Runs the mint of a grant already committed in ``minting``."""
 
-    def __init__(self, deps: Deps) -> None:
+    def __init__(self, deps: Deps, orphans: Orphans) -> None:
         self._deps = deps
+        self._orphans = orphans
 
     def mint(self, grant: Grant, actor: str) -> tuple[Grant, IssuedCredential | None]:
-        """Returns the settled grant (active or failed) and, when active, the credential."""
+        """Returns the settled grant (active or failed) and, when active, the credential. Raises
+        ``Unavailable`` naming the grant when the cloud issued credentials the store would not
+        record: they are revoked once it does."""
         try:
             issued = self._deps.provider(grant.family).mint(mint_plan_for(self._deps, grant))
         except BrokerError as exc:  # the cloud refused, the target left, the scope cannot be bounded
             return self._fail(grant, actor, exc.text), None
-        return self._activate(grant, actor, issued), issued
+        failpoints.hit(failpoints.AFTER_CLOUD_MINT)
+        try:
+            return self._activate(grant, actor, issued), issued
+        except LeftMinting:
+            raise Conflict(f"grant {grant.grant_id} was settled while it was being minted (its minting process "
+                           "was taken for dead); no credentials were handed out — request a new grant",
+                           code="MINT_INTERRUPTED") from None
+        except Exception as exc:  # noqa: BLE001 - the store failed: the credentials must not outlive this
+            self._orphans.add(grant)
+            log.error("grant %s: the cloud issued credentials the store would not record (%s); revoking them "
+                      "once it accepts writes", grant.grant_id, type(exc).__name__)
+            raise Unavailable(f"the broker could not record grant {grant.grant_id}; no credentials were handed out "
+                              "and the cloud's are being revoked — request a new grant once the broker "
+                              "recovers", grant_id=grant.grant_id) from None
 
     def _activate(self, grant: Grant, actor: str, issued: IssuedCredential) -> Grant:
         now = self._deps.clock()
@@ -64,7 +93,7 @@ class Minter:
         sealed = self._deps.vault.seal(grant.grant_id, issued.to_bytes())
         with self._deps.store.unit_of_work() as uow:
             if not uow.update_grant(active, expected=GrantStatus.MINTING):
-                raise RuntimeError(f"grant {grant.grant_id} left minting while being minted")
+                raise LeftMinting(grant.grant_id)
             uow.put_secret(grant.grant_id, sealed)
             audit(uow, "grant.minted", actor, now, active, decision=active.decision,
                   detail={"expires_at": expires_at.isoformat(), "key_id": sealed.key_id})
@@ -77,6 +106,10 @@ class Minter:
             uow.update_grant(failed, expected=GrantStatus.MINTING)
             audit(uow, "grant.failed", actor, now, failed, reason=failed.denial_reason)
         return failed
+
+
+class LeftMinting(Exception):
+    """Someone settled the grant while this process was minting it."""
 
 
 class MintJobs:
@@ -110,22 +143,37 @@ class MintJobs:
         if grant is None or grant.status is not GrantStatus.MINTING:
             return after_attempt(job, Attempt(True, None, None), now)  # settled meanwhile: nothing to do
         if job.attempts > 0:  # an earlier claim got as far as the cloud, then died: never twice
-            fail_interrupted(self._deps, grant, "system:jobs")
+            fail_interrupted(self._deps, grant, "system:jobs", revoke_in_cloud=True)
             return after_attempt(job, Attempt(False, None, INTERRUPTED), now, max_attempts=1)
-        save(self._deps, replace(job, attempts=1, updated_at=now))  # started: a second claim must not mint
-        minted, _ = self._minter.mint(grant, str(job.payload.get("actor", "system:jobs")))
+        # Started: a second claim must not mint, and a sweeper can tell whether this process lives.
+        save(self._deps, replace(job, attempts=1, updated_at=now, payload={**job.payload, INSTANCE: self._deps.instance}))
+        try:
+            minted, _ = self._minter.mint(grant, str(job.payload.get("actor", "system:jobs")))
+        except BrokerError as exc:  # recorded as an orphan, or settled by someone else: done here
+            return after_attempt(replace(job, attempts=0), Attempt(True, None, exc.text), self._deps.clock())
         started = replace(job, attempts=0)
         return after_attempt(started, Attempt(True, None, minted.denial_reason), self._deps.clock())
 
 
-def fail_interrupted(deps: Deps, grant: Grant, actor: str, reason: str = INTERRUPTED) -> bool:
-    """Settle a ``minting`` grant whose mint will never finish: nothing was handed out. False
-    when the grant left ``minting`` meanwhile (someone else settled it)."""
+def fail_interrupted(deps: Deps, grant: Grant, actor: str, reason: str = INTERRUPTED, *,
+                     revoke_in_cloud: bool = False) -> bool:
+    """Settle a ``minting`` grant whose mint will never finish: nothing was handed out. With
+    ``revoke_in_cloud`` (the mint may have reached the cloud), a ``cloud_revoke`` job is written
+    with it. False when the grant left ``minting`` meanwhile (someone else settled it)."""
     now = deps.clock()
     failed = grant.moved_to(GrantStatus.FAILED, now, denial_reason=reason)
     with deps.store.unit_of_work() as uow:
         if not uow.update_grant(failed, expected=GrantStatus.MINTING):
             return False
         uow.delete_secret(grant.grant_id)
-        audit(uow, "grant.failed", actor, now, failed, reason=reason)
+        seq = audit(uow, "grant.failed", actor, now, failed, reason=reason)
+        if revoke_in_cloud:
+            uow.insert_delivery(revoke_job(failed, seq, actor, now))
     return True
+
+
+def record_intent(uow: UnitOfWork, deps: Deps, grant: Grant, event_seq: int) -> None:
+    """Name this process on a grant it is about to mint inline (``service.orphans``)."""
+    uow.insert_delivery(replace(new_job(MINT_INTENT, grant.grant_id, grant_id=grant.grant_id, event_seq=event_seq,
+                                        payload={INSTANCE: deps.instance}, now=deps.clock()),
+                                status=RECORDED, next_attempt_at=None))

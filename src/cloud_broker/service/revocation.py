@@ -11,12 +11,15 @@ outcome is written to the audit trail, which pushes it to the agent.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from cloud_broker.domain.grants import Grant
+from cloud_broker.domain.grants import Grant, GrantStatus
 from cloud_broker.errors import BrokerError
+from cloud_broker.providers.base import RevokeResult
+from cloud_broker.service import leases
 from cloud_broker.service.deps import Deps, audit
 from cloud_broker.service.jobs import (
     DONE,
@@ -29,7 +32,13 @@ from cloud_broker.service.jobs import (
 )
 from cloud_broker.service.ports import UnitOfWork
 
+log = logging.getLogger(__name__)
+
 CLOUD_REVOKE = "cloud_revoke"
+WRITE_LEASE = timedelta(seconds=60)
+"""How long one process may hold a target's revocation document (a few IAM calls)."""
+BUSY_RETRY = timedelta(seconds=1)
+COLLECT_EVERY = timedelta(minutes=10)
 PENDING_DETAIL = "the broker is asking the cloud to revoke the credentials and will retry until it answers"
 
 
@@ -52,10 +61,10 @@ class Revocations:
         self._runner = runner
         runner.register((CLOUD_REVOKE,), self)
 
-    def enqueue(self, uow: UnitOfWork, grant: Grant, event_seq: int, actor: str) -> Job:
+    def enqueue(self, uow: UnitOfWork, grant: Grant, event_seq: int, actor: str, *,
+                kill_switch: bool = False) -> Job:
         """Write the job in the caller's transaction, the one that revokes ``grant``."""
-        job = new_job(CLOUD_REVOKE, grant.grant_id, grant_id=grant.grant_id, event_seq=event_seq,
-                      payload={"actor": actor}, now=self._deps.clock())
+        job = revoke_job(grant, event_seq, actor, self._deps.clock(), kill_switch=kill_switch)
         job_id = uow.insert_delivery(job)
         return replace(job, id=job_id)
 
@@ -79,18 +88,70 @@ class Revocations:
     def attempt(self, job: Job) -> Job:
         with self._deps.store.unit_of_work() as uow:
             grant = uow.get_grant(job.grant_id or "")
+        now = self._deps.clock()
+        held = leases.acquire(self._deps.store, _lease_name(grant.family, grant.target), now, WRITE_LEASE)
+        if held is None:  # another process is writing this target's revocations: not a failure
+            return replace(job, next_attempt_at=now + BUSY_RETRY, updated_at=now)
         try:
-            if grant.expires_at is None:
-                raise ValueError("a grant without an expiry never held credentials")
-            result = self._deps.provider(grant.family).revoke(grant)
+            result = self._revoke(grant, now, bool(job.payload.get("kill_switch")))
         except BrokerError as exc:
             return self._failed(job, grant, exc.text)
         except Exception as exc:  # noqa: BLE001 - whatever broke, it is recorded, retried and audited
             return self._failed(job, grant, f"internal error: {type(exc).__name__}")
+        finally:
+            leases.release(self._deps.store, _lease_name(grant.family, grant.target), held)
         outcome = {"revoked_in_cloud": result.revoked_in_cloud, "detail": result.detail}
         done = replace(after_attempt(job, Attempt(True), self._deps.clock()), payload={**job.payload, **outcome})
         self._record(grant, job, "grant.cloud_revocation", outcome)
+        if result.collateral_before is not None:
+            self._record_collateral(grant, result.collateral_before, result.detail)
         return done
+
+    def _revoke(self, grant: Grant, now: datetime, kill_switch: bool) -> RevokeResult:
+        if grant.expires_at is None:
+            raise ValueError("a grant without an expiry never held credentials")
+        plan = self._deps.family(grant.family).plan_revoke(grant, self._deps.config, now, kill_switch)
+        return self._deps.provider(grant.family).revoke(plan)
+
+    def _record_collateral(self, revoked: Grant, before: datetime, detail: str) -> None:
+        """Say, on every live grant the fallback also cut off, that the cloud now refuses it."""
+        with self._deps.store.unit_of_work() as uow:
+            live = [g for g in uow.list_grants(statuses=(GrantStatus.ACTIVE,), limit=10_000)
+                    if g.family == revoked.family and g.target == revoked.target and g.created_at < before]
+            for grant in live:
+                audit(uow, "grant.cloud_revoked_collaterally", "system:jobs", self._deps.clock(), grant,
+                      reason=f"revoking grant {revoked.grant_id} in the cloud also cut off this grant's "
+                             f"credentials: {detail}", detail={"revoked_in_cloud": True, "by_grant": revoked.grant_id})
+
+    # --- the collector -----------------------------------------------------------------------
+
+    def collect(self, *, force: bool = False) -> int:
+        """Drop revocation state every target no longer needs; at most once per
+        ``COLLECT_EVERY`` across all processes (``force``: now). Returns the entries removed."""
+        removed = 0
+        now = self._deps.clock()
+        for name in self._deps.families:
+            family = self._deps.family(name)
+            for target in family.targets(self._deps.config):
+                gate = f"collect:{name}:{target.target}"
+                if not force and leases.acquire(self._deps.store, gate, now, COLLECT_EVERY) is None:
+                    continue
+                removed += self._collect_one(name, target.target, now)
+        return removed
+
+    def _collect_one(self, family_name: str, target: str, now: datetime) -> int:
+        held = leases.acquire(self._deps.store, _lease_name(family_name, target), now, WRITE_LEASE)
+        if held is None:
+            return 0
+        try:
+            plan = self._deps.family(family_name).plan_collect(self._deps.config, target, now)
+            return 0 if plan is None else self._deps.provider(family_name).collect(plan)
+        except Exception as exc:  # noqa: BLE001 - a target that cannot be cleaned now is retried later
+            log.warning("collecting %s revocations of %s failed: %s", family_name, target,
+                        exc.text if isinstance(exc, BrokerError) else type(exc).__name__)
+            return 0
+        finally:
+            leases.release(self._deps.store, _lease_name(family_name, target), held)
 
     def _failed(self, job: Job, grant: Grant, error: str) -> Job:
         failed = after_attempt(job, Attempt(False, None, error), self._deps.clock())
@@ -114,3 +175,14 @@ def state_of(job: Job) -> CloudRevocation:
         return CloudRevocation(False, f"revoking the credentials in the cloud failed after {job.attempts} attempts "
                                       f"(last error: {job.last_error}); they stop working at the grant's expiry")
     return CloudRevocation("pending", PENDING_DETAIL + (f" (last error: {job.last_error})" if job.last_error else ""))
+
+
+def _lease_name(family: str, target: str) -> str:
+    return f"revoke:{family}:{target}"
+
+
+def revoke_job(grant: Grant, event_seq: int, actor: str, now: datetime, *, kill_switch: bool = False) -> Job:
+    """The ``cloud_revoke`` job for ``grant``, to insert in the transaction that ends it."""
+    payload: dict[str, Any] = {"actor": actor, **({"kill_switch": True} if kill_switch else {})}
+    return new_job(CLOUD_REVOKE, grant.grant_id, grant_id=grant.grant_id, event_seq=event_seq,
+                   payload=payload, now=now)

@@ -25,6 +25,7 @@ from cloud_broker.service.ports import AuditEvent, ConsoleSession, GrantFilter
 from cloud_broker.service.review import QUEUE_LIMIT
 from cloud_broker.web.context import Console, console_of
 from cloud_broker.web.guard import Session
+from cloud_broker.web.render import when
 
 router = APIRouter()
 
@@ -57,7 +58,7 @@ class GrantView:
 
     target: Target
     fields: tuple[ScopeField, ...]
-    revocation_limit: str
+    revocation_note: str
 
     @property
     def first(self) -> ScopeField:
@@ -149,7 +150,8 @@ def show_grant(request: Request, session: ConsoleSession, grant_id: str, *, stat
     deps = console.broker.deps
     grant = review.grant
     family = deps.family(grant.family)
-    view = GrantView(target_of(deps, grant.family, grant.target), family.scope_fields, family.revocation_limit())
+    view = GrantView(target_of(deps, grant.family, grant.target), family.scope_fields,
+                     family.revocation_note(when(grant.expires_at)))
     return console.renderer.page(
         request, "grant.html", status=status, session=session, error=error, review=review,
         grant=grant, agent=deps.config.agent(grant.agent_id), coverage=coverage(review.decision), view=view,

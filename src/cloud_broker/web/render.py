@@ -26,8 +26,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 
 # AWS has no way to end an STS session early: revoking only stops the broker handing the
 # credentials out, and the page must not let an approver believe more than that.
-REVOKED = ("Revoked: the broker no longer hands these credentials out. Copies already read keep working "
-           "until {until} ({limit}).")
+REVOKED = "Revoked: the broker no longer hands these credentials out. {note}."
 
 # Fixed texts chosen by code after a POST: the redirect carries a key, never a message,
 # so the query string cannot be used to put words on the page.
@@ -39,7 +38,8 @@ FLASH = {
     "approve-failed": "Approved, but issuing the credentials failed; see the audit trail.",
     "denied": "The request was denied.",
     "commented": "Your comment was added to the audit trail.",
-    "revoked": REVOKED.format(until="they expire", limit="the cloud cannot revoke them"),
+    "revoked": REVOKED.format(note="Copies already read stop working when the cloud refuses them, at the latest "
+                                   "when they expire"),
     "signed-out": "You are signed out.",
 }
 
@@ -73,7 +73,7 @@ class Renderer:
         """Render ``template`` with what every page needs: where the console lives and who is signed in."""
         view = context.get("view")
         flash = flash_text(request.query_params.get("flash", ""), context.get("grant"),
-                           getattr(view, "revocation_limit", None))
+                           getattr(view, "revocation_note", None))
         body = self._env.get_template(template).render(
             base=base_path(request), session=session, flash=flash, error=context.pop("error", None), **context,
         )
@@ -100,12 +100,11 @@ def actions(grant: Grant) -> tuple[str, ...]:
     return next(iter(grant.scope.values()), ())
 
 
-def flash_text(key: str, grant: Grant | None, limit: str | None = None) -> str | None:
-    """The banner for ``key``. After a revoke it names the moment copies already read stop
-    working, taken from the grant on the page (never from the query string), and why (its
-    family's ``revocation_limit``)."""
-    if key == "revoked" and grant is not None and grant.expires_at is not None:
-        return REVOKED.format(until=when(grant.expires_at), limit=limit or "the cloud cannot revoke them")
+def flash_text(key: str, grant: Grant | None, note: str | None = None) -> str | None:
+    """The banner for ``key``. After a revoke it says what happens to copies already read: the
+    family's ``revocation_note`` for the grant on the page (never from the query string)."""
+    if key == "revoked" and grant is not None and note is not None:
+        return REVOKED.format(note=note)
     return FLASH.get(key)
 
 

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from cloud_broker.families.aws.catalogue import Catalogue
     from cloud_broker.families.aws.ceiling import Ceiling
     from cloud_broker.families.aws.provider import MintRequest
+    from cloud_broker.families.aws.revoker import AwsRevokePlan
     from cloud_broker.mcp.family import FamilyTools
     from cloud_broker.policy.budget import Budget
     from cloud_broker.policy.decision import Decision
@@ -89,6 +90,23 @@ class AwsFamily:
 
         return plan_mint(grant, config, self.catalogue)
 
+    def plan_revoke(self, grant: Grant, config: BrokerConfig, now: datetime, kill_switch: bool) -> AwsRevokePlan:
+        from dataclasses import replace
+
+        plan = self.plan_collect(config, grant.target, now)
+        return replace(plan, grant_id=grant.grant_id, session_expires_at=grant.expires_at, kill_switch=kill_switch)
+
+    def plan_collect(self, config: BrokerConfig, target: str, now: datetime) -> AwsRevokePlan:
+        from cloud_broker.errors import NotFound
+        from cloud_broker.families.aws import lookups
+        from cloud_broker.families.aws.revoker import AwsRevokePlan
+
+        account = lookups.account(config, target)
+        if account is None:
+            raise NotFound(f"AWS account {target} is no longer enrolled; its role cannot be reached",
+                           code="NO_ENROLMENT")
+        return AwsRevokePlan(target, account.role_arn, account.external_id, now)
+
     # --- the HTTP API (api.family.WireFamily) ---------------------------------------------
 
     def wire(self) -> FamilyWire:
@@ -103,8 +121,9 @@ class AwsFamily:
 
         return TOOLS
 
-    def revocation_limit(self) -> str:
-        return "AWS cannot cut an STS session short"
+    def revocation_note(self, until: str) -> str:
+        return (f"AWS refuses copies already read as soon as the broker has written a Deny for this session on the "
+                f"role; should IAM be unreachable, the session policy still ends them at {until}")
 
     # --- broker.yaml (config.family.ConfigFamily) ----------------------------------------
 

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cloud_broker.errors import ProviderError
+from cloud_broker.families.aws.revoker import AwsRevokePlan, RoleRevoker
 from cloud_broker.providers.base import IssuedCredential, RevokeResult
-
-if TYPE_CHECKING:
-    from cloud_broker.domain.grants import Grant
 
 # botocore's "standard" retry mode retries throttling and transient errors with exponential
 # backoff and jitter; we rely on it rather than on a loop of our own.
@@ -51,6 +49,7 @@ class AwsStsProvider:
 
         _silence_sdk_debug_logs()
         session = session or boto3.Session()
+        self._session, self._region, self._endpoint_url, self._max_attempts = session, region, endpoint_url, max_attempts
         self._sts = session.client(
             "sts",
             region_name=region,
@@ -59,6 +58,7 @@ class AwsStsProvider:
                 retries={"mode": "standard", "total_max_attempts": max_attempts}, connect_timeout=5, read_timeout=15
             ),
         )
+        self._revoker = RoleRevoker(self._sts, self._client)
 
     def mint(self, request: MintRequest) -> IssuedCredential:
         params: dict[str, Any] = {
@@ -84,18 +84,30 @@ class AwsStsProvider:
             cloud_expires_at=creds["Expiration"],
         )
 
-    def revoke(self, grant: Grant) -> RevokeResult:
-        assert grant.expires_at is not None
-        expires_at = grant.expires_at
-        # STS sessions cannot be revoked through STS. What bounds them is the aws:CurrentTime
-        # condition written into the session policy at mint time.
-        return RevokeResult(
-            revoked_in_cloud=False,
-            detail=(
-                "STS credentials cannot be revoked through STS; the broker no longer hands them out, "
-                f"and AWS refuses them after {expires_at.strftime('%Y-%m-%dT%H:%M:%SZ')} (session policy time bound)"
-            ),
-        )
+    def revoke(self, plan: AwsRevokePlan) -> RevokeResult:
+        """Deny the grant's session in the role's revocation policy (``families.aws.revoker``)."""
+        try:
+            return self._revoker.revoke(plan)
+        except ValueError as exc:  # the role's own inline policies leave no room
+            raise ProviderError(f"cannot revoke in AWS: {exc}", code="AWS_REVOCATION_POLICY_FULL") from None
+        except Exception as exc:  # noqa: BLE001 - every SDK failure is translated here, once
+            raise _translate(exc, "revoking in IAM") from None
+
+    def collect(self, plan: AwsRevokePlan) -> int:
+        try:
+            return self._revoker.collect(plan)
+        except Exception as exc:  # noqa: BLE001 - as above
+            raise _translate(exc, "cleaning the revocation policy") from None
+
+    def _client(self, service: str, credentials: dict[str, Any]) -> Any:
+        from botocore.config import Config
+
+        return self._session.client(
+            service, region_name=self._region, endpoint_url=self._endpoint_url,
+            aws_access_key_id=credentials["AccessKeyId"], aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+            config=Config(retries={"mode": "standard", "total_max_attempts": self._max_attempts},
+                          connect_timeout=5, read_timeout=15))
 
 
 def _silence_sdk_debug_logs() -> None:
@@ -107,7 +119,7 @@ def _silence_sdk_debug_logs() -> None:
             logger.setLevel(logging.WARNING)
 
 
-def _translate(exc: Exception) -> ProviderError:
+def _translate(exc: Exception, doing: str = "STS AssumeRole") -> ProviderError:
     """Map a boto3/botocore failure to our error, keeping AWS's code and message (which hold no
     secret) and dropping the exception chain, whose request context could."""
     from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
@@ -117,12 +129,12 @@ def _translate(exc: Exception) -> ProviderError:
         code = str(error.get("Code", "Unknown"))
         message = str(error.get("Message", ""))
         return ProviderError(
-            f"STS AssumeRole failed: {code}: {message}".rstrip(": "),
+            f"{doing} failed: {code}: {message}".rstrip(": "),
             code=f"AWS_{code.upper()}",
             retryable=code in _THROTTLING,
         )
     if isinstance(exc, NoCredentialsError):
-        return ProviderError("the broker has no AWS credentials to call STS with", code="AWS_NO_CREDENTIALS")
+        return ProviderError(f"the broker has no AWS credentials ({doing})", code="AWS_NO_CREDENTIALS")
     if isinstance(exc, BotoCoreError):
-        return ProviderError(f"STS AssumeRole failed: {type(exc).__name__}", code="AWS_UNREACHABLE", retryable=True)
-    return ProviderError(f"STS AssumeRole failed: {type(exc).__name__}", code="AWS_ERROR")
+        return ProviderError(f"{doing} failed: {type(exc).__name__}", code="AWS_UNREACHABLE", retryable=True)
+    return ProviderError(f"{doing} failed: {type(exc).__name__}", code="AWS_ERROR")

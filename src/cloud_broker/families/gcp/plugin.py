@@ -109,8 +109,15 @@ class GcpFamily:
 
         return plan_mint(grant, config, self.catalogue, now)
 
-    def revocation_limit(self) -> str:
-        return "Google access tokens cannot be revoked (disabling the ceiling's service account cuts them all off)"
+    def plan_revoke(self, grant: Grant, config: BrokerConfig, now: datetime, kill_switch: bool) -> Grant:
+        return grant
+
+    def plan_collect(self, config: BrokerConfig, target: str, now: datetime) -> None:
+        return None
+
+    def revocation_note(self, until: str) -> str:
+        return (f"Copies already read keep working until {until}: Google access tokens cannot be revoked (the "
+                "operator's kill switch disables the ceiling's service account, cutting them all off)")
 
     # --- the HTTP API and the MCP tools ----------------------------------------------------
 

@@ -73,6 +73,9 @@ class GcpProvider:
         return IssuedCredential(values={"access_token": credentials.token},
                                 cloud_expires_at=_aware(credentials.expiry))
 
+    def collect(self, plan: Any) -> int:
+        return 0  # nothing is written in Google to revoke a grant, so nothing to clean
+
     def revoke(self, grant: Grant) -> RevokeResult:
         until = grant.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ") if grant.expires_at else "its expiry"
         return RevokeResult(

@@ -1,0 +1,174 @@
+"""Revoked means revoked in AWS: release, an approver's revocation and the kill switch make the
+emulator (IAM enforced, role policies evaluated on every call) refuse exactly the revoked
+sessions at once, while other grants' sessions on the same role keep working; the collector
+later removes what is no longer needed, and a full role falls back to a blanket statement that
+says so."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from cloud_broker.families.aws.revocation_policy import (
+    POLICY_NAME,
+    REVOKER_ACTIONS,
+    REVOKER_SESSION,
+    ROLE_POLICY_SIZE_LIMIT,
+)
+from cloud_broker.service.kill_switch import Selection
+
+from .conftest import BrokerUnderTest, s3_client
+
+
+def _grant(bt: BrokerUnderTest, agent_id: str | None = None, run_id: str | None = None) -> tuple[str, dict[str, str]]:
+    overrides = {k: v for k, v in (("agent_id", agent_id), ("run_id", run_id)) if v}
+    reply = bt.client.post("/aws/grants", json=bt.grant_body(**overrides), headers=bt.headers())
+    assert reply.json()["status"] == "active", reply.text
+    grant_id = reply.json()["grant_id"]
+    creds = bt.client.post(f"/aws/grants/{grant_id}/credentials",
+                           params={"agent_id": overrides.get("agent_id", bt.agent_id)}, headers=bt.headers())
+    return grant_id, creds.json()["credentials"]
+
+
+def _reads(bt: BrokerUnderTest, creds: dict[str, str]) -> bool:
+    try:
+        s3_client(bt, creds).get_object(Bucket="reports", Key="today.csv")
+    except ClientError as refused:
+        assert refused.response["Error"]["Code"] == "AccessDenied"
+        return False
+    return True
+
+
+def _revoker_iam(bt: BrokerUnderTest) -> Any:
+    """IAM as the broker's revoker session: what the tests may inspect and pad on the role."""
+    source = boto3.Session(aws_access_key_id=bt.emulator.source_access_key_id,
+                           aws_secret_access_key=bt.emulator.source_secret_access_key, region_name="us-east-1")
+    creds = source.client("sts", endpoint_url=bt.emulator.endpoint_url).assume_role(
+        RoleArn=bt.emulator.role_arn, RoleSessionName=REVOKER_SESSION)["Credentials"]
+    return boto3.client("iam", endpoint_url=bt.emulator.endpoint_url, region_name="us-east-1",
+                        aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+                        aws_session_token=creds["SessionToken"])
+
+
+def _statements(bt: BrokerUnderTest) -> list[dict[str, Any]]:
+    iam = _revoker_iam(bt)
+    if POLICY_NAME not in iam.list_role_policies(RoleName="cloud-broker-agent")["PolicyNames"]:
+        return []
+    document = iam.get_role_policy(RoleName="cloud-broker-agent", PolicyName=POLICY_NAME)["PolicyDocument"]
+    return list(document["Statement"])
+
+
+def test_a_release_is_refused_by_aws_at_once_and_other_sessions_keep_working(bt: BrokerUnderTest) -> None:
+    released_id, released = _grant(bt)
+    kept_id, kept = _grant(bt)
+    assert _reads(bt, released) and _reads(bt, kept)
+
+    reply = bt.client.post(f"/aws/grants/{released_id}/release", params={"agent_id": bt.agent_id},
+                           headers=bt.headers()).json()
+    assert reply["revoked_in_cloud"] is True and f"cb-{released_id}" in reply["cloud_revocation"]
+    assert not _reads(bt, released)  # the very next call with the released credentials
+    assert _reads(bt, kept)
+    [statement] = _statements(bt)
+    assert statement["Effect"] == "Deny" and statement["Condition"]["StringLike"]["aws:userid"].endswith(
+        f":cb-{released_id}")
+    with bt.broker.deps.store.unit_of_work() as uow:
+        trail = [(e.event, e.detail.get("revoked_in_cloud")) for e in uow.list_audit(grant_id=released_id)]
+    assert ("grant.cloud_revocation", True) in trail
+
+
+def test_the_collector_removes_a_statement_once_its_session_has_expired(bt: BrokerUnderTest) -> None:
+    grant_id, creds = _grant(bt)
+    bt.broker.approvals.revoke(grant_id, "alice", "done with it")
+    assert len(_statements(bt)) == 1 and not _reads(bt, creds)
+
+    assert bt.broker.sweeper.sweep(collect=True)["collected"] == 0  # its session is still live: kept
+    assert len(_statements(bt)) == 1
+    bt.clock.offset += timedelta(seconds=900) + timedelta(minutes=6)  # past expiry and clock skew
+    assert bt.broker.sweeper.sweep(collect=True)["collected"] == 1
+    assert _statements(bt) == []  # the policy is gone, not left empty
+
+
+def test_revoking_twice_writes_one_statement(bt: BrokerUnderTest) -> None:
+    grant_id, _ = _grant(bt)
+    bt.broker.approvals.revoke(grant_id, "alice", "incident")
+    job = bt.broker.revocations.enqueue  # a second job for the same grant, as a retry after a crash would make
+    with bt.broker.deps.store.unit_of_work() as uow:
+        grant = uow.get_grant(grant_id)
+        again = job(uow, grant, 10_000, "system:test")
+    bt.broker.revocations.run_now(again)
+    assert len(_statements(bt)) == 1
+
+
+def test_the_kill_switch_stops_every_grant_of_an_agent_and_no_other(bt: BrokerUnderTest) -> None:
+    first_id, first = _grant(bt)
+    second_id, second = _grant(bt)
+    other_id, other = _grant(bt, agent_id=bt.other_agent_id)
+    pending = bt.client.post("/aws/grants", json=bt.grant_body(actions=["s3:PutObject"]), headers=bt.headers()).json()
+    stopped = bt.broker.kill_switch.pull(Selection(agent_id=bt.agent_id), "operator:root", "agent misbehaving")
+    assert {s.grant.grant_id: s.grant.status.value for s in stopped} == {
+        first_id: "revoked", second_id: "revoked", pending["grant_id"]: "denied"}
+    for item in stopped:
+        if item.job is not None:
+            bt.broker.revocations.run_now(item.job)
+    assert not _reads(bt, first) and not _reads(bt, second) and _reads(bt, other)
+    assert bt.broker.revocations.state(other_id) is None
+
+
+def test_the_kill_switch_needs_exactly_one_selector_and_a_reason(bt: BrokerUnderTest) -> None:
+    from cloud_broker.errors import InvalidInput
+
+    for selection, reason in ((Selection(), "x"), (Selection(agent_id="a", team="t"), "x"),
+                              (Selection(team="data"), " ")):
+        with pytest.raises(InvalidInput):
+            bt.broker.kill_switch.pull(selection, "operator:root", reason)
+
+
+@pytest.fixture
+def padded_role(bt: BrokerUnderTest) -> Iterator[int]:
+    """Another inline policy on the role, leaving room for two revocation statements only."""
+    iam = _revoker_iam(bt)
+    role = "cloud-broker-agent"
+    others = sum(len(json.dumps(iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"],
+                                separators=(",", ":")))
+                 for name in iam.list_role_policies(RoleName=role)["PolicyNames"] if name != POLICY_NAME)
+    room = 600  # a document of two statements (~260 characters each), not three
+    filler = ROLE_POLICY_SIZE_LIMIT - others - room - len(json.dumps(_padding(""), separators=(",", ":")))
+    iam.put_role_policy(RoleName="cloud-broker-agent", PolicyName="padding",
+                        PolicyDocument=json.dumps(_padding("x" * filler)))
+    try:
+        yield room
+    finally:
+        iam.delete_role_policy(RoleName="cloud-broker-agent", PolicyName="padding")
+
+
+def _padding(sid_tail: str) -> dict[str, Any]:
+    return {"Version": "2012-10-17", "Statement": [
+        {"Sid": "Pad" + sid_tail, "Effect": "Allow", "Action": list(REVOKER_ACTIONS[:1]), "Resource": "*"}]}
+
+
+def test_a_full_role_falls_back_to_one_statement_and_every_reply_says_so(bt: BrokerUnderTest, padded_role: int) -> None:
+    grants = [_grant(bt) for _ in range(4)]
+    live_id, live = grants[3]
+    for grant_id, _ in grants[:2]:
+        assert bt.broker.approvals.revoke(grant_id, "alice", "incident").status.value == "revoked"
+        assert bt.broker.revocations.state(grant_id).revoked_in_cloud is True  # type: ignore[union-attr]
+    bt.broker.approvals.revoke(grants[2][0], "alice", "incident")
+    state = bt.broker.revocations.state(grants[2][0])
+    assert state is not None and state.revoked_in_cloud is True
+    assert "every broker session on this role issued before" in state.detail and "other grants'" in state.detail
+    [blanket] = _statements(bt)
+    assert blanket["Condition"]["StringLike"]["aws:userid"].endswith(":cb-*")
+    assert not any(_reads(bt, creds) for _, creds in grants)  # the live grant too: the price of the fallback
+    with bt.broker.deps.store.unit_of_work() as uow:
+        events = [e.event for e in uow.list_audit(grant_id=live_id)]
+    assert "grant.cloud_revoked_collaterally" in events  # its trail says why its credentials stopped working
+    time.sleep(1.1)  # the bound is the next whole second (IAM compares whole seconds)
+    _, fresh = _grant(bt)
+    assert _reads(bt, fresh)  # sessions issued after the fallback are not touched
