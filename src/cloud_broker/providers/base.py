@@ -5,10 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
-
-if TYPE_CHECKING:
-    from cloud_broker.domain.grants import Grant
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -46,6 +43,9 @@ class Provider(Protocol):
         says. Raises ProviderError."""
         ...
 
-    def revoke(self, grant: Grant) -> RevokeResult:
-        """Stop the grant's credentials working as far as the cloud allows, and say how far that was."""
+    def revoke(self, plan: Any) -> RevokeResult:
+        """Stop the credentials ``plan`` (the family's ``plan_revoke``) names working as far as the
+        cloud allows, and say truthfully how far that was: ``revoked_in_cloud`` only when the
+        cloud now refuses them, and ``detail`` says what else the act cut off or left working.
+        Raises ProviderError (retried by the job) when the cloud call itself fails."""
         ...

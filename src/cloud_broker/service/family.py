@@ -91,6 +91,15 @@ class ServiceFamily(Protocol):
         (its target left the file, its window passed)."""
         ...
 
+    def plan_revoke(self, grant: Grant, config: BrokerConfig, now: datetime, kill_switch: bool) -> Any:
+        """The family's provider call that ends ``grant`` in the cloud, asked at ``now``: what to
+        revoke and how far to go. ``kill_switch`` is an operator's choice to cut off more than
+        this grant where the cloud can only stop credentials wholesale (GCP: disable the
+        ceiling's service account, ending every grant minted as it); a family whose cloud has
+        nothing wider ignores it. Raises a ``BrokerError`` when the plan cannot be made (the
+        job records it and retries)."""
+        ...
+
     def revocation_limit(self) -> str:
         """Why copies of a revoked grant's credentials already read keep working until they expire
         ("AWS cannot cut an STS session short"), for the console and the cards."""

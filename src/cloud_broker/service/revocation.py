@@ -82,7 +82,9 @@ class Revocations:
         try:
             if grant.expires_at is None:
                 raise ValueError("a grant without an expiry never held credentials")
-            result = self._deps.provider(grant.family).revoke(grant)
+            plan = self._deps.family(grant.family).plan_revoke(grant, self._deps.config, self._deps.clock(),
+                                                                kill_switch=bool(job.payload.get("kill_switch")))
+            result = self._deps.provider(grant.family).revoke(plan)
         except BrokerError as exc:
             return self._failed(job, grant, exc.text)
         except Exception as exc:  # noqa: BLE001 - whatever broke, it is recorded, retried and audited

@@ -89,6 +89,10 @@ class AwsFamily:
 
         return plan_mint(grant, config, self.catalogue)
 
+    def plan_revoke(self, grant: Grant, config: BrokerConfig, now: datetime, kill_switch: bool) -> Grant:
+        """The grant itself: what AWS can do about an STS session does not depend on the plan yet."""
+        return grant
+
     # --- the HTTP API (api.family.WireFamily) ---------------------------------------------
 
     def wire(self) -> FamilyWire:

@@ -84,7 +84,8 @@ class AwsStsProvider:
             cloud_expires_at=creds["Expiration"],
         )
 
-    def revoke(self, grant: Grant) -> RevokeResult:
+    def revoke(self, plan: Grant) -> RevokeResult:
+        grant = plan
         assert grant.expires_at is not None
         expires_at = grant.expires_at
         # STS sessions cannot be revoked through STS. What bounds them is the aws:CurrentTime

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from cloud_broker.families.gcp.catalogue import GcpCatalogue
     from cloud_broker.families.gcp.ceiling import GcpCeiling
     from cloud_broker.families.gcp.minting import GcpMintPlan
+    from cloud_broker.families.gcp.revoking import GcpRevokePlan
     from cloud_broker.mcp.family import FamilyTools
     from cloud_broker.policy.budget import Budget
     from cloud_broker.policy.decision import Decision
@@ -108,6 +109,11 @@ class GcpFamily:
         from cloud_broker.families.gcp.minting import plan_mint
 
         return plan_mint(grant, config, self.catalogue, now)
+
+    def plan_revoke(self, grant: Grant, config: BrokerConfig, now: datetime, kill_switch: bool) -> GcpRevokePlan:
+        from cloud_broker.families.gcp.revoking import plan_revoke
+
+        return plan_revoke(grant, config, kill_switch)
 
     def revocation_limit(self) -> str:
         return "Google access tokens cannot be revoked (disabling the ceiling's service account cuts them all off)"
