@@ -113,8 +113,9 @@ def cloud_providers(settings: Settings) -> dict[str, Provider]:
 
 
 def gcp_provider(settings: Settings) -> Provider:
-    """Impersonation through Application Default Credentials, or, in a sandbox state dir, as the
-    broker of the GCP double (its token, and a transport that reaches only the double)."""
+    """Impersonation (and the kill switch's IAM call) through Application Default Credentials, or,
+    in a sandbox state dir, as the broker of the GCP double (its token, and transports that reach
+    only the double)."""
     from cloud_broker.families.gcp.provider import GcpProvider
 
     sandbox = settings.state_dir / "gcp" / "sandbox.json"
@@ -122,12 +123,13 @@ def gcp_provider(settings: Settings) -> Provider:
         return GcpProvider()
     import google.oauth2.credentials
 
-    from cloud_broker.sandbox.gcp import sandbox_auth_request
+    from cloud_broker.sandbox.gcp import sandbox_auth_request, sandbox_authorized_session
 
     details = json.loads(sandbox.read_text(encoding="utf-8"))
     base_url, token = str(details["base_url"]), str(details["source_token"])
     return GcpProvider(source=lambda: google.oauth2.credentials.Credentials(token=token),
-                       request=lambda: sandbox_auth_request(base_url))
+                       request=lambda: sandbox_auth_request(base_url),
+                       session=lambda credentials: sandbox_authorized_session(credentials, base_url))
 
 
 def aws_provider(settings: Settings) -> Provider:

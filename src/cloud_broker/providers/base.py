@@ -47,8 +47,10 @@ class Provider(Protocol):
         ...
 
     def revoke(self, plan: Any) -> RevokeResult:
-        """Stop the credentials ``plan`` (the family's ``plan_revoke``) names working, as far as the
-        cloud allows, and say how far that was. Raises ProviderError."""
+        """Stop the credentials ``plan`` (the family's ``plan_revoke``) names working as far as the
+        cloud allows, and say truthfully how far that was: ``revoked_in_cloud`` only when the
+        cloud now refuses them, and ``detail`` says what else the act cut off or left working.
+        Raises ProviderError (retried by the job) when the cloud call itself fails."""
         ...
 
     def collect(self, plan: Any) -> int:

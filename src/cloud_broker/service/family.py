@@ -92,9 +92,12 @@ class ServiceFamily(Protocol):
         ...
 
     def plan_revoke(self, grant: Grant, config: BrokerConfig, now: datetime, kill_switch: bool) -> Any:
-        """What the family's provider must do to make the cloud refuse ``grant``'s credentials
-        (``Provider.revoke``). ``kill_switch``: an operator's emergency stop, which may go
-        further than the one grant where the cloud cannot do less (the provider says so)."""
+        """The family's provider call that ends ``grant`` in the cloud, asked at ``now``: what to
+        revoke and how far to go. ``kill_switch`` is an operator's choice to cut off more than
+        this grant where the cloud can only stop credentials wholesale (GCP: disable the
+        ceiling's service account, ending every grant minted as it); a family whose cloud has
+        nothing wider ignores it. Raises a ``BrokerError`` when the plan cannot be made (the
+        job records it and retries)."""
         ...
 
     def plan_collect(self, config: BrokerConfig, target: str, now: datetime) -> Any:

@@ -18,6 +18,7 @@ from cloud_broker.families.gcp.decide import enforcement
 from cloud_broker.families.gcp.minting import GcpMintPlan
 from cloud_broker.families.gcp.provider import GcpProvider
 from cloud_broker.families.gcp.request import GcpAccessRequest
+from cloud_broker.families.gcp.revoking import GcpRevokePlan
 from cloud_broker.sandbox.gcp import GcpDouble, sandbox_auth_request, start_gcp_double
 
 REPORTS = "projects/_/buckets/reports"
@@ -98,10 +99,12 @@ def test_release_is_truthful_google_tokens_cannot_be_revoked(gcp: GcpDouble) -> 
                   scope={"permissions": ("storage.objects.get",), "resources": (REPORTS,)}, ttl=timedelta(minutes=15),
                   status=GrantStatus.REVOKED, decision="auto_approve", created_at=now, updated_at=now,
                   expires_at=now + timedelta(minutes=15))
-    result = provider(gcp).revoke(grant)
+    plan = GcpRevokePlan(grant.grant_id, grant.target, grant.team, gcp.service_account,
+                         now + timedelta(minutes=15), kill_switch=False)
+    result = provider(gcp).revoke(plan)
     assert result.revoked_in_cloud is False
-    assert "cannot be revoked" in result.detail and "2030-01-01T00:15:00Z" in result.detail
-    assert "disable the ceiling's service account" in result.detail
+    assert "cannot revoke a single access token" in result.detail and "2030-01-01T00:15:00Z" in result.detail
+    assert f"kill switch stops it now by disabling {gcp.service_account}" in result.detail
 
 
 def test_a_deferred_mint_gets_only_what_is_left_of_the_approved_window(gcp: GcpDouble) -> None:

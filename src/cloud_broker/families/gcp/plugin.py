@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from cloud_broker.families.gcp.catalogue import GcpCatalogue
     from cloud_broker.families.gcp.ceiling import GcpCeiling
     from cloud_broker.families.gcp.minting import GcpMintPlan
+    from cloud_broker.families.gcp.revoking import GcpRevokePlan
     from cloud_broker.mcp.family import FamilyTools
     from cloud_broker.policy.budget import Budget
     from cloud_broker.policy.decision import Decision
@@ -109,11 +110,13 @@ class GcpFamily:
 
         return plan_mint(grant, config, self.catalogue, now)
 
-    def plan_revoke(self, grant: Grant, config: BrokerConfig, now: datetime, kill_switch: bool) -> Grant:
-        return grant
+    def plan_revoke(self, grant: Grant, config: BrokerConfig, now: datetime, kill_switch: bool) -> GcpRevokePlan:
+        from cloud_broker.families.gcp.revoking import plan_revoke
+
+        return plan_revoke(grant, config, kill_switch)
 
     def plan_collect(self, config: BrokerConfig, target: str, now: datetime) -> None:
-        return None
+        return None  # nothing is written in Google to revoke one grant, so nothing to clean
 
     def revocation_note(self, until: str) -> str:
         return (f"Copies already read keep working until {until}: Google access tokens cannot be revoked (the "

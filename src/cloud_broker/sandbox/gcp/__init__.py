@@ -1,9 +1,10 @@
 """A local double of the Google APIs the broker's GCP family uses, enforcing what Google enforces.
 
 No emulator enforces IAM or Credential Access Boundaries, so this package is one: a
-single HTTP server on 127.0.0.1 serving IAM Credentials ``generateAccessToken``, STS token
-exchange for downscoping, and the Cloud Storage JSON API subset of everyday work, over a
-seeded project (:mod:`.seed`). Real clients -- ``google-auth``'s
+single HTTP server on 127.0.0.1 serving IAM Credentials ``generateAccessToken``, IAM's
+service-account ``disable`` and ``enable`` (the kill switch: a disabled account's tokens are
+refused everywhere), STS token exchange for downscoping, and the Cloud Storage JSON API
+subset of everyday work, over a seeded project (:mod:`.seed`). Real clients -- ``google-auth``'s
 ``impersonated_credentials`` and ``downscoped``, ``google-cloud-storage`` -- reach it
 unmodified, through their endpoint options or the routing session of :mod:`.transport`.
 
@@ -31,9 +32,10 @@ Usage::
         client.bucket("reports").blob("today.csv").download_as_bytes()
 
 Where the double is narrower than Google is said in each module: :mod:`.iam_credentials`,
+:mod:`.iam_admin`, :mod:`.service_accounts`,
 :mod:`.sts`, :mod:`.boundary`, :mod:`.conditions`, :mod:`.storage_api`,
 :mod:`.storage_uploads`, :mod:`.iam_policy`, :mod:`.roles`, :mod:`.scopes`, :mod:`.tokens`,
-:mod:`.bucket_store`. In short: three APIs and only the methods listed; predefined roles
+:mod:`.bucket_store`. In short: four APIs and only the methods listed; predefined roles
 from a small table; no conditional bindings, deny policies or groups; one organisation
 policy (the 12-hour lifetime extension); OAuth scopes checked coarsely; conditions over
 ``resource.name``/``type``/``service`` and the list prefix only.

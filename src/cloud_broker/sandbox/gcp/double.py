@@ -2,8 +2,8 @@
 
 The AWS sandbox has moto; Google has no emulator that enforces IAM or Credential Access
 Boundaries, so the GCP sandbox is a double of its own: IAM Credentials
-``generateAccessToken``, STS token exchange (downscoping) and a Cloud Storage JSON API
-subset, served by one uvicorn server on 127.0.0.1 over a seeded world (see
+``generateAccessToken``, IAM service-account ``disable``/``enable``, STS token exchange
+(downscoping) and a Cloud Storage JSON API subset, served by one uvicorn server on 127.0.0.1 over a seeded world (see
 :mod:`~cloud_broker.sandbox.gcp.seed`). It holds no process-wide state: several doubles
 may run in one process, each with its own tokens and objects.
 """
@@ -29,8 +29,8 @@ class GcpDouble:
     """A running, seeded double. Stop it (or use ``with``) to free the port.
 
     ``broker_source_token`` is the broker's own access token (principal
-    ``broker_principal``, allowed to impersonate ``service_account``); it is fake but
-    kept out of ``repr`` like a real one.
+    ``broker_principal``, allowed to impersonate ``service_account`` and to disable or enable
+    it); it is fake but kept out of ``repr`` like a real one.
     """
 
     base_url: str
@@ -54,6 +54,11 @@ class GcpDouble:
     def gcs_endpoint_url(self) -> str:
         """For ``storage.Client(client_options={"api_endpoint": ...})``."""
         return self.base_url
+
+    def service_account_method_url(self, method: str, service_account: str | None = None) -> str:
+        """IAM's ``:disable`` or ``:enable`` on an account (the agent account by default), on the double."""
+        email = service_account or self.service_account
+        return f"{self.base_url}/v1/projects/-/serviceAccounts/{email}:{method}"
 
     def generate_access_token_url(self, service_account: str | None = None) -> str:
         """For ``impersonated_credentials.Credentials(iam_endpoint_override=...)`` (the agent account by default)."""

@@ -40,6 +40,11 @@ def iam_permission_denied(permission: str) -> IamError:
     return IamError(403, "PERMISSION_DENIED", f"Permission '{permission}' denied on resource (or it may not exist).")
 
 
+def iam_account_disabled() -> IamError:
+    """What IAM Credentials answers when asked for a token of a disabled service account."""
+    return IamError(400, "FAILED_PRECONDITION", "Precondition check failed.")
+
+
 def iam_invalid_argument(message: str) -> IamError:
     return IamError(400, "INVALID_ARGUMENT", message)
 

@@ -9,7 +9,13 @@ unknown, expired or downscoped caller token; 403 for a caller token without the
 delegate; 403 ``PERMISSION_DENIED`` unless the caller holds
 ``iam.serviceAccounts.getAccessToken`` on the target (``implicitDelegation`` on each
 delegate); 404 for an account that does not exist once the caller could see it; 400
-for a lifetime over 3600 s, or over 43200 s with the lifetime-extension policy.
+``FAILED_PRECONDITION`` for a disabled target or delegate; 400 for a lifetime over 3600 s,
+or over 43200 s with the lifetime-extension policy.
+
+Google documents only that, once an account is disabled, "requests for new access tokens
+will fail"; the double answers 400 ``FAILED_PRECONDITION`` "Precondition check failed.",
+the answer reported for impersonating a disabled account. A caller should not rely on the
+wording, only on the refusal.
 
 Narrower than Google: only ``generateAccessToken`` (no ``generateIdToken``, ``signBlob``,
 ``signJwt``), only the ``-`` project wildcard, accounts named by email (not unique id),
@@ -29,7 +35,7 @@ from starlette.responses import JSONResponse, Response
 
 from cloud_broker.sandbox.gcp import scopes
 from cloud_broker.sandbox.gcp.authorization import authorize_impersonation
-from cloud_broker.sandbox.gcp.errors import IamError, iam_invalid_argument, iam_unauthenticated
+from cloud_broker.sandbox.gcp.errors import IamError, iam_account_disabled, iam_invalid_argument, iam_unauthenticated
 from cloud_broker.sandbox.gcp.tokens import AccessToken
 from cloud_broker.sandbox.gcp.world import World
 
@@ -62,6 +68,8 @@ async def _generate(request: Request, world: World) -> Response:
     for account in (*delegates, target):
         if account not in world.service_accounts:
             raise IamError(404, "NOT_FOUND", f"Not found; Gaia id not found for email {account}")
+        if world.service_accounts.is_disabled(account):
+            raise iam_account_disabled()
     if lifetime > world.max_lifetime_seconds:
         raise iam_invalid_argument(f"The lifetime requested exceeds the maximum of {world.max_lifetime_seconds}s "
                                    "allowed for this service account.")

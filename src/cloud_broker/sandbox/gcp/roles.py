@@ -56,6 +56,18 @@ ROLES: dict[str, frozenset[str]] = {
     | _MULTIPART,
     "roles/storage.legacyObjectReader": frozenset({"storage.objects.get"}),
     "roles/storage.admin": frozenset(_OBJECT_ADMIN | _BUCKET_ADMIN),
+    # Holds far more at Google (keys, creation, IAM policies); these are what the double serves
+    # or tells apart. The role Google's "Disable and enable service accounts" page asks for.
+    "roles/iam.serviceAccountAdmin": frozenset(
+        {
+            "iam.serviceAccounts.disable",
+            "iam.serviceAccounts.enable",
+            "iam.serviceAccounts.get",
+            "iam.serviceAccounts.getIamPolicy",
+            "iam.serviceAccounts.list",
+            "iam.serviceAccounts.setIamPolicy",
+        }
+    ),
     "roles/iam.serviceAccountTokenCreator": frozenset(
         {
             "iam.serviceAccounts.getAccessToken",

@@ -2,8 +2,10 @@
 
 - project ``cloud-broker-sandbox`` (number ``424242424242``);
 - the broker, ``broker@<project>.iam.gserviceaccount.com``, known by a static access token
-  (``cloud-platform`` scope, never expires) and granted
-  ``roles/iam.serviceAccountTokenCreator`` on the agent account only;
+  (``cloud-platform`` scope, never expires) and granted, on the agent account only,
+  ``roles/iam.serviceAccountTokenCreator`` (to mint) and ``roles/iam.serviceAccountAdmin`` (to
+  disable it, the kill switch; in production a custom role holding only
+  ``iam.serviceAccounts.disable`` is narrower, and the double has no custom roles);
 - the agent account, ``agent@<project>.iam.gserviceaccount.com``, that may read and write
   ``reports`` (holding ``today.csv``) and ``finance`` (holding ``q3.csv``) -- the access
   boundary, not IAM, is what narrows a grant -- and may only read ``archive`` (holding
@@ -39,9 +41,9 @@ def seed_world(clock: Clock, *, lifetime_extension: bool = False) -> tuple[World
     """A new world as described above, and the broker's static source token."""
     world = World(PROJECT_ID, PROJECT_NUMBER, clock, lifetime_extension=lifetime_extension)
     broker, agent = service_account_email("broker"), service_account_email("agent")
-    world.service_accounts |= {broker, agent}
-    world.policies.grant(world.service_account_resource(agent), "roles/iam.serviceAccountTokenCreator",
-                         service_account_member(broker))
+    world.service_accounts.add(broker, agent)
+    for role in ("roles/iam.serviceAccountTokenCreator", "roles/iam.serviceAccountAdmin"):
+        world.policies.grant(world.service_account_resource(agent), role, service_account_member(broker))
     for bucket, key, body, roles in (
         (REPORTS_BUCKET, REPORTS_KEY, REPORTS_CSV, _READ_WRITE),
         (FINANCE_BUCKET, FINANCE_KEY, FINANCE_CSV, _READ_WRITE),

@@ -5,14 +5,23 @@ OAuth scopes and its expiry on every call. The double keeps the same record, plu
 access boundary of a downscoped token. Tokens are random (``ya29.`` like Google's, so
 logs and redaction treat them alike) and are never written to logs or error messages.
 
-Narrower than Google: tokens cannot be revoked or introspected (no ``tokeninfo``), and
-a token's scopes are checked only coarsely (see :mod:`~cloud_broker.sandbox.gcp.scopes`).
+A token whose principal is a disabled service account is refused wherever it is used, as an
+unknown one is (Cloud Storage and IAM Credentials answer 401, STS ``invalid_grant``): Google
+documents that such tokens "are rejected", impersonated and downscoped ones alike, since a
+downscoped token belongs to the same account. Re-enabling the account makes its unexpired
+tokens work again, as Google documents (see :mod:`~cloud_broker.sandbox.gcp.service_accounts`).
+
+Narrower than Google: a single token cannot be revoked (Google's OAuth ``revoke`` endpoint
+is not served) or introspected (no ``tokeninfo``), and a token's scopes are checked only
+coarsely (see :mod:`~cloud_broker.sandbox.gcp.scopes`). Google does not document the status
+it answers to a disabled account's token; the double answers as to any rejected token.
 """
 
 from __future__ import annotations
 
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -39,10 +48,12 @@ class AccessToken:
 
 
 class TokenRegistry:
-    """Issues tokens and resolves them, against the double's clock. Thread-safe."""
+    """Issues tokens and resolves them, against the double's clock and the accounts' state.
+    Thread-safe. ``disabled`` says whether a principal is a disabled service account."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, disabled: Callable[[str], bool] = lambda principal: False) -> None:
         self._clock = clock
+        self._disabled = disabled
         self._tokens: dict[str, AccessToken] = {}
         self._lock = threading.Lock()
 
@@ -54,10 +65,11 @@ class TokenRegistry:
         return token
 
     def find_valid(self, value: str) -> AccessToken | None:
-        """The token if it is known and unexpired now; None otherwise (Google answers 401 alike)."""
+        """The token if it is known, unexpired now and its principal not disabled; None otherwise
+        (Google answers 401 alike)."""
         with self._lock:
             token = self._tokens.get(value)
-        if token is None or token.expired(self._clock()):
+        if token is None or token.expired(self._clock()) or self._disabled(token.principal):
             return None
         return token
 

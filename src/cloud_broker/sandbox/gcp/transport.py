@@ -5,7 +5,8 @@ no endpoint option), and refreshing credentials inside ``google-cloud-storage`` 
 through whatever session the client holds. Rather than patch either library, the
 sandbox hands them a ``requests.Session`` on which:
 
-- ``https://iamcredentials.googleapis.com/``, ``https://sts.googleapis.com/`` and
+- ``https://iamcredentials.googleapis.com/``, ``https://iam.googleapis.com/``,
+  ``https://sts.googleapis.com/`` and
   ``https://storage.googleapis.com/`` are mounted with :class:`DoubleAdapter`, which sends
   the same method, path, query, headers and body to the double over plain HTTP on
   127.0.0.1;
@@ -35,6 +36,7 @@ from requests.adapters import BaseAdapter, HTTPAdapter
 
 ROUTED_ORIGINS = (
     "https://iamcredentials.googleapis.com",
+    "https://iam.googleapis.com",
     "https://sts.googleapis.com",
     "https://storage.googleapis.com",
 )

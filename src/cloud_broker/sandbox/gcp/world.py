@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from cloud_broker.sandbox.gcp.bucket_store import BucketStore
 from cloud_broker.sandbox.gcp.clock import Clock
 from cloud_broker.sandbox.gcp.iam_policy import IamPolicies
+from cloud_broker.sandbox.gcp.service_accounts import ServiceAccounts
 from cloud_broker.sandbox.gcp.tokens import TokenRegistry
 
 DEFAULT_MAX_LIFETIME_SECONDS = 3600
@@ -19,7 +20,7 @@ EXTENDED_MAX_LIFETIME_SECONDS = 43200
 
 @dataclass
 class World:
-    """One project: its service accounts, allow policies, buckets and live tokens.
+    """One project: its service accounts (and which are disabled), allow policies, buckets and live tokens.
 
     ``lifetime_extension`` models the organisation policy
     ``constraints/iam.allowServiceAccountCredentialLifetimeExtension`` listing every
@@ -31,7 +32,7 @@ class World:
     project_number: str
     clock: Clock
     lifetime_extension: bool = False
-    service_accounts: set[str] = field(default_factory=set)
+    service_accounts: ServiceAccounts = field(default_factory=ServiceAccounts)
     policies: IamPolicies = field(init=False)
     buckets: BucketStore = field(init=False)
     tokens: TokenRegistry = field(init=False)
@@ -39,7 +40,9 @@ class World:
     def __post_init__(self) -> None:
         self.policies = IamPolicies(self.project_id)
         self.buckets = BucketStore(self.clock)
-        self.tokens = TokenRegistry(self.clock)
+        # A token stops working while its service account is disabled, and works again once
+        # enabled (until it expires), as Google documents for disable and enable.
+        self.tokens = TokenRegistry(self.clock, disabled=self.service_accounts.is_disabled)
 
     @property
     def max_lifetime_seconds(self) -> int:
