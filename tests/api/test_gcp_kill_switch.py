@@ -87,3 +87,20 @@ def test_a_kill_switch_job_disables_the_ceilings_account(kt: BrokerUnderTest, gc
     assert later.json()["status"] == "failed", later.text
     assert "GCP_SERVICE_ACCOUNT_DISABLED" in later.json()["denial_reason"]
     assert gcp.broker_source_token not in later.text
+
+
+def test_the_operators_kill_switch_for_a_team_disables_the_account_and_says_so(
+        kt: BrokerUnderTest, gcp: GcpDouble) -> None:
+    from cloud_broker.service.kill_switch import Selection
+
+    grant, token = _grant(kt, gcp.project_id)
+    stopped = kt.broker.kill_switch.pull(Selection(team="data"), "operator:root", "incident 7")
+    [item] = [s for s in stopped if s.grant.grant_id == grant["grant_id"]]
+    assert item.grant.status.value == "revoked" and item.job is not None
+    state = kt.broker.revocations.run_now(item.job)
+    assert state.revoked_in_cloud is True and "refuses every" in state.detail  # other grants' tokens too
+    assert not _reads(gcp, token)
+    with kt.broker.deps.store.unit_of_work() as uow:
+        trail = {e.event: e for e in uow.list_audit(grant_id=grant["grant_id"])}
+    assert trail["grant.revoked"].detail == {"kill_switch": True}
+    assert trail["grant.cloud_revocation"].detail["revoked_in_cloud"] is True
