@@ -172,3 +172,15 @@ def test_a_full_role_falls_back_to_one_statement_and_every_reply_says_so(bt: Bro
     time.sleep(1.1)  # the bound is the next whole second (IAM compares whole seconds)
     _, fresh = _grant(bt)
     assert _reads(bt, fresh)  # sessions issued after the fallback are not touched
+
+
+def test_where_the_cloud_revocation_landed_is_pushed_to_the_agent(bt: BrokerUnderTest) -> None:
+    from cloud_broker.service.feed import GrantFeed
+
+    grant_id, creds = _grant(bt)
+    bt.broker.approvals.revoke(grant_id, "alice", "incident")
+    events, _ = GrantFeed(bt.broker.deps).after(0, agent_id=bt.agent_id)
+    [pushed] = [e.to_json() for e in events if e.event == "grant.cloud_revocation"]
+    assert pushed["grant_id"] == grant_id and pushed["status"] == "revoked" and pushed["revoked_in_cloud"] is True
+    assert "AWS now refuses session" in pushed["cloud_revocation"] and "AWS now refuses" in pushed["message"]
+    assert not any(value in json.dumps(pushed) for value in creds.values())

@@ -102,3 +102,60 @@ def test_a_mint_the_store_cannot_record_answers_503_with_the_grant_and_is_revoke
     assert bt.broker.revocations.state(grant_id).revoked_in_cloud is True  # type: ignore[union-attr]
     polled = bt.client.get(f"/aws/grants/{grant_id}", params={"agent_id": bt.agent_id}, headers=bt.headers())
     assert polled.json()["status"] == "failed"
+
+
+class CrashingMint:
+    """The real STS provider, whose mint dies after the cloud answered (as a killed process would
+    leave it: the row stays ``minting``)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.issued = inner, []  # type: ignore[var-annotated]
+
+    def mint(self, plan: Any) -> Any:
+        self.issued.append(self.inner.mint(plan).values)
+        raise RuntimeError("process died here")
+
+    def revoke(self, plan: Any) -> Any:
+        return self.inner.revoke(plan)
+
+    def collect(self, plan: Any) -> Any:
+        return self.inner.collect(plan)
+
+
+def test_a_mint_of_a_live_process_is_left_alone_and_one_of_a_dead_process_is_failed_and_revoked(
+        emulator: Any, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from cloud_broker.service import leases
+    from cloud_broker.service.minting import MINT_INTENT
+    from cloud_broker.service.orphans import INSTANCE_LEASE
+    from cloud_broker.service.revocation import CLOUD_REVOKE
+
+    made: dict[str, CrashingMint] = {}
+
+    def wrap(sts: Any) -> CrashingMint:
+        made["p"] = CrashingMint(sts)
+        return made["p"]
+
+    with broker_under_test(emulator, tmp_path, provider=wrap) as bt:
+        reply = bt.client.post("/aws/grants", json=bt.grant_body(), headers=bt.headers())
+        assert reply.status_code == 500
+        store = bt.broker.deps.store
+        with store.unit_of_work() as uow:
+            [grant] = uow.list_grants(statuses=(GrantStatus.MINTING,))
+            [intent] = uow.list_deliveries(grant_id=grant.grant_id, kinds=(MINT_INTENT,))
+            assert intent.payload["instance"] == bt.broker.deps.instance
+            uow.update_delivery(replace(intent, payload={"instance": "other-process"}))  # minted by another one
+        leases.acquire(store, "instance:other-process", bt.clock(), INSTANCE_LEASE)
+        assert bt.broker.sweeper.sweep()["failed"] == 0  # it lives: its mint may still commit
+
+        bt.clock.offset += INSTANCE_LEASE  # it stopped renewing its lease: it is gone
+        assert bt.broker.sweeper.sweep()["failed"] == 1
+        with store.unit_of_work() as uow:
+            settled = uow.get_grant(grant.grant_id)
+            assert [j.kind for j in uow.list_deliveries(grant_id=grant.grant_id, kinds=(CLOUD_REVOKE,))] == [CLOUD_REVOKE]
+        assert settled.status is GrantStatus.FAILED and "stopped before recording it" in (settled.denial_reason or "")
+        assert bt.broker.jobs.run_due() == 1
+        [values] = made["p"].issued
+        with pytest.raises(Exception, match="AccessDenied"):
+            s3_client(bt, values).get_object(Bucket="reports", Key="today.csv")
