@@ -67,7 +67,7 @@ def _statements(bt: BrokerUnderTest) -> list[dict[str, Any]]:
 
 def test_a_release_is_refused_by_aws_at_once_and_other_sessions_keep_working(bt: BrokerUnderTest) -> None:
     released_id, released = _grant(bt)
-    kept_id, kept = _grant(bt)
+    _, kept = _grant(bt)
     assert _reads(bt, released) and _reads(bt, kept)
 
     reply = bt.client.post(f"/aws/grants/{released_id}/release", params={"agent_id": bt.agent_id},
@@ -155,7 +155,7 @@ def _padding(sid_tail: str) -> dict[str, Any]:
 
 def test_a_full_role_falls_back_to_one_statement_and_every_reply_says_so(bt: BrokerUnderTest, padded_role: int) -> None:
     grants = [_grant(bt) for _ in range(4)]
-    live_id, live = grants[3]
+    live_id = grants[3][0]
     for grant_id, _ in grants[:2]:
         assert bt.broker.approvals.revoke(grant_id, "alice", "incident").status.value == "revoked"
         assert bt.broker.revocations.state(grant_id).revoked_in_cloud is True  # type: ignore[union-attr]
