@@ -158,7 +158,7 @@ def _seed_role(iam: Any, *, trusted_arn: str) -> str:
         {
             "Effect": "Allow",
             "Principal": {"AWS": trusted_arn},
-            "Action": ["sts:AssumeRole", "sts:TagSession"],
+            "Action": ["sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"],
         }
     )
     role = iam.create_role(RoleName=ROLE_NAME, AssumeRolePolicyDocument=trust, MaxSessionDuration=43200)
@@ -171,12 +171,13 @@ def _seed_role(iam: Any, *, trusted_arn: str) -> str:
 
 
 def _seed_source_key(iam: Any, role_arn: str) -> tuple[str, str]:
-    # The broker's own identity may only assume the agent role (and tag the session).
+    # The broker's own identity may only assume the agent role (and tag and name the session).
     iam.put_user_policy(
         UserName=SOURCE_USER,
         PolicyName="assume-agent-role",
         PolicyDocument=_policy(
-            {"Effect": "Allow", "Action": ["sts:AssumeRole", "sts:TagSession"], "Resource": role_arn}
+            {"Effect": "Allow", "Action": ["sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"],
+             "Resource": role_arn}
         ),
     )
     key = iam.create_access_key(UserName=SOURCE_USER)["AccessKey"]

@@ -20,7 +20,9 @@ this extension the sandbox would let an agent do everything the role can.
   ``aws:TokenIssueTime``, ``aws:userid`` …); any other key is unknown (fail closed).
 
 For any caller, AssumeRole with session ``Tags`` additionally needs ``sts:TagSession``
-in the caller's policy and the role's trust policy, as in AWS (moto skips it); and
+in the caller's policy and the role's trust policy, as in AWS (moto skips it); so does one
+that sets a ``SourceIdentity`` (or carries one into a chained role) with
+``sts:SetSourceIdentity`` (:mod:`cloud_broker.sandbox.source_identity`); and
 ``CopyObject`` / ``UploadPartCopy`` additionally need read on the copy source
 (:mod:`cloud_broker.sandbox.copy_source`), decided like any other request.
 Requests without an ``Authorization`` header get AWS's 403 instead of moto's 500.
@@ -41,6 +43,7 @@ from moto.s3.exceptions import S3AccessDeniedError, S3ClientError
 from moto.sts.models import AssumedRole, sts_backends
 from moto.utilities.utils import get_partition
 
+from cloud_broker.sandbox import source_identity
 from cloud_broker.sandbox.copy_source import required_source_read
 from cloud_broker.sandbox.policy_evaluator import Request, is_allowed
 from cloud_broker.sandbox.request_context import as_utc, role_session_values
@@ -105,7 +108,9 @@ def _refuse_unsigned(
 def _check(request: IAMRequestBase, resource: str, original: CheckFn) -> None:
     _check_one(request, resource, original)
     if _is_tagged_assume_role(request, resource):
-        _check_tag_session(request, resource, original)
+        _check_trusted_too(request, resource, original, "sts:TagSession")
+    if _sets_source_identity(request):
+        _check_trusted_too(request, resource, original, "sts:SetSourceIdentity")
     source = required_source_read(request)
     if source is not None:
         _check_as(request, source.action, source.resource, original)
@@ -183,9 +188,17 @@ def _is_tagged_assume_role(request: IAMRequestBase, resource: str) -> bool:
     return tagged and request._action == "sts:AssumeRole"
 
 
-def _check_tag_session(request: IAMRequestBase, resource: str, original: CheckFn) -> None:
-    _check_as(request, "sts:TagSession", resource, original)
-    request._action = "sts:TagSession"
+def _sets_source_identity(request: IAMRequestBase) -> bool:
+    if request._action != "sts:AssumeRole":
+        return False
+    inherited = source_identity.of(_find_session(request)) if _is_role_session(request) else None
+    return inherited is not None or source_identity.requested(request._data) is not None
+
+
+def _check_trusted_too(request: IAMRequestBase, resource: str, original: CheckFn, action: str) -> None:
+    """An AssumeRole that also needs ``action`` from the caller's policy and the trust policy."""
+    _check_as(request, action, resource, original)
+    request._action = action
     try:
         if not request._check_role_trust_relationship(resource):
             request._raise_access_denied()
