@@ -6,7 +6,8 @@ watch AWS-like refusals without an AWS account. moto's server is started on
 :mod:`~cloud_broker.sandbox.session_policy_enforcement` (moto ignores session
 policies; the broker depends on them) and
 :mod:`~cloud_broker.sandbox.assume_role_validation` (moto accepts any AssumeRole
-input) -- a small world is seeded with auth off, and only then is IAM enforcement
+input), :mod:`~cloud_broker.sandbox.cfn_inline_policies` (moto stores CloudFormation's
+inline policies as dicts) -- a small world is seeded with auth off, and only then is IAM enforcement
 switched on, for every request that follows. moto's unauthenticated control API
 (``/moto-api/``, which can switch auth off, wipe state or dump every secret key) is
 closed as soon as seeding is done: see :mod:`~cloud_broker.sandbox.guarded_server`.
@@ -23,7 +24,7 @@ import json
 import logging
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -32,7 +33,7 @@ from botocore.exceptions import ClientError
 from moto import settings
 from moto.core.authorization import ActionAuthenticatorMixin
 
-from cloud_broker.sandbox import assume_role_validation, session_policy_enforcement
+from cloud_broker.sandbox import assume_role_validation, cfn_inline_policies, session_policy_enforcement
 from cloud_broker.sandbox.guarded_server import GuardedMotoServer
 
 REGION = "us-east-1"
@@ -86,10 +87,13 @@ class Emulator:
         self.stop()
 
 
-def start_emulator(*, port: int = 0) -> Emulator:
+def start_emulator(*, port: int = 0, extra_seeding: Sequence[Callable[[str], None]] = ()) -> Emulator:
     """Start moto on 127.0.0.1 (a free port if 0), seed it, then enforce IAM.
 
-    Returns once unknown keys and moto's control API are verifiably refused;
+    ``extra_seeding`` steps run after the standard world is seeded and before enforcement is
+    switched on, each given the endpoint URL: what an account's operator sets up with broad
+    rights (e.g. :func:`cloud_broker.sandbox.stacks.stack_step` deploying an enrolment
+    template). Returns once unknown keys and moto's control API are verifiably refused;
     raises RuntimeError if not.
     """
     restore = _install_extensions()
@@ -101,6 +105,8 @@ def start_emulator(*, port: int = 0) -> Emulator:
     try:
         _post(f"{endpoint_url}/moto-api/reset")
         seeded = _seed(endpoint_url)
+        for step in extra_seeding:
+            step(endpoint_url)
         server.close_control_api()  # from here on, only AWS's own APIs are served
         settings.INITIAL_NO_AUTH_ACTION_COUNT = 0
         ActionAuthenticatorMixin.request_count = 0
@@ -125,7 +131,8 @@ def start_emulator(*, port: int = 0) -> Emulator:
 def _install_extensions() -> Callable[[], None]:
     """Install our moto patches; return how to undo them and the auth settings."""
     saved_auth = (settings.INITIAL_NO_AUTH_ACTION_COUNT, ActionAuthenticatorMixin.request_count)
-    ours = [ext for ext in (session_policy_enforcement, assume_role_validation) if not ext.is_installed()]
+    extensions = (session_policy_enforcement, assume_role_validation, cfn_inline_policies)
+    ours = [ext for ext in extensions if not ext.is_installed()]
     for extension in ours:
         extension.install()
 

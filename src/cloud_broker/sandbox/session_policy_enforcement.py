@@ -14,7 +14,9 @@ this extension the sandbox would let an agent do everything the role can.
 * refuses credentials whose STS session has expired (moto never checks ``Expiration``);
 * evaluates the role's policies *and* the session policy with our exact evaluator
   (:mod:`cloud_broker.sandbox.policy_evaluator`) -- allowed only if both allow, any
-  explicit ``Deny`` denies -- then keeps moto's trust-policy check for AssumeRole;
+  explicit ``Deny`` denies -- and the role's permissions boundary the same way when it has
+  one (:mod:`cloud_broker.sandbox.permissions_boundary`; moto ignores boundaries), then
+  keeps moto's trust-policy check for AssumeRole;
 * supplies the condition values listed in :mod:`cloud_broker.sandbox.request_context`
   (``aws:CurrentTime``, ``aws:RequestedRegion`` -- us-east-1 for global services --,
   ``aws:TokenIssueTime``, ``aws:userid`` …); any other key is unknown (fail closed).
@@ -45,6 +47,7 @@ from moto.utilities.utils import get_partition
 
 from cloud_broker.sandbox import source_identity
 from cloud_broker.sandbox.copy_source import required_source_read
+from cloud_broker.sandbox.permissions_boundary import boundary_document
 from cloud_broker.sandbox.policy_evaluator import Request, is_allowed
 from cloud_broker.sandbox.request_context import as_utc, role_session_values
 
@@ -150,6 +153,9 @@ def _check_role_session(request: IAMRequestBase, resource: str) -> None:
         condition_values=role_session_values(request, session, now),
     )
     allowed = is_allowed(policy_request, _role_documents(request), session.policy)
+    boundary = boundary_document(request.account_id, request._region, session.role_arn)
+    if allowed and boundary is not None:
+        allowed = is_allowed(policy_request, [boundary], None)
     if allowed and request._is_assuming_role_operation(resource):
         allowed = request._check_role_trust_relationship(resource)
     if not allowed:
