@@ -8,12 +8,15 @@ output directory as it was.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from cloud_broker.cli.options import fail
 from cloud_broker.errors import BrokerError
+
+if TYPE_CHECKING:
+    from cloud_broker.config import BrokerConfig
 
 enroll_app = typer.Typer(help="Emit what a cloud account needs for the broker (templates, modules).",
                          no_args_is_help=True)
@@ -97,7 +100,7 @@ def gcp(
     }, ())
 
 
-def _load(path: Path | None):  # type: ignore[no-untyped-def]
+def _load(path: Path | None) -> BrokerConfig | None:
     if path is None:
         return None
     from cloud_broker.config import load_config

@@ -54,8 +54,8 @@ def build_documents(spec: AwsEnrolSpec) -> RoleDocuments:
     upkeep = _upkeep_statements(spec.role_arn)
     duration, notes = session_duration(spec.max_ttl_seconds)
     if spec.any_action:
-        notes += ("the boundary allows any action (--allow-any-action): the ceilings' regions and "
-                  "denylists are what bound it",)
+        notes += (("the boundary allows any action (--allow-any-action): the ceilings' regions and "
+                   "denylists are what bound it"),)
     return RoleDocuments(
         account_id=spec.account_id,
         role_name=spec.role_name,
@@ -73,9 +73,9 @@ def build_documents(spec: AwsEnrolSpec) -> RoleDocuments:
 def session_duration(max_ttl_seconds: int) -> tuple[int, tuple[str, ...]]:
     """AWS accepts 3,600..43,200 s: round the ceiling's longest TTL up into that range, and say so."""
     if max_ttl_seconds < MIN_SESSION_SECONDS:
-        return MIN_SESSION_SECONDS, (
+        return MIN_SESSION_SECONDS, ((
             f"MaxSessionDuration is {MIN_SESSION_SECONDS} s, AWS's minimum, above the longest TTL "
-            f"({max_ttl_seconds} s): each grant's session policy still ends it at its own expiry",)
+            f"({max_ttl_seconds} s): each grant's session policy still ends it at its own expiry"),)
     if max_ttl_seconds > MAX_SESSION_SECONDS:
         return MAX_SESSION_SECONDS, (f"MaxSessionDuration is capped at AWS's maximum, {MAX_SESSION_SECONDS} s",)
     return max_ttl_seconds, ()

@@ -25,6 +25,7 @@ from cloud_broker.families.gcp import grammar
 if TYPE_CHECKING:
     from cloud_broker.config import BrokerConfig
     from cloud_broker.families.gcp.catalogue import GcpCatalogue
+    from cloud_broker.families.gcp.config import GcpCeilingConfig
 
 TOKEN_CREATOR = "roles/iam.serviceAccountTokenCreator"
 KILL_SWITCH_PERMISSIONS = ("iam.serviceAccounts.disable", "iam.serviceAccounts.enable", "iam.serviceAccounts.get")
@@ -70,20 +71,19 @@ def build_enrolment(project_id: str, broker_principal: str, config: BrokerConfig
     )
 
 
-def _account(ceiling: object, project_id: str, catalogue: GcpCatalogue) -> ServiceAccountGrant:
-    email: str = ceiling.service_account  # type: ignore[attr-defined]
-    name, _, domain = email.partition("@")
+def _account(ceiling: GcpCeilingConfig, project_id: str, catalogue: GcpCatalogue) -> ServiceAccountGrant:
+    name, _, domain = ceiling.service_account.partition("@")
     if domain != f"{project_id}.iam.gserviceaccount.com":
-        raise InvalidInput(f"the service account of team {ceiling.team}'s ceiling "  # type: ignore[attr-defined]
-                           f"does not belong to project {project_id}: a module can create only its own")
-    denied = {p for pattern in ceiling.permission_denylist for p in catalogue.expand(pattern)}  # type: ignore[attr-defined]
-    permissions = sorted({p for pattern in ceiling.allowed_permissions  # type: ignore[attr-defined]
-                          for p in catalogue.expand(pattern)} - denied)
+        raise InvalidInput(f"the service account of team {ceiling.team}'s ceiling does not belong to "
+                           f"project {project_id}: a module can create only its own")
+    denied = {p for pattern in ceiling.permission_denylist for p in catalogue.expand(pattern)}
+    allowed = {p for pattern in ceiling.allowed_permissions for p in catalogue.expand(pattern)}
+    permissions = sorted(allowed - denied)
     if not permissions:
-        raise InvalidInput(f"team {ceiling.team}'s ceiling allows no known permission")  # type: ignore[attr-defined]
-    buckets, project_wide = _scopes(ceiling.resource_patterns)  # type: ignore[attr-defined]
+        raise InvalidInput(f"team {ceiling.team}'s ceiling allows no known permission")
+    buckets, project_wide = _scopes(ceiling.resource_patterns)
     return ServiceAccountGrant(
-        email=email, account_id=name, team=ceiling.team,  # type: ignore[attr-defined]
+        email=ceiling.service_account, account_id=name, team=ceiling.team,
         role_id=_role_id(f"cloudBroker_{name}"), permissions=tuple(permissions),
         buckets=buckets, project_wide=project_wide,
     )
