@@ -58,13 +58,13 @@ def deployed_role(emulator: Emulator) -> DeployedRole:
 
     raw = config_yaml(emulator.role_arn, hash_api_key(new_api_key()),
                       {k: str(uuid.uuid4()) for k in ("agent", "other", "foreign")})
-    spec = build_spec(account_id=emulator.account_id, broker_principal=_broker_user_arn(emulator),
+    spec = build_spec(account_id=emulator.account_id, broker_principal=broker_user_arn(emulator),
                       role_name=ENROLLED_ROLE, config=parse_config(raw))
     docs = build_documents(spec)
     template = cloudformation.template(docs)
     with disable_iam_authentication():
         outputs = create_stack(emulator.endpoint_url, emulator.region, "cloud-broker-enrolment", template)
-        _let_the_broker_assume(emulator, outputs["RoleArn"])
+        let_the_broker_assume(emulator, outputs["RoleArn"])
     return DeployedRole(outputs["RoleArn"], outputs["BoundaryArn"], template, docs, account_entry(spec))
 
 
@@ -77,15 +77,15 @@ def enrolled_broker(emulator: Emulator, deployed_role: DeployedRole, tmp_path: P
         yield under_test
 
 
-def _broker_user_arn(emulator: Emulator) -> str:
+def broker_user_arn(emulator: Emulator) -> str:
     return f"arn:aws:iam::{emulator.account_id}:user/{SOURCE_USER}"
 
 
-def _let_the_broker_assume(emulator: Emulator, role_arn: str) -> None:
+def let_the_broker_assume(emulator: Emulator, role_arn: str, policy_name: str = "assume-enrolled-role") -> None:
     """The broker's own identity needs the three STS rights on the enrolled role (README)."""
     iam = boto3.client("iam", endpoint_url=emulator.endpoint_url, region_name=emulator.region,
                        aws_access_key_id="operator", aws_secret_access_key="operator")
     document = {"Version": "2012-10-17", "Statement": [{
         "Effect": "Allow", "Action": ["sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"],
         "Resource": role_arn}]}
-    iam.put_user_policy(UserName=SOURCE_USER, PolicyName="assume-enrolled-role", PolicyDocument=json.dumps(document))
+    iam.put_user_policy(UserName=SOURCE_USER, PolicyName=policy_name, PolicyDocument=json.dumps(document))

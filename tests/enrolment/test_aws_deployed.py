@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -14,10 +15,14 @@ from botocore.exceptions import ClientError
 from moto.core.authorization import disable_iam_authentication
 
 from cloud_broker.families.aws import revocation_names as names
+from cloud_broker.families.aws.enrolment import cloudformation
+from cloud_broker.families.aws.enrolment.documents import build_documents
+from cloud_broker.families.aws.enrolment.spec import build_spec
 from cloud_broker.sandbox.emulator import Emulator
+from cloud_broker.sandbox.stacks import create_stack
 from tests.api.conftest import BrokerUnderTest, s3_client
 
-from .conftest import DeployedRole
+from .conftest import DeployedRole, broker_user_arn, let_the_broker_assume
 
 
 def error_code(call: Callable[[], Any]) -> str:
@@ -67,6 +72,40 @@ def test_a_grant_minted_into_the_enrolled_role_reads_reports_and_nothing_else(
     assert s3.get_object(Bucket="reports", Key="today.csv")["Body"].read().startswith(b"date,")
     assert error_code(lambda: s3.get_object(Bucket="finance", Key="q3.csv")) == "AccessDenied"
     assert error_code(lambda: s3.put_object(Bucket="reports", Key="x.csv", Body=b"x")) == "AccessDenied"
+
+
+def test_the_agent_uses_its_grant_with_the_aws_cli(
+    emulator: Emulator, enrolled_broker: BrokerUnderTest, tmp_path: Path
+) -> None:
+    from cloud_broker.cli.aws_cli import run_aws
+
+    credentials = mint_read_reports(enrolled_broker)
+
+    def aws(*args: str) -> Any:
+        return run_aws(list(args), credentials, endpoint_url=emulator.endpoint_url, region=emulator.region)
+
+    read = aws("s3", "cp", "s3://reports/today.csv", "-")
+    assert read.returncode == 0 and read.stdout.startswith("date,"), read.stderr
+    refused = aws("s3api", "get-object", "--bucket", "finance", "--key", "q3.csv", str(tmp_path / "q3.csv"))
+    assert refused.returncode != 0 and refused.access_denied, refused.stderr
+
+
+def test_a_trust_with_an_external_id_refuses_a_mint_without_it(emulator: Emulator) -> None:
+    """Deployed with --external-id: AssumeRole must carry it (the broker sends the fragment's)."""
+    spec = build_spec(account_id=emulator.account_id, broker_principal=broker_user_arn(emulator),
+                      role_name="cloud-broker-external", external_id="ext-2026", allow=("s3:GetObject",),
+                      regions=("us-east-1",))
+    with disable_iam_authentication():
+        outputs = create_stack(emulator.endpoint_url, emulator.region, "cloud-broker-external",
+                               cloudformation.template(build_documents(spec)))
+        let_the_broker_assume(emulator, outputs["RoleArn"], "assume-external-role")
+    sts = boto3.client("sts", endpoint_url=emulator.endpoint_url, region_name=emulator.region,
+                       aws_access_key_id=emulator.source_access_key_id,
+                       aws_secret_access_key=emulator.source_secret_access_key)
+    role = {"RoleArn": outputs["RoleArn"], "RoleSessionName": "cb-external"}
+    assert error_code(lambda: sts.assume_role(**role)) == "AccessDenied"
+    assert error_code(lambda: sts.assume_role(**role, ExternalId="wrong-one")) == "AccessDenied"
+    assert sts.assume_role(**role, ExternalId="ext-2026", SourceIdentity="agent-1")["SourceIdentity"] == "agent-1"
 
 
 def test_the_agents_session_carries_its_agent_id_as_source_identity(

@@ -30,9 +30,18 @@ def written(tmp_path: Path, example_config: BrokerConfig) -> Path:
     return tmp_path
 
 
-def test_the_template_passes_cfn_lint(written: Path) -> None:
+def test_the_template_passes_cfn_lint(written: Path, example_config: BrokerConfig) -> None:
+    variants = {
+        "with-any-action.json": build_spec(account_id=ACCOUNT, broker_principal=BROKER, config=example_config,
+                                           any_action=True),
+        "without-config.json": build_spec(account_id=ACCOUNT, broker_principal=f"arn:aws:iam::{ACCOUNT}:root",
+                                          allow=("s3:Get*",), resources=("arn:aws:s3:::a/*",),
+                                          regions=("eu-west-1", "us-east-1"), max_ttl_seconds=7200),
+    }
+    for name, spec in variants.items():
+        (written / name).write_text(cloudformation.render(build_documents(spec)))
     cfn_lint = Path(sys.executable).with_name("cfn-lint")  # the real command, as an operator runs it
-    done = subprocess.run([str(cfn_lint), str(written / "role.json")],
+    done = subprocess.run([str(cfn_lint), str(written / "role.json"), *(str(written / n) for n in variants)],
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
 
