@@ -10,7 +10,7 @@ from cloud_broker.config import BrokerConfig
 from cloud_broker.errors import InvalidInput
 from cloud_broker.families.gcp.catalogue import GcpCatalogue
 from cloud_broker.families.gcp.enrolment import terraform
-from cloud_broker.families.gcp.enrolment.documents import build_enrolment
+from cloud_broker.families.gcp.enrolment.documents import ExplicitCeiling, build_enrolment
 
 from .support import resources, terraform_fmt_check, unquote
 
@@ -68,3 +68,27 @@ def test_a_project_without_a_ceiling_is_refused(example_config: BrokerConfig) ->
 def test_bad_identifiers_are_refused(example_config: BrokerConfig, project: str, principal: str, message: str) -> None:
     with pytest.raises(InvalidInput, match=message):
         build_enrolment(project, principal, example_config, GcpCatalogue.default())
+
+
+def test_without_a_config_the_options_name_the_account_and_its_permissions(tmp_path: Path) -> None:
+    explicit = ExplicitCeiling(f"agent@{PROJECT}.iam.gserviceaccount.com", ("storage.objects.get",),
+                               ("projects/_/buckets/reports/objects/*",))
+    enrolment = build_enrolment(PROJECT, BROKER_SA, None, GcpCatalogue.default(), explicit)
+    (tmp_path / "main.tf").write_text(terraform.module(enrolment))
+    found = resources(tmp_path / "main.tf")
+    assert [unquote(p) for p in found[("google_project_iam_custom_role", "agent")]["permissions"]] == [
+        "storage.objects.get"]
+    assert unquote(found[("google_storage_bucket_iam_member", "agent_bucket_0")]["bucket"]) == "reports"
+    assert terraform_fmt_check(tmp_path).returncode == 0
+
+
+@pytest.mark.parametrize(("explicit", "message"), [
+    (None, "--service-account and --allow"),
+    (ExplicitCeiling("nope", ("storage.objects.get",), ("*",)), "--service-account"),
+    (ExplicitCeiling(f"a1@{PROJECT}.iam.gserviceaccount.com", (), ("*",)), "nothing to allow"),
+    (ExplicitCeiling(f"a1@{PROJECT}.iam.gserviceaccount.com", ("*",), ("*",)), "--allow"),
+    (ExplicitCeiling("a1@elsewhere-1.iam.gserviceaccount.com", ("storage.objects.get",), ("*",)), "belong"),
+])
+def test_bad_explicit_options_are_refused(explicit: ExplicitCeiling | None, message: str) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        build_enrolment(PROJECT, BROKER_SA, None, GcpCatalogue.default(), explicit)

@@ -74,7 +74,12 @@ def gcp(
     project: Annotated[str, typer.Option("--project", help="The project id")],
     broker_principal: Annotated[str, typer.Option("--broker-principal",
                                                   help="The broker's own service account e-mail")],
-    config: Annotated[Path, typer.Option("--config", help="broker.yaml with the project's gcp_ceilings")],
+    config: EnrolConfigOpt = None,
+    service_account: Annotated[str | None, typer.Option("--service-account",
+                                                        help="The account to create (without --config)")] = None,
+    allow: Annotated[list[str] | None, typer.Option("--allow", help="A permission it may hold "
+                                                    "(repeatable; without --config)")] = None,
+    resource: Annotated[list[str] | None, typer.Option("--resource", help="Where (default: the project)")] = None,
     out: OutOpt = Path("cloud-broker-enrolment"),
 ) -> None:
     """Write a Terraform module (service accounts, roles, bindings) and the broker.yaml entry.
@@ -85,15 +90,17 @@ def gcp(
     from cloud_broker.families.gcp import lookups
     from cloud_broker.families.gcp.catalogue import GcpCatalogue
     from cloud_broker.families.gcp.enrolment import fragment, terraform
-    from cloud_broker.families.gcp.enrolment.documents import build_enrolment
+    from cloud_broker.families.gcp.enrolment.documents import ExplicitCeiling, build_enrolment
 
+    explicit = None
+    if service_account is not None:
+        explicit = ExplicitCeiling(service_account, tuple(allow or ()), tuple(resource or ("*",)))
     try:
         loaded = _load(config)
-        assert loaded is not None
-        enrolment = build_enrolment(project, broker_principal, loaded, GcpCatalogue.default())
+        enrolment = build_enrolment(project, broker_principal, loaded, GcpCatalogue.default(), explicit)
     except BrokerError as exc:
         raise fail(exc) from None
-    known = lookups.project(loaded, project)
+    known = lookups.project(loaded, project) if loaded is not None else None
     _write(out, {
         "terraform/main.tf": terraform.module(enrolment),
         "broker-gcp-project.yaml": fragment.render(enrolment, known.display_name if known else project),

@@ -53,17 +53,36 @@ class GcpEnrolment:
     kill_switch_role_id: str = "cloudBrokerKillSwitch"
 
 
-def build_enrolment(project_id: str, broker_principal: str, config: BrokerConfig,
-                    catalogue: GcpCatalogue) -> GcpEnrolment:
-    """Raises InvalidInput for a bad project or principal, or a config without a ceiling for it."""
+@dataclass(frozen=True)
+class ExplicitCeiling:
+    """What ``--service-account``/``--allow``/``--resource`` say when there is no ``--config``:
+    the fields of a ceiling the enrolment reads."""
+
+    service_account: str
+    allowed_permissions: tuple[str, ...]
+    resource_patterns: tuple[str, ...]
+    team: str = "(from the command line)"
+    permission_denylist: tuple[str, ...] = ()
+
+
+def build_enrolment(project_id: str, broker_principal: str, config: BrokerConfig | None,
+                    catalogue: GcpCatalogue, explicit: ExplicitCeiling | None = None) -> GcpEnrolment:
+    """Raises InvalidInput for a bad project, principal or permission, or a config without a
+    ceiling for the project. Without a config, ``explicit`` names the one account to create."""
     if not grammar.is_project_id(project_id):
         raise InvalidInput("--project: 6 to 30 lower-case letters, digits and hyphens, starting with a letter")
     if not grammar.is_service_account(broker_principal):
         raise InvalidInput("--broker-principal: expected the broker's service account e-mail "
                            "(name@project.iam.gserviceaccount.com)")
-    ceilings = [c for c in config.section("gcp_ceilings") if c.project_id == project_id]
-    if not ceilings:
-        raise InvalidInput(f"the config has no GCP ceiling for project {project_id}: add one under gcp_ceilings")
+    ceilings: list[GcpCeilingConfig | ExplicitCeiling]
+    if config is not None:
+        ceilings = [c for c in config.section("gcp_ceilings") if c.project_id == project_id]
+        if not ceilings:
+            raise InvalidInput(f"the config has no GCP ceiling for project {project_id}: add one under gcp_ceilings")
+    elif explicit is not None:
+        ceilings = [_checked(explicit)]
+    else:
+        raise InvalidInput("give --config with a ceiling for the project, or --service-account and --allow")
     return GcpEnrolment(
         project_id=project_id,
         broker_member=f"serviceAccount:{broker_principal}",
@@ -71,7 +90,21 @@ def build_enrolment(project_id: str, broker_principal: str, config: BrokerConfig
     )
 
 
-def _account(ceiling: GcpCeilingConfig, project_id: str, catalogue: GcpCatalogue) -> ServiceAccountGrant:
+def _checked(explicit: ExplicitCeiling) -> ExplicitCeiling:
+    if not grammar.is_service_account(explicit.service_account):
+        raise InvalidInput("--service-account: expected name@project.iam.gserviceaccount.com")
+    if not explicit.allowed_permissions:
+        raise InvalidInput("nothing to allow: name the permissions with --allow (e.g. storage.objects.get)")
+    for permission in explicit.allowed_permissions:
+        if not grammar.is_permission(permission) or permission.count(".") < 1:
+            raise InvalidInput("--allow: expected a permission such as 'storage.objects.get' or 'storage.objects.*'")
+    for resource in explicit.resource_patterns:
+        if grammar.resource_problem(resource):
+            raise InvalidInput("--resource: expected a resource such as 'projects/_/buckets/reports', or '*'")
+    return explicit
+
+
+def _account(ceiling: GcpCeilingConfig | ExplicitCeiling, project_id: str, catalogue: GcpCatalogue) -> ServiceAccountGrant:
     name, _, domain = ceiling.service_account.partition("@")
     if domain != f"{project_id}.iam.gserviceaccount.com":
         raise InvalidInput(f"the service account of team {ceiling.team}'s ceiling does not belong to "
