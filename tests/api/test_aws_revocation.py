@@ -16,12 +16,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from cloud_broker.families.aws.revocation_policy import (
-    POLICY_NAME,
-    REVOKER_ACTIONS,
-    REVOKER_SESSION,
-    ROLE_POLICY_SIZE_LIMIT,
-)
+from cloud_broker.families.aws.revocation_names import REVOCATION_ACTIONS, REVOCATION_POLICY_NAME, REVOKER_SESSION_NAME
+from cloud_broker.families.aws.revocation_policy import ROLE_POLICY_SIZE_LIMIT
 from cloud_broker.service.kill_switch import Selection
 
 from .conftest import BrokerUnderTest, s3_client
@@ -51,7 +47,7 @@ def _revoker_iam(bt: BrokerUnderTest) -> Any:
     source = boto3.Session(aws_access_key_id=bt.emulator.source_access_key_id,
                            aws_secret_access_key=bt.emulator.source_secret_access_key, region_name="us-east-1")
     creds = source.client("sts", endpoint_url=bt.emulator.endpoint_url).assume_role(
-        RoleArn=bt.emulator.role_arn, RoleSessionName=REVOKER_SESSION)["Credentials"]
+        RoleArn=bt.emulator.role_arn, RoleSessionName=REVOKER_SESSION_NAME)["Credentials"]
     return boto3.client("iam", endpoint_url=bt.emulator.endpoint_url, region_name="us-east-1",
                         aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
                         aws_session_token=creds["SessionToken"])
@@ -59,9 +55,9 @@ def _revoker_iam(bt: BrokerUnderTest) -> Any:
 
 def _statements(bt: BrokerUnderTest) -> list[dict[str, Any]]:
     iam = _revoker_iam(bt)
-    if POLICY_NAME not in iam.list_role_policies(RoleName="cloud-broker-agent")["PolicyNames"]:
+    if REVOCATION_POLICY_NAME not in iam.list_role_policies(RoleName="cloud-broker-agent")["PolicyNames"]:
         return []
-    document = iam.get_role_policy(RoleName="cloud-broker-agent", PolicyName=POLICY_NAME)["PolicyDocument"]
+    document = iam.get_role_policy(RoleName="cloud-broker-agent", PolicyName=REVOCATION_POLICY_NAME)["PolicyDocument"]
     return list(document["Statement"])
 
 
@@ -137,7 +133,7 @@ def padded_role(bt: BrokerUnderTest) -> Iterator[int]:
     role = "cloud-broker-agent"
     others = sum(len(json.dumps(iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"],
                                 separators=(",", ":")))
-                 for name in iam.list_role_policies(RoleName=role)["PolicyNames"] if name != POLICY_NAME)
+                 for name in iam.list_role_policies(RoleName=role)["PolicyNames"] if name != REVOCATION_POLICY_NAME)
     room = 600  # a document of two statements (~260 characters each), not three
     filler = ROLE_POLICY_SIZE_LIMIT - others - room - len(json.dumps(_padding(""), separators=(",", ":")))
     iam.put_role_policy(RoleName="cloud-broker-agent", PolicyName="padding",
@@ -150,7 +146,7 @@ def padded_role(bt: BrokerUnderTest) -> Iterator[int]:
 
 def _padding(sid_tail: str) -> dict[str, Any]:
     return {"Version": "2012-10-17", "Statement": [
-        {"Sid": "Pad" + sid_tail, "Effect": "Allow", "Action": list(REVOKER_ACTIONS[:1]), "Resource": "*"}]}
+        {"Sid": "Pad" + sid_tail, "Effect": "Allow", "Action": list(REVOCATION_ACTIONS[:1]), "Resource": "*"}]}
 
 
 def test_a_full_role_falls_back_to_one_statement_and_every_reply_says_so(bt: BrokerUnderTest, padded_role: int) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cloud_broker.cli import admin, approvers_cmd, config_cmd, demo, mcp_cmd, serve
+from cloud_broker.cli import admin, approvers_cmd, config_cmd, demo, enroll, mcp_cmd, serve
 
 app = typer.Typer(
     name="cloud-broker",
@@ -27,3 +27,4 @@ app.add_typer(config_cmd.config_app, name="config")
 app.add_typer(config_cmd.hosts_app, name="hosts")
 app.add_typer(config_cmd.token_app, name="token")
 app.add_typer(approvers_cmd.approvers_app, name="approvers")
+app.add_typer(enroll.enroll_app, name="enroll")

@@ -14,6 +14,11 @@ a ``ValidationError`` whatever the role's ``MaxSessionDuration`` (IAM User Guide
 lasts the default hour. moto accepted any duration here too. The packed-size
 check (``PackedPolicyTooLarge``) is not emulated: its compression is not public, and
 moto always reports ``PackedPolicySize`` 6.
+
+``SourceIdentity`` is validated, kept on the new session and inherited through role chaining
+(:mod:`~cloud_broker.sandbox.source_identity`); moto dropped it. The permission to set it is
+checked with the request's authorisation, in
+:mod:`~cloud_broker.sandbox.session_policy_enforcement`.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from moto.sts.exceptions import STSClientError, STSValidationError
 from moto.sts.models import sts_backends
 from moto.sts.responses import TokenResponse
 
+from cloud_broker.sandbox import source_identity
 from cloud_broker.sandbox.policy_evaluator import MalformedPolicy, parse_statements
 
 MIN_DURATION_SECONDS = 900
@@ -51,7 +57,12 @@ def install() -> None:
 
     def assume_role(self: TokenResponse) -> Any:
         validate_assume_role(self)
-        return original(self)
+        identity = session_source_identity(self)
+        result = original(self)
+        source_identity.record(result.result["Credentials"], identity)
+        if identity is not None:
+            result.result["SourceIdentity"] = identity  # AWS returns it; boto3 reads it
+        return result
 
     setattr(assume_role, _ORIGINAL, original)
     TokenResponse.assume_role = assume_role  # type: ignore[method-assign]
@@ -72,6 +83,7 @@ def is_installed() -> bool:
 def validate_assume_role(response: TokenResponse) -> None:
     """Raise the error AWS would return for this AssumeRole call, if any."""
     _check_session_name(response._get_param("RoleSessionName") or "")
+    _check_source_identity(response)
     _check_policy(response._get_param("Policy"))
     _check_tags(response._get_param("Tags") or [])
     max_duration = _role_max_session_duration(response._get_param("RoleArn") or "")
@@ -120,9 +132,32 @@ def _role_max_session_duration(role_arn: str) -> int:
 
 
 def _is_role_chaining(response: TokenResponse) -> bool:
+    return _caller_session(response) is not None
+
+
+def _caller_session(response: TokenResponse) -> Any:
     # The caller signed with a key that moto's STS issued for an AssumeRole: a role session.
     backend = sts_backends[response.current_account][response.partition]
-    return backend.get_assumed_role_from_access_key(response.get_access_key()) is not None
+    return backend.get_assumed_role_from_access_key(response.get_access_key())
+
+
+def session_source_identity(response: TokenResponse) -> str | None:
+    """The source identity the new session will carry: the one the caller's session already
+    has (it cannot change), else the one requested."""
+    inherited = source_identity.of(_caller_session(response))
+    return inherited or response._get_param(source_identity.PARAMETER)
+
+
+def _check_source_identity(response: TokenResponse) -> None:
+    value = response._get_param(source_identity.PARAMETER)
+    if value is None:
+        return
+    problem = source_identity.problem(value)
+    if problem:
+        raise _invalid("sourceIdentity", value, problem)
+    inherited = source_identity.of(_caller_session(response))
+    if inherited is not None and inherited != value:
+        raise STSClientError("AccessDenied", "The source identity of a role session cannot be changed")
 
 
 def _check_duration(duration: int, max_duration: int, *, chained: bool) -> None:

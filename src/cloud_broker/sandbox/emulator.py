@@ -6,7 +6,8 @@ watch AWS-like refusals without an AWS account. moto's server is started on
 :mod:`~cloud_broker.sandbox.session_policy_enforcement` (moto ignores session
 policies; the broker depends on them) and
 :mod:`~cloud_broker.sandbox.assume_role_validation` (moto accepts any AssumeRole
-input) -- a small world is seeded with auth off, and only then is IAM enforcement
+input), :mod:`~cloud_broker.sandbox.cfn_inline_policies` (moto stores CloudFormation's
+inline policies as dicts) -- a small world is seeded with auth off, and only then is IAM enforcement
 switched on, for every request that follows. moto's unauthenticated control API
 (``/moto-api/``, which can switch auth off, wipe state or dump every secret key) is
 closed as soon as seeding is done: see :mod:`~cloud_broker.sandbox.guarded_server`.
@@ -23,7 +24,7 @@ import json
 import logging
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -32,8 +33,8 @@ from botocore.exceptions import ClientError
 from moto import settings
 from moto.core.authorization import ActionAuthenticatorMixin
 
-from cloud_broker.families.aws.revocation_policy import REVOKER_ACTIONS, REVOKER_SESSION
-from cloud_broker.sandbox import assume_role_validation, session_policy_enforcement
+from cloud_broker.families.aws.revocation_names import REVOCATION_ACTIONS, REVOKER_USERID_PATTERN
+from cloud_broker.sandbox import assume_role_validation, cfn_inline_policies, session_policy_enforcement
 from cloud_broker.sandbox.guarded_server import GuardedMotoServer
 
 REGION = "us-east-1"
@@ -87,10 +88,13 @@ class Emulator:
         self.stop()
 
 
-def start_emulator(*, port: int = 0) -> Emulator:
+def start_emulator(*, port: int = 0, extra_seeding: Sequence[Callable[[str], None]] = ()) -> Emulator:
     """Start moto on 127.0.0.1 (a free port if 0), seed it, then enforce IAM.
 
-    Returns once unknown keys and moto's control API are verifiably refused;
+    ``extra_seeding`` steps run after the standard world is seeded and before enforcement is
+    switched on, each given the endpoint URL: what an account's operator sets up with broad
+    rights (e.g. :func:`cloud_broker.sandbox.stacks.stack_step` deploying an enrolment
+    template). Returns once unknown keys and moto's control API are verifiably refused;
     raises RuntimeError if not.
     """
     restore = _install_extensions()
@@ -102,6 +106,8 @@ def start_emulator(*, port: int = 0) -> Emulator:
     try:
         _post(f"{endpoint_url}/moto-api/reset")
         seeded = _seed(endpoint_url)
+        for step in extra_seeding:
+            step(endpoint_url)
         server.close_control_api()  # from here on, only AWS's own APIs are served
         settings.INITIAL_NO_AUTH_ACTION_COUNT = 0
         ActionAuthenticatorMixin.request_count = 0
@@ -126,7 +132,8 @@ def start_emulator(*, port: int = 0) -> Emulator:
 def _install_extensions() -> Callable[[], None]:
     """Install our moto patches; return how to undo them and the auth settings."""
     saved_auth = (settings.INITIAL_NO_AUTH_ACTION_COUNT, ActionAuthenticatorMixin.request_count)
-    ours = [ext for ext in (session_policy_enforcement, assume_role_validation) if not ext.is_installed()]
+    extensions = (session_policy_enforcement, assume_role_validation, cfn_inline_policies)
+    ours = [ext for ext in extensions if not ext.is_installed()]
     for extension in ours:
         extension.install()
 
@@ -159,7 +166,7 @@ def _seed_role(iam: Any, *, trusted_arn: str) -> str:
         {
             "Effect": "Allow",
             "Principal": {"AWS": trusted_arn},
-            "Action": ["sts:AssumeRole", "sts:TagSession"],
+            "Action": ["sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"],
         }
     )
     role = iam.create_role(RoleName=ROLE_NAME, AssumeRolePolicyDocument=trust, MaxSessionDuration=43200)
@@ -173,23 +180,24 @@ def _seed_role(iam: Any, *, trusted_arn: str) -> str:
     # policies, for the broker's revoker session only (every other session is denied them).
     iam.put_role_policy(
         RoleName=ROLE_NAME,
-        PolicyName="cloud-broker-revocation-admin",
+        PolicyName="cloud-broker-revocation-upkeep",  # as `cloud-broker enroll aws` names it
         PolicyDocument=_policy(
-            {"Effect": "Allow", "Action": list(REVOKER_ACTIONS), "Resource": arn},
-            {"Effect": "Deny", "Action": list(REVOKER_ACTIONS), "Resource": arn,
-             "Condition": {"StringNotLike": {"aws:userid": f"*:{REVOKER_SESSION}"}}},
+            {"Effect": "Allow", "Action": list(REVOCATION_ACTIONS), "Resource": arn},
+            {"Effect": "Deny", "Action": list(REVOCATION_ACTIONS), "Resource": arn,
+             "Condition": {"StringNotLike": {"aws:userid": REVOKER_USERID_PATTERN}}},
         ),
     )
     return arn
 
 
 def _seed_source_key(iam: Any, role_arn: str) -> tuple[str, str]:
-    # The broker's own identity may only assume the agent role (and tag the session).
+    # The broker's own identity may only assume the agent role (and tag and name the session).
     iam.put_user_policy(
         UserName=SOURCE_USER,
         PolicyName="assume-agent-role",
         PolicyDocument=_policy(
-            {"Effect": "Allow", "Action": ["sts:AssumeRole", "sts:TagSession"], "Resource": role_arn}
+            {"Effect": "Allow", "Action": ["sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"],
+             "Resource": role_arn}
         ),
     )
     key = iam.create_access_key(UserName=SOURCE_USER)["AccessKey"]

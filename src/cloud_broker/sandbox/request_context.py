@@ -17,6 +17,9 @@ and fails closed (see :mod:`cloud_broker.sandbox.conditions`), a key mapped to
   ``aws:PrincipalArn``: the role's ARN (not the session's); ``aws:PrincipalAccount``;
   ``aws:PrincipalType`` ``AssumedRole``; ``aws:username`` absent (AWS supplies it
   for IAM users only).
+* ``aws:SourceIdentity``: the session's source identity, absent when none was set
+  (:mod:`cloud_broker.sandbox.source_identity`); on AssumeRole, ``sts:SourceIdentity``: the
+  identity the new session will carry (absent if none).
 * ``aws:ViaAWSService`` and ``aws:PrincipalIsAWSService``: ``false`` -- nothing in the
   emulator calls on a principal's behalf, and a role session is not a service principal.
 * for S3, ``s3:prefix`` / ``s3:delimiter`` from the query string (absent if not given).
@@ -24,7 +27,7 @@ and fails closed (see :mod:`cloud_broker.sandbox.conditions`), a key mapped to
 Narrower than AWS (unknown, so fail closed): ``aws:SourceIp``, ``aws:SecureTransport``
 (the emulator speaks plain HTTP where AWS requires TLS), ``aws:PrincipalTag/*`` and
 ``aws:RequestTag/*`` (moto drops session tags), ``aws:MultiFactorAuth*``,
-``aws:SourceIdentity``, VPC and organization keys, and every other service key.
+VPC and organization keys, and every other service key.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from urllib.parse import parse_qs, urlsplit
 from moto.iam.access_control import IAMRequestBase, S3IAMRequest
 from moto.sts.models import AssumedRole
 
+from cloud_broker.sandbox import source_identity
 from cloud_broker.sandbox.conditions import ContextValue
 from cloud_broker.sandbox.global_services import requested_region
 
@@ -54,10 +58,19 @@ def role_session_values(
         "aws:principaltype": "AssumedRole",
         "aws:userid": session.user_id,
         "aws:username": None,
+        "aws:sourceidentity": source_identity.of(session),
         "aws:viaawsservice": "false",
         "aws:principalisawsservice": "false",
         **_s3_listing_values(request),
+        **_assume_role_values(request, session),
     }
+
+
+def _assume_role_values(request: IAMRequestBase, session: AssumedRole) -> dict[str, ContextValue]:
+    # A chained AssumeRole carries the caller's identity on, or the one it asks to set.
+    if request._action not in ("sts:AssumeRole", "sts:SetSourceIdentity"):
+        return {}
+    return {"sts:sourceidentity": source_identity.of(session) or source_identity.requested(request._data)}
 
 
 def as_utc(moment: datetime) -> datetime:

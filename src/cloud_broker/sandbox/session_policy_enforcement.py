@@ -14,15 +14,21 @@ this extension the sandbox would let an agent do everything the role can.
 * refuses credentials whose STS session has expired (moto never checks ``Expiration``);
 * evaluates the role's policies *and* the session policy with our exact evaluator
   (:mod:`cloud_broker.sandbox.policy_evaluator`) -- allowed only if both allow, any
-  explicit ``Deny`` denies -- then keeps moto's trust-policy check for AssumeRole;
+  explicit ``Deny`` denies -- and the role's permissions boundary the same way when it has
+  one (:mod:`cloud_broker.sandbox.permissions_boundary`; moto ignores boundaries), then
+  keeps moto's trust-policy check for AssumeRole;
 * supplies the condition values listed in :mod:`cloud_broker.sandbox.request_context`
   (``aws:CurrentTime``, ``aws:RequestedRegion`` -- us-east-1 for global services --,
   ``aws:TokenIssueTime``, ``aws:userid`` …); any other key is unknown (fail closed).
 
 For any caller, AssumeRole with session ``Tags`` additionally needs ``sts:TagSession``
-in the caller's policy and the role's trust policy, as in AWS (moto skips it); and
+in the caller's policy and the role's trust policy, as in AWS (moto skips it); so does one
+that sets a ``SourceIdentity`` (or carries one into a chained role) with
+``sts:SetSourceIdentity`` (:mod:`cloud_broker.sandbox.source_identity`); and
 ``CopyObject`` / ``UploadPartCopy`` additionally need read on the copy source
 (:mod:`cloud_broker.sandbox.copy_source`), decided like any other request.
+Trust policies are decided exactly too (:mod:`cloud_broker.sandbox.trust_policy`: moto lets a
+condition on an absent key, such as a missing ``sts:ExternalId``, pass).
 Requests without an ``Authorization`` header get AWS's 403 instead of moto's 500.
 Requests signed by IAM users are otherwise left to moto.
 """
@@ -41,9 +47,12 @@ from moto.s3.exceptions import S3AccessDeniedError, S3ClientError
 from moto.sts.models import AssumedRole, sts_backends
 from moto.utilities.utils import get_partition
 
+from cloud_broker.sandbox import source_identity
 from cloud_broker.sandbox.copy_source import required_source_read
+from cloud_broker.sandbox.permissions_boundary import boundary_document
 from cloud_broker.sandbox.policy_evaluator import Request, is_allowed
-from cloud_broker.sandbox.request_context import as_utc, role_session_values
+from cloud_broker.sandbox.request_context import as_utc, iso_time, role_session_values
+from cloud_broker.sandbox.trust_policy import trust_allows
 
 CheckFn = Callable[[IAMRequestBase, str], None]
 _ORIGINAL = "__cloud_broker_original__"
@@ -56,6 +65,7 @@ def install() -> None:
         return
     original_check: CheckFn = IAMRequestBase.check_action_permitted
     original_init = IAMRequestBase.__init__
+    original_trust = IAMRequestBase._check_role_trust_relationship
 
     def check_action_permitted(self: IAMRequestBase, resource: str) -> None:
         _check(self, resource, original_check)
@@ -66,13 +76,15 @@ def install() -> None:
 
     setattr(check_action_permitted, _ORIGINAL, original_check)
     setattr(__init__, _ORIGINAL, original_init)
+    setattr(_trusts, _ORIGINAL, original_trust)
     IAMRequestBase.check_action_permitted = check_action_permitted  # type: ignore[method-assign]
     IAMRequestBase.__init__ = __init__  # type: ignore[method-assign]
+    IAMRequestBase._check_role_trust_relationship = _trusts  # type: ignore[method-assign]
 
 
 def uninstall() -> None:
     """Restore stock moto (for tests that need it afterwards)."""
-    for name in ("check_action_permitted", "__init__"):
+    for name in ("check_action_permitted", "__init__", "_check_role_trust_relationship"):
         original = getattr(getattr(IAMRequestBase, name), _ORIGINAL, None)
         if original is not None:
             setattr(IAMRequestBase, name, original)
@@ -105,7 +117,9 @@ def _refuse_unsigned(
 def _check(request: IAMRequestBase, resource: str, original: CheckFn) -> None:
     _check_one(request, resource, original)
     if _is_tagged_assume_role(request, resource):
-        _check_tag_session(request, resource, original)
+        _check_trusted_too(request, resource, original, "sts:TagSession")
+    if _sets_source_identity(request):
+        _check_trusted_too(request, resource, original, "sts:SetSourceIdentity")
     source = required_source_read(request)
     if source is not None:
         _check_as(request, source.action, source.resource, original)
@@ -145,10 +159,40 @@ def _check_role_session(request: IAMRequestBase, resource: str) -> None:
         condition_values=role_session_values(request, session, now),
     )
     allowed = is_allowed(policy_request, _role_documents(request), session.policy)
+    boundary = boundary_document(request.account_id, request._region, session.role_arn)
+    if allowed and boundary is not None:
+        allowed = is_allowed(policy_request, [boundary], None)
     if allowed and request._is_assuming_role_operation(resource):
         allowed = request._check_role_trust_relationship(resource)
     if not allowed:
         request._raise_access_denied()
+
+
+def _trusts(request: IAMRequestBase, role_arn: str) -> bool:
+    """Replaces moto's trust check: may the caller perform ``request._action`` on the role?"""
+    role = request.backend.get_role_by_arn(role_arn)
+    session = _find_session(request) if _is_role_session(request) else None
+    caller = str(request._access_key.arn)
+    callers = [caller, session.role_arn] if session is not None else [caller]
+    inherited = source_identity.of(session)
+    now = datetime.now(UTC)
+    values = {
+        "sts:externalid": _param(request, "ExternalId"),
+        "sts:rolesessionname": _param(request, "RoleSessionName"),
+        "sts:sourceidentity": inherited or source_identity.requested(request._data),
+        "aws:sourceidentity": inherited,
+        "aws:principalarn": callers[-1],
+        "aws:principalaccount": request.account_id,
+        "aws:principaltype": "AssumedRole" if session is not None else "User",
+        "aws:currenttime": iso_time(now),
+        "aws:epochtime": str(int(now.timestamp())),
+    }
+    return trust_allows(role.assume_role_policy_document, request._action, callers, values)
+
+
+def _param(request: IAMRequestBase, name: str) -> str | None:
+    value = request._data.get(name)
+    return str(value[0]) if isinstance(value, list) and value else None
 
 
 def _find_session(request: IAMRequestBase) -> AssumedRole:
@@ -183,9 +227,17 @@ def _is_tagged_assume_role(request: IAMRequestBase, resource: str) -> bool:
     return tagged and request._action == "sts:AssumeRole"
 
 
-def _check_tag_session(request: IAMRequestBase, resource: str, original: CheckFn) -> None:
-    _check_as(request, "sts:TagSession", resource, original)
-    request._action = "sts:TagSession"
+def _sets_source_identity(request: IAMRequestBase) -> bool:
+    if request._action != "sts:AssumeRole":
+        return False
+    inherited = source_identity.of(_find_session(request)) if _is_role_session(request) else None
+    return inherited is not None or source_identity.requested(request._data) is not None
+
+
+def _check_trusted_too(request: IAMRequestBase, resource: str, original: CheckFn, action: str) -> None:
+    """An AssumeRole that also needs ``action`` from the caller's policy and the trust policy."""
+    _check_as(request, action, resource, original)
+    request._action = action
     try:
         if not request._check_role_trust_relationship(resource):
             request._raise_access_denied()

@@ -3,6 +3,7 @@ bounded to the grant's scope and expiry."""
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from cloud_broker.domain.ids import session_name
@@ -18,6 +19,9 @@ if TYPE_CHECKING:
     from cloud_broker.families.aws.catalogue import Catalogue
 
 STS_MIN_DURATION = 900
+# STS's grammar for SourceIdentity: 2 to 64 characters of [\w+=,.@-].
+_SOURCE_IDENTITY_CHAR = re.compile(r"[^\w+=,.@-]", re.ASCII)
+SOURCE_IDENTITY_MAX = 64
 
 
 def plan_mint(grant: Grant, config: BrokerConfig, catalogue: Catalogue) -> MintRequest:
@@ -40,4 +44,15 @@ def plan_mint(grant: Grant, config: BrokerConfig, catalogue: Catalogue) -> MintR
         external_id=account.external_id,
         tags={"cloud-broker:agent": grant.agent_id, "cloud-broker:run": grant.run_id,
               "cloud-broker:grant": grant.grant_id},
+        source_identity=source_identity(grant.agent_id),
     )
+
+
+def source_identity(agent_id: str) -> str:
+    """The SourceIdentity of an agent's sessions: its id as STS accepts it (2..64 of [\\w+=,.@-]).
+
+    Agent ids are UUIDs and pass unchanged; anything else has each character STS refuses
+    replaced by ``_`` and is cut at 64, so a mint never fails for the shape of an id.
+    """
+    value = _SOURCE_IDENTITY_CHAR.sub("_", agent_id)[:SOURCE_IDENTITY_MAX]
+    return value if len(value) >= 2 else f"agent-{value}"

@@ -29,6 +29,9 @@ class MintRequest:
     region: str
     external_id: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    # The agent's identity, fixed for the session and every role it chains into: CloudTrail
+    # attributes each call to it, and policies can test it as aws:SourceIdentity.
+    source_identity: str | None = None
 
 
 class AwsStsProvider:
@@ -70,6 +73,8 @@ class AwsStsProvider:
         }
         if request.external_id:
             params["ExternalId"] = request.external_id
+        if request.source_identity:
+            params["SourceIdentity"] = request.source_identity
         try:
             reply = self._sts.assume_role(**params)
         except Exception as exc:  # noqa: BLE001 - every SDK failure is translated here, once

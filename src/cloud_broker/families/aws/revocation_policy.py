@@ -31,11 +31,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-POLICY_NAME = "cloud-broker-revocations"
-REVOKER_SESSION = "cloud-broker-revoker"
-"""The broker's own session on the role, used to write this policy; no statement matches it."""
-REVOKER_ACTIONS = ("iam:GetRole", "iam:GetRolePolicy", "iam:PutRolePolicy", "iam:DeleteRolePolicy",
-                   "iam:ListRolePolicies")
 ROLE_POLICY_SIZE_LIMIT = 10_240
 """AWS: the aggregate size of a role's inline policies, whitespace excluded."""
 STS_LONGEST_SESSION = timedelta(hours=12)

@@ -17,10 +17,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from cloud_broker.families.aws.revocation_names import (
+    REVOCATION_POLICY_NAME,
+    REVOKER_SESSION_NAME,
+    revoker_session_policy,
+)
 from cloud_broker.families.aws.revocation_policy import (
-    POLICY_NAME,
-    REVOKER_ACTIONS,
-    REVOKER_SESSION,
     ROLE_POLICY_SIZE_LIMIT,
     Outcome,
     Revocation,
@@ -79,9 +81,9 @@ class RoleRevoker:
         if outcome.document == current:
             return outcome
         if outcome.document is None:
-            iam.delete_role_policy(RoleName=plan.role_name, PolicyName=POLICY_NAME)
+            iam.delete_role_policy(RoleName=plan.role_name, PolicyName=REVOCATION_POLICY_NAME)
         else:
-            iam.put_role_policy(RoleName=plan.role_name, PolicyName=POLICY_NAME, PolicyDocument=outcome.document)
+            iam.put_role_policy(RoleName=plan.role_name, PolicyName=REVOCATION_POLICY_NAME, PolicyDocument=outcome.document)
         return outcome
 
     def _documents(self, iam: Any, role: str) -> tuple[str | None, int]:
@@ -90,7 +92,7 @@ class RoleRevoker:
         others = 0
         for name in _policy_names(iam, role):
             document = json.dumps(iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"])
-            if name == POLICY_NAME:
+            if name == REVOCATION_POLICY_NAME:
                 current = document
             else:
                 others += size(document)
@@ -107,9 +109,8 @@ class RoleRevoker:
             if cached is not None and cached[1] - _REFRESH_BEFORE > plan.now:
                 return cached[0]
         params: dict[str, Any] = {
-            "RoleArn": plan.role_arn, "RoleSessionName": REVOKER_SESSION, "DurationSeconds": REVOKER_DURATION,
-            "Policy": json.dumps({"Version": "2012-10-17", "Statement": [
-                {"Effect": "Allow", "Action": list(REVOKER_ACTIONS), "Resource": plan.role_arn}]}),
+            "RoleArn": plan.role_arn, "RoleSessionName": REVOKER_SESSION_NAME, "DurationSeconds": REVOKER_DURATION,
+            "Policy": json.dumps(revoker_session_policy(plan.role_arn)),
         }
         if plan.external_id:
             params["ExternalId"] = plan.external_id
@@ -128,7 +129,7 @@ def _policy_names(iam: Any, role: str) -> list[str]:
 
 
 def _result(plan: AwsRevokePlan, outcome: Outcome) -> RevokeResult:
-    where = f"inline policy {POLICY_NAME} on role {plan.role_arn}"
+    where = f"inline policy {REVOCATION_POLICY_NAME} on role {plan.role_arn}"
     if outcome.collapsed:
         return RevokeResult(True, (
             f"AWS now refuses session cb-{plan.grant_id}: the role's inline policies were full, so {where} now "
