@@ -199,3 +199,46 @@ def test_the_boundary_caps_what_a_later_inline_policy_could_give(
 
 def _document(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
+
+
+def test_release_revoke_and_the_kill_switch_run_through_the_enrolled_role(
+    enrolled_broker: BrokerUnderTest, deployed_role: DeployedRole
+) -> None:
+    """The role as CloudFormation made it, with no other help: the broker's revoker session writes
+    the revocation policy, AWS refuses exactly the revoked sessions, and the collector cleans up."""
+    from datetime import timedelta
+
+    from cloud_broker.service.kill_switch import Selection
+
+    bt = enrolled_broker
+
+    def grant() -> tuple[str, Any]:
+        body = bt.grant_body()
+        grant_id = bt.client.post("/aws/grants", json=body, headers=bt.headers()).json()["grant_id"]
+        creds = bt.client.post(f"/aws/grants/{grant_id}/credentials", params={"agent_id": bt.agent_id},
+                               headers=bt.headers()).json()["credentials"]
+        return grant_id, s3_client(bt, creds)
+
+    def reads(s3: Any) -> bool:
+        try:
+            s3.get_object(Bucket="reports", Key="today.csv")
+        except ClientError as refused:
+            assert refused.response["Error"]["Code"] == "AccessDenied"
+            return False
+        return True
+
+    released_id, released = grant()
+    revoked_id, revoked = grant()
+    killed_id, killed = grant()
+    reply = bt.client.post(f"/aws/grants/{released_id}/release", params={"agent_id": bt.agent_id},
+                           headers=bt.headers()).json()
+    assert reply["revoked_in_cloud"] is True and deployed_role.role_arn in reply["cloud_revocation"]
+    assert not reads(released) and reads(revoked) and reads(killed)
+    bt.broker.approvals.revoke(revoked_id, "alice", "incident")
+    assert not reads(revoked) and reads(killed)
+    [stopped] = bt.broker.kill_switch.pull(Selection(grant_id=killed_id), "operator:root", "drill")
+    assert stopped.job is not None and bt.broker.revocations.run_now(stopped.job).revoked_in_cloud is True
+    assert not reads(killed)
+
+    bt.clock.offset += timedelta(seconds=900) + timedelta(minutes=6)
+    assert bt.broker.sweeper.sweep(collect=True)["collected"] >= 3
