@@ -1,7 +1,7 @@
 """A broker killed between the cloud's answer and the commit leaves credentials nobody holds
 but AWS honours. A real ``cloud-broker serve`` process is SIGKILLed at that exact point (the
-``mint.after_cloud`` failpoint); the emulator runs in this test's process, so it outlives the
-broker as AWS would. After a restart the orphan is found from its intent row, failed, and its
+``mint.after_cloud`` failpoint); the emulator is the suite's own (moto runs one per process),
+in this test's process, so it outlives the broker as AWS would. After a restart the orphan is found from its intent row, failed, and its
 session refused by the emulator, while a new grant works."""
 
 from __future__ import annotations
@@ -25,8 +25,9 @@ from botocore.exceptions import ClientError
 from cloud_broker.cli.sandbox import write_sandbox_state
 from cloud_broker.cli.sandbox_process import child_env
 from cloud_broker.failpoints import AFTER_CLOUD_MINT, ENV
-from cloud_broker.sandbox.emulator import start_emulator
+from cloud_broker.families.aws.provider import AwsStsProvider
 from cloud_broker.sandbox.gcp import start_gcp_double
+from tests.api.conftest import forget_revocations
 
 pytestmark = pytest.mark.e2e
 
@@ -36,9 +37,14 @@ _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 @pytest.fixture
-def clouds(tmp_path: Path) -> Iterator[tuple[Any, dict[str, Any]]]:
-    with start_emulator() as emulator, start_gcp_double() as gcp:
-        yield emulator, write_sandbox_state(tmp_path / "state", emulator, gcp)
+def clouds(emulator: Any, tmp_path: Path) -> Iterator[tuple[Any, dict[str, Any]]]:
+    with start_gcp_double() as gcp:
+        try:
+            yield emulator, write_sandbox_state(tmp_path / "state", emulator, gcp)
+        finally:
+            source = boto3.Session(aws_access_key_id=emulator.source_access_key_id,
+                                   aws_secret_access_key=emulator.source_secret_access_key, region_name="us-east-1")
+            forget_revocations(AwsStsProvider(source, endpoint_url=emulator.endpoint_url), emulator)
 
 
 class Serve:
