@@ -35,6 +35,7 @@ approvers:
     password_hash: "{password_hash}"
 teams:
   - name: sandbox
+    credentials_delivery: {delivery}
 hosts:
   - name: sandbox-host
     team: sandbox
@@ -89,7 +90,8 @@ gcp_ceilings:
 
 
 def run_sandbox(*, host: str, port: int, state_dir: Path | None, info_path: Path | None,
-                requests_per_minute: int = 60) -> None:
+                requests_per_minute: int = 60, delivery: str = "inline") -> None:
+    """``delivery`` is the team's ``credentials_delivery`` (an unknown value fails as broker.yaml would)."""
     from cloud_broker.sandbox.emulator import start_emulator
     from cloud_broker.sandbox.gcp import start_gcp_double
 
@@ -105,6 +107,7 @@ def run_sandbox(*, host: str, port: int, state_dir: Path | None, info_path: Path
                 role_arn=emulator.role_arn, region=emulator.region, approver=SANDBOX_APPROVER,
                 password_hash=PasswordHasher().hash(password), project_id=gcp.project_id,
                 service_account=gcp.service_account, requests_per_minute=requests_per_minute,
+                delivery=json.dumps(delivery),
             )
         )
         wired = wire(Settings.build(state_dir=state, env={}), serving=True)

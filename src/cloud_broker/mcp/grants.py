@@ -29,7 +29,7 @@ from cloud_broker.mcp.changes import (
     ResourcesListChanged,
     ResourceUpdated,
 )
-from cloud_broker.mcp.errors import BrokerCallError
+from cloud_broker.client.errors import BrokerCallError
 from cloud_broker.mcp.family import Endpoint, FamilyTools
 from cloud_broker.mcp.tools import installed_tools
 

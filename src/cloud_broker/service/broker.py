@@ -7,6 +7,7 @@ from cloud_broker.service.approvals import Approvals
 from cloud_broker.service.deps import Deps
 from cloud_broker.service.jobs import JobRunner
 from cloud_broker.service.minting import Minter, MintJobs
+from cloud_broker.service.resolution import SecretRefs
 from cloud_broker.service.revocation import Revocations
 from cloud_broker.service.sweeper import Sweeper
 
@@ -24,5 +25,6 @@ class Broker:
         self.jobs = JobRunner(deps)
         self.revocations = Revocations(deps, self.jobs)
         self.access = AgentAccess(deps, minter, self.revocations)
+        self.secret_refs = SecretRefs(deps, self.access)
         self.approvals = Approvals(deps, MintJobs(deps, minter, self.jobs), self.revocations)
         self.sweeper = Sweeper(deps)
