@@ -21,6 +21,7 @@ from cloud_broker.api.schemas import (
     timestamp,
 )
 from cloud_broker.api.state import broker_of
+from cloud_broker.domain.delivery import CredentialsDelivery
 from cloud_broker.service.broker import Broker
 from cloud_broker.vault import format_secret_ref
 from cloud_broker.wire_types import Uuid
@@ -56,10 +57,13 @@ def family_router(family: WireFamily) -> APIRouter:
     @router.get("/inventory")
     def inventory(host: Host, broker: B, agent_id: AgentQ) -> dict[str, Any]:
         agent = broker.access.agent(host, agent_id)
-        # Beside the contract's array: how this team's credentials are delivered, so an MCP
-        # server can say so in its tool descriptions (the published client ignores the key).
+        reply = wire.inventory(broker.deps.config, agent.team)
+        # Beside the contract's array, for a runtime_only team only (an inline team's reply is
+        # today's): an MCP server says so in its tool descriptions; the published client ignores it.
         delivery = broker.deps.config.credentials_delivery(agent.team)
-        return {**wire.inventory(broker.deps.config, agent.team), "credentials_delivery": delivery.value}
+        if delivery is CredentialsDelivery.RUNTIME_ONLY:
+            reply["credentials_delivery"] = delivery.value
+        return reply
 
     @router.get("/scope")
     def describe_scope(host: Host, broker: B, agent_id: AgentQ, target: Target) -> dict[str, Any]:
