@@ -45,10 +45,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from cloud_broker.cli.resolver import ResolverSession, resolver_session
 from cloud_broker.client.errors import BrokerCallError
 from cloud_broker.client.resolve import ResolvedGrant
 from cloud_broker.client.settings import HostSettings
-from cloud_broker.cli.resolver import ResolverSession, resolver_session
 
 BIND = "127.0.0.1"
 AWS_PATH = "/aws/credentials"

@@ -49,7 +49,7 @@ def _parse(reply: Any) -> ResolvedGrant:
     try:
         return ResolvedGrant(
             grant_id=str(reply["grant_id"]), family=str(reply["family"]), target=str(reply["target"]),
-            expires_at=datetime.fromisoformat(str(reply["expires_at"]).replace("Z", "+00:00")),
+            expires_at=datetime.fromisoformat(str(reply["expires_at"])),
             values={k: v for k, v in dict(reply["credentials"]).items() if isinstance(v, str)},
             service_account=reply.get("service_account") if isinstance(reply.get("service_account"), str) else None,
         )

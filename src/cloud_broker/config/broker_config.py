@@ -10,7 +10,6 @@ from typing import Any, ClassVar, TypeVar
 from pydantic import PrivateAttr
 
 from cloud_broker.config.api_keys import match_api_key
-from cloud_broker.domain.delivery import CredentialsDelivery
 from cloud_broker.config.models import (
     Agent,
     ApprovalChannel,
@@ -23,6 +22,7 @@ from cloud_broker.config.models import (
     Team,
     WebhookConfig,
 )
+from cloud_broker.domain.delivery import CredentialsDelivery
 from cloud_broker.plugins import Families
 
 T = TypeVar("T")

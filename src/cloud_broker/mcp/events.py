@@ -24,8 +24,8 @@ from typing import Any
 import anyio
 from httpx_sse import EventSource, ServerSentEvent, SSEError
 
-from cloud_broker.mcp.broker_api import BrokerApi
 from cloud_broker.client.errors import BrokerCallError
+from cloud_broker.mcp.broker_api import BrokerApi
 
 INITIAL_BACKOFF_SECONDS = 1.0
 MAX_BACKOFF_SECONDS = 30.0

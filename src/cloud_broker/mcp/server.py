@@ -32,11 +32,12 @@ import anyio.to_thread
 import httpx
 from pydantic import ValidationError
 
+from cloud_broker.client.broker_client import BrokerClient
+from cloud_broker.client.errors import BrokerCallError
+from cloud_broker.client.tokens import ExchangeTokenSource, TokenSource
 from cloud_broker.errors import ConfigError
 from cloud_broker.mcp.broker_api import BrokerApi
-from cloud_broker.client.broker_client import BrokerClient
 from cloud_broker.mcp.changes import ChangeFanout, ToolsListChanged
-from cloud_broker.client.errors import BrokerCallError
 from cloud_broker.mcp.events import GrantEventStream
 from cloud_broker.mcp.family import FamilyTools
 from cloud_broker.mcp.grants import GrantResources
@@ -44,7 +45,6 @@ from cloud_broker.mcp.inventory import InventoryError, parse_delivery, parse_inv
 from cloud_broker.mcp.schemas import SourceContext
 from cloud_broker.mcp.settings import McpSettings, load_settings
 from cloud_broker.mcp.stderr import stderr_line
-from cloud_broker.client.tokens import ExchangeTokenSource, TokenSource
 from cloud_broker.mcp.tools import GrantHook, RequestDefaults, Toolbox, installed_tools
 from cloud_broker.mcp.turn_initiator import TurnInitiatorReader
 

@@ -14,9 +14,9 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from cloud_broker.client.errors import BrokerCallError
 from cloud_broker.mcp import descriptions as text
 from cloud_broker.mcp.broker_api import BrokerApi, FamilyApi
-from cloud_broker.client.errors import BrokerCallError
 from cloud_broker.mcp.family import Endpoint, FamilyTools, ToolSpec
 from cloud_broker.mcp.inventory import RUNTIME_ONLY, render_block
 from cloud_broker.mcp.turn_initiator import TurnInitiatorReader
