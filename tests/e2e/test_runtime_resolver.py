@@ -221,3 +221,18 @@ def test_every_resolution_is_audited_with_its_mechanism_and_no_value(runtime_san
     log = runtime_sandbox.log_path.read_text()
     for value in values:
         assert value not in trail.stdout and value not in log
+
+
+def test_the_embedded_broker_resolves_in_process(runtime_sandbox: SandboxProcess, tmp_path: Path) -> None:
+    """``--config``/``--state-dir`` as given to ``cloud-broker mcp --config``: no AGT_HOST, no key."""
+    grant = new_grant(runtime_sandbox, "aws")
+    state = runtime_sandbox.state_dir
+    embedded = ["--config", str(state / "broker.yaml"), "--state-dir", str(state)]
+    env = {k: v for k, v in runtime_env(runtime_sandbox, tmp_path).items() if k not in ("AGT_HOST", "AGT_API_KEY")}
+    written = run([CLOUD_BROKER, "aws-profile", grant["secret_ref"], "--profile", "embedded", "--write", *embedded], env)
+    assert written.returncode == 0, written.stderr
+    read = aws(["--profile", "embedded", "s3", "cp", "s3://reports/today.csv", "-"], runtime_sandbox, env)
+    assert read.returncode == 0 and read.stdout.startswith("date,"), read.stderr
+    stranger = run([CLOUD_BROKER, "credential-process", *embedded, grant["secret_ref"]],
+                   {**env, "AGT_AGENT_ID": str(uuid.uuid4())})
+    assert stranger.returncode == 2 and "AGT_AGENT_ID must name an agent" in stranger.stderr

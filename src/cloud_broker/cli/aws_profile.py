@@ -28,16 +28,18 @@ def resolver_command() -> list[str]:
     return [str(Path(sys.executable).absolute()), "-m", "cloud_broker"]
 
 
-def credential_process_line(secret_ref: str, command: list[str] | None = None) -> str:
-    """``credential_process`` for ``secret_ref``, every word quoted for a POSIX-style split."""
-    words = [*(command or resolver_command()), "credential-process", secret_ref]
+def credential_process_line(secret_ref: str, command: list[str] | None = None, options: list[str] | None = None) -> str:
+    """``credential_process`` for ``secret_ref`` (with the subcommand's ``options``), every word
+    quoted for a POSIX-style split."""
+    words = [*(command or resolver_command()), "credential-process", *(options or []), secret_ref]
     return " ".join(shlex.quote(word) for word in words)
 
 
-def profile_section(name: str, secret_ref: str, region: str | None = None, command: list[str] | None = None) -> str:
+def profile_section(name: str, secret_ref: str, region: str | None = None, command: list[str] | None = None,
+                    options: list[str] | None = None) -> str:
     """The profile's text: ``[profile NAME]`` (``[default]`` for that name) and its settings."""
     header = "[default]" if name == "default" else f"[profile {name}]"
-    lines = [header, f"credential_process = {credential_process_line(secret_ref, command)}"]
+    lines = [header, f"credential_process = {credential_process_line(secret_ref, command, options)}"]
     if region:
         lines.append(f"region = {region}")
     return "\n".join(lines) + "\n"

@@ -45,10 +45,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from cloud_broker.cli.resolver import ResolverSession, resolver_session
+from cloud_broker.cli.resolver import Connection, ResolverSession, resolver_session
 from cloud_broker.client.errors import BrokerCallError
 from cloud_broker.client.resolve import ResolvedGrant
-from cloud_broker.client.settings import HostSettings
 
 BIND = "127.0.0.1"
 AWS_PATH = "/aws/credentials"
@@ -173,8 +172,8 @@ async def _gce_answer(path: str, resolve: Resolve) -> str | dict[str, Any] | Non
 
 
 @asynccontextmanager
-async def _session_lifespan(settings: HostSettings, holder: dict[str, ResolverSession]) -> AsyncIterator[None]:
-    async with resolver_session(settings) as session:
+async def _session_lifespan(connection: Connection, holder: dict[str, ResolverSession]) -> AsyncIterator[None]:
+    async with resolver_session(connection) as session:
         holder["session"] = session
         yield
 
@@ -182,8 +181,8 @@ async def _session_lifespan(settings: HostSettings, holder: dict[str, ResolverSe
 class CredentialServer:
     """Serves one ``secret_ref`` on 127.0.0.1 in a background thread for the life of a ``with``."""
 
-    def __init__(self, settings: HostSettings, secret_ref: str, family: str, mechanism: str) -> None:
-        self._settings, self._ref, self._family, self._mechanism = settings, secret_ref, family, mechanism
+    def __init__(self, connection: Connection, secret_ref: str, family: str, mechanism: str) -> None:
+        self._connection, self._ref, self._family, self._mechanism = connection, secret_ref, family, mechanism
         self._capability = secrets.token_urlsafe(32)
         self._server: Any = None
         self._thread: threading.Thread | None = None
@@ -197,7 +196,7 @@ class CredentialServer:
             return await holder["session"].resolve(self._ref, self._mechanism)
 
         app = build_app(self._family, self._capability, resolve)
-        app.router.lifespan_context = lambda _app: _session_lifespan(self._settings, holder)
+        app.router.lifespan_context = lambda _app: _session_lifespan(self._connection, holder)
         self._server = uvicorn.Server(uvicorn.Config(app, host=BIND, port=0, log_level="critical",
                                                      access_log=False, proxy_headers=False, lifespan="on"))
         self._thread = threading.Thread(target=self._server.run, name="cloud-broker-credentials", daemon=True)

@@ -12,19 +12,50 @@ import sys
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import NoReturn
 
+import httpx
 import typer
 
 from cloud_broker.client.broker_client import BrokerClient
 from cloud_broker.client.errors import BrokerCallError
 from cloud_broker.client.resolve import ResolvedGrant, resolve_secret_ref
 from cloud_broker.client.settings import HostSettings, load_host_settings
-from cloud_broker.client.tokens import ExchangeTokenSource
+from cloud_broker.client.tokens import ExchangeTokenSource, TokenSource
 from cloud_broker.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class EmbeddedOpts:
+    """``--config``/``--db``/``--state-dir``, as given to ``cloud-broker mcp --config``."""
+
+    config: Path
+    db: str | None = None
+    state_dir: Path | None = None
+
+    def argv(self) -> list[str]:
+        """The same options for a command line (absolute paths: an SDK runs it from anywhere)."""
+        words = ["--config", str(self.config.absolute())]
+        if self.db:
+            words += ["--db", self.db]
+        if self.state_dir:
+            words += ["--state-dir", str(self.state_dir.absolute())]
+        return words
+
 
 AWS_ENV = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_CREDENTIAL_EXPIRATION")
 GCP_ENV = ("CLOUDSDK_AUTH_ACCESS_TOKEN", "GOOGLE_OAUTH_ACCESS_TOKEN")
+
+
+@dataclass(frozen=True)
+class Connection:
+    """How to reach the broker: over HTTP (``transport`` None) or, for the embedded broker of
+    ``cloud-broker mcp --config``, its app in this process with locally signed host tokens."""
+
+    settings: HostSettings
+    transport: httpx.AsyncBaseTransport | None = None
+    tokens: TokenSource | None = None
 
 
 @dataclass(frozen=True)
@@ -46,25 +77,50 @@ def host_settings(command: str, env: Mapping[str, str] | None = None) -> HostSet
         fail(command, "; ".join(exc.problems), code=2)
 
 
+def connect(command: str, embedded: EmbeddedOpts | None = None) -> Connection:
+    """The environment's broker (``AGT_*``), or the embedded one named by ``--config``."""
+    if embedded is None:
+        return Connection(host_settings(command))
+    return embedded_connection(command, embedded)
+
+
+def embedded_connection(command: str, embedded: EmbeddedOpts) -> Connection:
+    """The broker of ``cloud-broker mcp --config`` (same file, store and key), in this process:
+    the same route, reached through its app, as the host ``AGT_AGENT_ID`` belongs to."""
+    from cloud_broker.api.app import create_app
+    from cloud_broker.cli.mcp_cmd import EMBEDDED_URL, LocalTokenSource
+    from cloud_broker.cli.options import wired_from
+
+    wired = wired_from(embedded.config, embedded.db, embedded.state_dir)
+    agent = wired.config.agent(os.environ.get("AGT_AGENT_ID", "").strip())
+    if agent is None:
+        fail(command, f"AGT_AGENT_ID must name an agent of {embedded.config}", code=2)
+    transport = httpx.ASGITransport(app=create_app(wired.broker, wired.tokens))
+    return Connection(HostSettings(EMBEDDED_URL, agent.id), transport, LocalTokenSource(wired.tokens, agent.host))
+
+
 @asynccontextmanager
-async def resolver_session(settings: HostSettings) -> AsyncIterator[ResolverSession]:
+async def resolver_session(connection: Connection) -> AsyncIterator[ResolverSession]:
     """A broker client authenticated as ``cloud-broker mcp`` would be, closed on exit."""
-    tokens = ExchangeTokenSource(settings.host, preset_token=settings.token, api_key=settings.api_key)
+    settings = connection.settings
+    exchange = None
+    if connection.tokens is None:
+        exchange = ExchangeTokenSource(settings.host, preset_token=settings.token, api_key=settings.api_key)
     try:
-        async with BrokerClient(settings.host, tokens) as client:
+        async with BrokerClient(settings.host, connection.tokens or exchange,  # type: ignore[arg-type]
+                                transport=connection.transport) as client:
             yield ResolverSession(client, settings.agent_id)
     finally:
-        await tokens.aclose()
+        if exchange is not None:
+            await exchange.aclose()
 
 
-def resolve_once(command: str, secret_ref: str, mechanism: str) -> ResolvedGrant:
+def resolve_once(command: str, secret_ref: str, mechanism: str, connection: Connection) -> ResolvedGrant:
     """One resolution from a fresh session; exits 1 with the broker's refusal on failure."""
     import anyio
 
-    settings = host_settings(command)
-
     async def run() -> ResolvedGrant:
-        async with resolver_session(settings) as session:
+        async with resolver_session(connection) as session:
             return await session.resolve(secret_ref, mechanism)
 
     try:

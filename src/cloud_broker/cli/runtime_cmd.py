@@ -16,12 +16,17 @@ import re
 import signal
 import subprocess
 import sys
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cloud_broker.cli.resolver import environment_for, fail, host_settings, resolve_once
+from cloud_broker.cli.options import ConfigOpt, DbOpt, StateOpt
+from cloud_broker.cli.resolver import EmbeddedOpts, connect, environment_for, fail, resolve_once
 from cloud_broker.client.errors import BrokerCallError
+
+if TYPE_CHECKING:
+    from cloud_broker.cli.resolver import Connection
 
 RefArg = Annotated[str, typer.Argument(metavar="SECRET_REF", help="secret_ref://<family>/runs/<run_id>/<grant_id>")]
 _FAMILY = re.compile(r"^secret_ref://(?P<family>[a-z][a-z0-9-]{0,31})/")
@@ -35,12 +40,20 @@ _SHADOWING = {
 }
 
 
-def credential_process(secret_ref: RefArg) -> None:
+def _embedded(config: Path | None, db: str | None, state_dir: Path | None) -> EmbeddedOpts | None:
+    """``--config`` (with ``--db``/``--state-dir``) selects the embedded broker of ``cloud-broker
+    mcp --config``; without it the resolver talks to ``AGT_HOST``."""
+    return EmbeddedOpts(config, db, state_dir) if config is not None else None
+
+
+def credential_process(secret_ref: RefArg, config: ConfigOpt = None, db: DbOpt = None,
+                       state_dir: StateOpt = None) -> None:
     """Print the AWS credential_process JSON for SECRET_REF (run by AWS SDKs, via a profile)."""
     if not secret_ref.startswith("secret_ref://aws/"):
         fail("credential-process", "credential_process serves AWS grants only (secret_ref://aws/…); "
                                    "use `cloud-broker exec` for other families")
-    grant = resolve_once("credential-process", secret_ref, "credential_process")
+    connection = connect("credential-process", _embedded(config, db, state_dir))
+    grant = resolve_once("credential-process", secret_ref, "credential_process", connection)
     try:
         document = {"Version": 1, "AccessKeyId": grant.value("access_key_id"),
                     "SecretAccessKey": grant.value("secret_access_key"), "SessionToken": grant.value("session_token"),
@@ -55,16 +68,26 @@ def aws_profile(
     profile: Annotated[str, typer.Option("--profile", help="Profile name (default: cb-<first 8 of the grant id>)")] = "",
     region: Annotated[str | None, typer.Option("--region", help="Also set the profile's region")] = None,
     write: Annotated[bool, typer.Option("--write", help="Write it into AWS_CONFIG_FILE or ~/.aws/config")] = False,
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+    state_dir: StateOpt = None,
 ) -> None:
     """Print (or --write) an AWS profile whose credential_process resolves SECRET_REF each time."""
-    from cloud_broker.cli.aws_profile import PROFILE_NAME, config_path, profile_section, write_profile
+    from cloud_broker.cli.aws_profile import (
+        PROFILE_NAME,
+        config_path,
+        profile_section,
+        resolver_command,
+        write_profile,
+    )
 
     if not secret_ref.startswith("secret_ref://aws/"):
         fail("aws-profile", "an AWS profile needs an AWS pointer (secret_ref://aws/…)")
     name = profile or "cb-" + secret_ref.rstrip("/").rsplit("/", 1)[-1][:8]
     if not PROFILE_NAME.fullmatch(name):
         fail("aws-profile", "--profile: letters, digits and _.+=@- only, at most 64 characters", code=2)
-    section = profile_section(name, secret_ref, region)
+    embedded = _embedded(config, db, state_dir)
+    section = profile_section(name, secret_ref, region, resolver_command(), embedded.argv() if embedded else None)
     if not write:
         sys.stdout.write(section)
         return
@@ -78,14 +101,18 @@ def exec_(
     command: Annotated[list[str], typer.Argument(metavar="-- COMMAND [ARGS]...", help="The command to run")],
     server: Annotated[bool, typer.Option("--server", help="Serve credentials on a local endpoint the SDKs "
                                                           "fetch from, instead of putting values in the environment")] = False,
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+    state_dir: StateOpt = None,
 ) -> None:
     """Run COMMAND with SECRET_REF's credentials set for it alone; its exit code is passed through."""
     # Option parsing stops at SECRET_REF (so COMMAND's own options stay its own), which leaves
     # the separator in place.
     command = command[1:] if command[:1] == ["--"] else command
+    connection = connect("exec", _embedded(config, db, state_dir))
     if server:
-        raise typer.Exit(code=_exec_with_server(secret_ref, command))
-    grant = resolve_once("exec", secret_ref, "exec")
+        raise typer.Exit(code=_exec_with_server(secret_ref, command, connection))
+    grant = resolve_once("exec", secret_ref, "exec", connection)
     try:
         extra = environment_for(grant)
     except BrokerCallError as exc:
@@ -93,22 +120,21 @@ def exec_(
     raise typer.Exit(code=_run(command, {**os.environ, **extra}))
 
 
-def _exec_with_server(secret_ref: str, command: list[str]) -> int:
+def _exec_with_server(secret_ref: str, command: list[str], connection: Connection) -> int:
     from cloud_broker.cli.credential_server import CredentialServer
 
     found = _FAMILY.match(secret_ref)
     family = found["family"] if found else ""
     if family not in _SHADOWING:
         # Malformed or of a family without an endpoint: let the broker say which, as it would.
-        resolve_once("exec", secret_ref, "exec")
+        resolve_once("exec", secret_ref, "exec", connection)
         fail("exec", "--server serves AWS and GCP grants only")
     mechanism = "aws_container_endpoint" if family == "aws" else "gce_metadata_endpoint"
     # Resolved once before the child starts, so a refused pointer fails here, not in the child.
-    resolve_once("exec", secret_ref, mechanism)
-    settings = host_settings("exec")
+    resolve_once("exec", secret_ref, mechanism, connection)
     env = {k: v for k, v in os.environ.items() if k not in _SHADOWING[family]}
     try:
-        with CredentialServer(settings, secret_ref, family, mechanism) as endpoint:
+        with CredentialServer(connection, secret_ref, family, mechanism) as endpoint:
             return _run(command, {**env, **endpoint.child_environment()})
     except BrokerCallError as exc:
         fail("exec", str(exc))
