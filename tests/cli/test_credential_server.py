@@ -63,3 +63,9 @@ def test_gcp_wants_the_capability_and_the_metadata_flavor_header() -> None:
     assert info["email"] == GCP.service_account
     assert client.get(f"/{CAPABILITY}/computeMetadata/v1/project/project-id", headers=flavor).text == "my-project"
     assert client.get(f"/{CAPABILITY}/computeMetadata/v1/instance/attributes/x", headers=flavor).status_code == 404
+
+
+def test_a_grant_without_the_expected_values_is_a_refusal_not_a_crash() -> None:
+    broken = ResolvedGrant("g", "aws", "123456789012", EXPIRES, {"access_key_id": "ASIA1"})
+    reply = _client("aws", broken).get(AWS_PATH, headers={"Authorization": CAPABILITY})
+    assert reply.status_code == 502 and "secret_access_key" in reply.text

@@ -197,10 +197,13 @@ def test_refusals_carry_the_contracts_status_and_no_value(runtime_sandbox: Sandb
     values = values_of(runtime_sandbox, grant["secret_ref"])
     release(runtime_sandbox, "aws", grant["grant_id"])
     for command in (["credential-process", grant["secret_ref"]], ["exec", grant["secret_ref"], "--", "true"],
-                    ["exec", "--server", grant["secret_ref"], "--", "true"]):
+                    ["exec", "--server", grant["secret_ref"], "--", "true"],
+                    ["exec", grant["secret_ref"], "--server", "--", "true"]):
         refused = run([CLOUD_BROKER, *command], env)
         assert refused.returncode == 1 and "Broker error 409: GRANT_RELEASED" in refused.stderr, refused.stderr
         assert all(value not in refused.stdout + refused.stderr for value in values)
+    misplaced = run([CLOUD_BROKER, "exec", grant["secret_ref"], "--verbose", "--", "true"], env)
+    assert misplaced.returncode == 2 and "only --server" in misplaced.stderr
     missing = run([CLOUD_BROKER, "credential-process", grant["secret_ref"]], {**env, "AGT_API_KEY": ""})
     assert missing.returncode == 2 and "AGT_TOKEN or AGT_API_KEY" in missing.stderr
 

@@ -100,13 +100,12 @@ def _aws_handler(capability: str, resolve: Resolve) -> Callable[[Request], Await
             return _refused(403, "missing or wrong authorization token")
         try:
             grant = await resolve()
+            body = {"AccessKeyId": grant.value("access_key_id"), "SecretAccessKey": grant.value("secret_access_key"),
+                    "Token": grant.value("session_token"), "AccountId": grant.target,
+                    "Expiration": grant.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ")}
         except BrokerCallError as exc:
             return _refused(exc.status or 502, str(exc))
-        return JSONResponse({
-            "AccessKeyId": grant.value("access_key_id"), "SecretAccessKey": grant.value("secret_access_key"),
-            "Token": grant.value("session_token"), "AccountId": grant.target,
-            "Expiration": grant.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        }, headers={"Cache-Control": "no-store"})
+        return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
     return credentials
 

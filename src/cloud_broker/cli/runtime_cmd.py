@@ -107,8 +107,12 @@ def exec_(
 ) -> None:
     """Run COMMAND with SECRET_REF's credentials set for it alone; its exit code is passed through."""
     # Option parsing stops at SECRET_REF (so COMMAND's own options stay its own), which leaves
-    # the separator in place.
-    command = command[1:] if command[:1] == ["--"] else command
+    # the separator in place, and our own options given between SECRET_REF and it.
+    if "--" in command:
+        ours, command = command[:command.index("--")], command[command.index("--") + 1:]
+        if any(word != "--server" for word in ours):
+            fail("exec", "only --server may come between SECRET_REF and --", code=2)
+        server = server or bool(ours)
     connection = connect("exec", _embedded(config, db, state_dir))
     if server:
         raise typer.Exit(code=_exec_with_server(secret_ref, command, connection))
