@@ -23,20 +23,20 @@ def test_runtime_only_works_through_the_published_client(runtime_sandbox: Sandbo
                                                          tmp_path: Path) -> None:
     account = runtime_sandbox.info["account_id"]
 
-    async def flow() -> dict[str, Any]:
-        with open(tmp_path / "stderr.log", "w+") as errlog:
-            async with agent_session(mcp_env(runtime_sandbox.info), errlog=errlog, command=published_server) as agent:
-                results = {
-                    "scope": await agent.call("aws_describe_scope", {"account_id": account}),
-                    "grant": await agent.call("aws_request_access", {"account_id": account, **AWS_READ}),
-                }
-                grant_id = results["grant"].json["grant_id"]
-                results["pointer"] = await agent.call("aws_get_credentials", {"grant_id": grant_id})
-                results["polled"] = await agent.call("aws_poll_grant", {"grant_id": grant_id})
-                results["accounts"] = await agent.call("aws_list_accounts", {})
+    async def flow(errlog: Any) -> dict[str, Any]:
+        async with agent_session(mcp_env(runtime_sandbox.info), errlog=errlog, command=published_server) as agent:
+            results = {
+                "scope": await agent.call("aws_describe_scope", {"account_id": account}),
+                "grant": await agent.call("aws_request_access", {"account_id": account, **AWS_READ}),
+            }
+            grant_id = results["grant"].json["grant_id"]
+            results["pointer"] = await agent.call("aws_get_credentials", {"grant_id": grant_id})
+            results["polled"] = await agent.call("aws_poll_grant", {"grant_id": grant_id})
+            results["accounts"] = await agent.call("aws_list_accounts", {})
         return results
 
-    results = asyncio.run(flow())
+    with open(tmp_path / "stderr.log", "w+") as errlog:
+        results = asyncio.run(flow(errlog))
     grant, pointer = results["grant"].json, results["pointer"]
     assert grant["status"] == "active" and not pointer.is_error, pointer.text
     assert pointer.json["credentials_delivery"] == "runtime_only" and "credentials" not in pointer.json
