@@ -93,7 +93,7 @@ def test_another_agents_pointer_is_404_even_on_the_same_host(rt: BrokerUnderTest
 def test_another_hosts_agent_cannot_be_named(rt: BrokerUnderTest) -> None:
     grant = _grant(rt)
     reply = _resolve(rt, grant["secret_ref"], agent_id=rt.foreign_agent_id, host="host-a")
-    assert reply.status_code in (403, 404)
+    assert reply.status_code == 403 and reply.json()["error_code"] == "AGENT_NOT_ALLOWED"
     reply = _resolve(rt, grant["secret_ref"], agent_id=rt.foreign_agent_id, host="host-b")
     assert reply.status_code == 404
 
