@@ -194,6 +194,8 @@ def test_refusals_carry_the_contracts_status_and_no_value(runtime_sandbox: Sandb
         refused = run([CLOUD_BROKER, "credential-process", ref], env)
         assert refused.returncode == 1 and refused.stdout == "", name
         assert f"Broker error {status}" in refused.stderr, (name, refused.stderr)
+    stranger = run([CLOUD_BROKER, "credential-process", grant["secret_ref"]], {**env, "AGT_AGENT_ID": str(uuid.uuid4())})
+    assert stranger.returncode == 1 and "Broker error 403: AGENT_NOT_ALLOWED" in stranger.stderr
     values = values_of(runtime_sandbox, grant["secret_ref"])
     release(runtime_sandbox, "aws", grant["grant_id"])
     for command in (["credential-process", grant["secret_ref"]], ["exec", grant["secret_ref"], "--", "true"],
