@@ -111,6 +111,9 @@ def test_aws_cli_resolves_a_credential_process_profile(runtime_sandbox: SandboxP
     assert parsed["Expiration"] == grant["expires_at"] and document.stderr == ""
     for value in values_of(runtime_sandbox, grant["secret_ref"]):
         assert value not in written.stdout + written.stderr + config + read.stderr + refused.stderr
+    release(runtime_sandbox, "aws", grant["grant_id"])
+    after = aws(["--profile", "agent-task", "s3", "cp", "s3://reports/today.csv", "-"], runtime_sandbox, env)
+    assert after.returncode != 0 and "409: GRANT_RELEASED" in after.stderr, after.stderr
 
 
 def test_exec_sets_the_values_for_the_command_alone_and_passes_its_exit_code(runtime_sandbox: SandboxProcess,
