@@ -26,7 +26,7 @@ def _lint(src: Path) -> subprocess.CompletedProcess[str]:
 def test_layers_depend_inwards_only() -> None:
     result = _lint(ROOT / "src")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "Contracts: 6 kept, 0 broken." in result.stdout
+    assert "Contracts: 7 kept, 0 broken." in result.stdout
 
 
 def test_a_shared_module_importing_a_family_breaks_the_build(tmp_path: Path) -> None:
@@ -39,3 +39,13 @@ def test_a_shared_module_importing_a_family_breaks_the_build(tmp_path: Path) -> 
     assert result.returncode != 0
     assert "Shared code imports no family" in result.stdout and "BROKEN" in result.stdout
     assert "cloud_broker.service.shortcut -> cloud_broker.families.aws.catalogue" in result.stdout
+
+
+def test_the_shared_broker_client_reaching_into_the_mcp_server_breaks_the_build(tmp_path: Path) -> None:
+    """The resolver and the MCP server share ``cloud_broker.client``; it must stay free of both."""
+    shutil.copytree(ROOT / "src" / "cloud_broker", tmp_path / "cloud_broker",
+                    ignore=shutil.ignore_patterns("__pycache__", "data"))
+    (tmp_path / "cloud_broker" / "client" / "shortcut.py").write_text("from cloud_broker.mcp import tools\n")
+    result = _lint(tmp_path)
+    assert result.returncode != 0
+    assert "The broker client" in result.stdout and "cloud_broker.client.shortcut -> cloud_broker.mcp.tools" in result.stdout

@@ -46,6 +46,17 @@ def _kind(value: Any) -> str:
 
 
 Text = Annotated[str, Field(strict=True)]
+
+# ``\s`` means something else to each regex engine: pydantic validates with Rust's (Unicode
+# White_Space), readers of the OpenAPI document apply ECMA-262's. They disagree on U+0085 (the
+# document admitted it, the API refused it) and U+FEFF (the other way round). A document pattern
+# spells out the set the API enforces (``documented_pattern``); validation stays with the grammar.
+WHITESPACE = r"\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+
+
+def documented_pattern(pattern: str) -> str:
+    """``pattern`` for the OpenAPI document: each ``\\s`` spelt out as the validator reads it."""
+    return pattern.replace(r"\s", WHITESPACE)
 Uuid = Annotated[Text, StringConstraints(pattern=UUID_PATTERN)]
 # Bounds first: declared there, pydantic can write them into JSON Schema (the OpenAPI document).
 TtlSeconds = Annotated[int, Field(ge=TTL_MIN, le=TTL_MAX), BeforeValidator(whole_number)]

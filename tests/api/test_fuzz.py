@@ -56,7 +56,7 @@ from tests.api.conftest import ACCOUNT, BrokerUnderTest, broker_under_test
 
 EXAMPLES = 40
 SEED = 20240611
-PROTECTED = r"^/(aws|gcp|supabase)/"
+PROTECTED = r"^/(aws|gcp|supabase|secret-refs)/"
 """Every route under a family prefix needs a host token; ``/host/exchange`` and ``/healthz`` do not."""
 
 

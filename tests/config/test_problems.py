@@ -28,6 +28,9 @@ SECOND_AGENT = f"  - id: {AGENT_ID.upper()}\n    name: other-writer\n    team: d
 CASES = [
     pytest.param("  - name: web\n", "  - name: web\n    colour: blue\n", "colour", "teams.1.colour",
                  "unknown key 'colour'", id="unknown-key"),
+    pytest.param("  - name: web\n", "  - name: web\n    credentials_delivery: hidden\n", "hidden",
+                 "teams.1.credentials_delivery", "unknown credentials_delivery; expected one of: inline, runtime_only",
+                 id="unknown-credentials-delivery"),
     pytest.param("    display_name: Analytics\n", "    display_name: Analytics\n    descripton: Lake\n",
                  "descripton", "aws_accounts.0.descripton", "did you mean 'description'?", id="typo-suggestion"),
     pytest.param("    display_name: Analytics\n", "", '- account_id: "123456789012"', "aws_accounts.0.display_name",

@@ -33,3 +33,10 @@ def published_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[
 def sandbox() -> Iterator[SandboxProcess]:
     with SandboxProcess() as running:
         yield running
+
+
+@pytest.fixture(scope="package")
+def runtime_sandbox() -> Iterator[SandboxProcess]:
+    """A sandbox whose team is ``credentials_delivery: runtime_only``."""
+    with SandboxProcess(extra_args=("--sandbox-delivery", "runtime_only")) as running:
+        yield running

@@ -16,9 +16,9 @@ from mcp import Client
 from mcp_broker_stub import StubBroker
 
 import cloud_broker
+from cloud_broker.client.tokens import TokenSource
 from cloud_broker.mcp.server import McpApp, open_app
 from cloud_broker.mcp.settings import McpSettings
-from cloud_broker.mcp.tokens import TokenSource
 
 AGENT_ID = "11111111-1111-4111-8111-111111111111"
 RUN_ID = "22222222-2222-4222-8222-222222222222"

@@ -21,7 +21,7 @@ from mcp.shared.exceptions import MCPError
 from mcp_embedded import Embedded, connect_embedded
 from mcp_types import INVALID_PARAMS
 
-from cloud_broker.mcp.errors import BrokerCallError
+from cloud_broker.client.errors import BrokerCallError
 from cloud_broker.mcp.events import GrantEventStream
 from cloud_broker.mcp.grants import GrantResources
 from tests.api.conftest import ACCOUNT, BrokerUnderTest, bt  # noqa: F401 - `bt` is the fixture, reused

@@ -14,10 +14,10 @@ import anyio
 import pytest
 from mcp_embedded import WAIT_SECONDS
 
+from cloud_broker.client.broker_client import BrokerClient
+from cloud_broker.client.errors import BrokerCallError
+from cloud_broker.client.tokens import StaticTokenSource
 from cloud_broker.mcp.asgi_stream import streaming_asgi_transport
-from cloud_broker.mcp.broker_client import BrokerClient
-from cloud_broker.mcp.errors import BrokerCallError
-from cloud_broker.mcp.tokens import StaticTokenSource
 
 pytestmark = pytest.mark.anyio
 URL = "http://broker.test"

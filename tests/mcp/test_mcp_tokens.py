@@ -8,9 +8,9 @@ import pytest
 from mcp_broker_stub import TOKEN_PREFIX, Reply, StubBroker, asgi_app
 from mcp_harness import ACCOUNT, API_KEY, PRESET_TOKEN, connect
 
-from cloud_broker.mcp.broker_client import BrokerClient
-from cloud_broker.mcp.errors import BrokerCallError
-from cloud_broker.mcp.tokens import ExchangeTokenSource, TokenSource
+from cloud_broker.client.broker_client import BrokerClient
+from cloud_broker.client.errors import BrokerCallError
+from cloud_broker.client.tokens import ExchangeTokenSource, TokenSource
 
 pytestmark = pytest.mark.anyio
 SCOPE = {"account_id": ACCOUNT}

@@ -9,6 +9,7 @@ from cloud_broker.api import routes_events, routes_host
 from cloud_broker.api.errors import ERROR_RESPONSES, install_error_handlers
 from cloud_broker.api.limits import BodyLimit
 from cloud_broker.api.routes_family import family_router
+from cloud_broker.api.routes_resolve import resolve_router
 from cloud_broker.api.tokens import TokenIssuer
 from cloud_broker.plugins import Families, installed_families
 from cloud_broker.service.broker import Broker
@@ -32,7 +33,7 @@ def create_app(broker: Broker, tokens: TokenIssuer, families: Families | None = 
     install_error_handlers(app)
     app.add_middleware(BodyLimit)
     routers = [routes_host.router, *(family_router(f) for f in families.values()),
-               routes_host.unserved_inventories(families), routes_events.router]
+               routes_host.unserved_inventories(families), routes_events.router, resolve_router(families)]
     for router in routers:
         app.include_router(router, responses=ERROR_RESPONSES)
     return app

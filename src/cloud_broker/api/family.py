@@ -35,6 +35,17 @@ class FamilyWire:
     # What the family says of a grant besides its scope, in every grant reply (GCP: what bounds
     # the token, ``enforced_by``). Must be cheap: polls call it.
     grant_facts: Callable[[Grant], dict[str, Any]] = lambda grant: {}
+    # For a ``runtime_only`` team, what ``*_get_credentials`` says instead of the values: how the
+    # runtime resolves this ``secret_ref`` (commands, the variables they set). Never a value.
+    runtime_use: Callable[[str], dict[str, Any]] = lambda ref: generic_runtime_use(ref)
+    # What the resolver needs besides the values to present them as the cloud's own tools expect
+    # (GCP: the service account the metadata endpoint names). Never a value.
+    resolution_facts: Callable[[BrokerConfig, Grant], dict[str, Any]] = lambda config, grant: {}
+
+
+def generic_runtime_use(ref: str) -> dict[str, Any]:
+    """The resolution every family supports: one command run with the values in its environment."""
+    return {"exec": f"cloud-broker exec {ref} -- <command> [args…]"}
 
 
 class WireFamily(Protocol):

@@ -21,7 +21,9 @@ from cloud_broker.api.schemas import (
     timestamp,
 )
 from cloud_broker.api.state import broker_of
+from cloud_broker.domain.delivery import CredentialsDelivery
 from cloud_broker.service.broker import Broker
+from cloud_broker.vault import format_secret_ref
 from cloud_broker.wire_types import Uuid
 
 Host = Annotated[str, Depends(caller_host)]
@@ -30,6 +32,9 @@ AgentQ = Annotated[Uuid, Query(description="The agent the caller acts for")]
 OptionalAgentQ = Annotated[Uuid | None, Query(description="The agent the caller acts for; when left out, any of "
                                                           "the calling host's agents"), absent_when_none(Uuid)]
 GrantP = Annotated[Uuid, Path()]
+RUNTIME_ONLY_NOTE = ("Your team keeps credential values out of the conversation: they are not returned here. "
+                     "Run commands through one of the resolve commands below; they fetch the values when the "
+                     "command needs them. Never try to print or copy the values.")
 
 
 def _named_agent(agent_id: AgentQ) -> str | None:
@@ -52,7 +57,13 @@ def family_router(family: WireFamily) -> APIRouter:
     @router.get("/inventory")
     def inventory(host: Host, broker: B, agent_id: AgentQ) -> dict[str, Any]:
         agent = broker.access.agent(host, agent_id)
-        return wire.inventory(broker.deps.config, agent.team)
+        reply = wire.inventory(broker.deps.config, agent.team)
+        # Beside the contract's array, for a runtime_only team only (an inline team's reply is
+        # today's): an MCP server says so in its tool descriptions; the published client ignores it.
+        delivery = broker.deps.config.credentials_delivery(agent.team)
+        if delivery is CredentialsDelivery.RUNTIME_ONLY:
+            reply["credentials_delivery"] = delivery.value
+        return reply
 
     @router.get("/scope")
     def describe_scope(host: Host, broker: B, agent_id: AgentQ, target: Target) -> dict[str, Any]:
@@ -99,7 +110,13 @@ def family_router(family: WireFamily) -> APIRouter:
     def credentials(host: Host, broker: B, grant_id: GrantP, agent_id: GrantAgent) -> dict[str, Any]:
         grant, values = broker.access.credentials(host, agent_id, grant_id, name)
         assert grant.expires_at is not None
-        return {"grant_id": grant.grant_id, "expires_at": timestamp(grant.expires_at), "credentials": values,
-                **wire.grant_facts(grant)}
+        reply = {"grant_id": grant.grant_id, "expires_at": timestamp(grant.expires_at)}
+        if values is None:
+            # runtime_only: a 200 with the pointer and how to resolve it; clients that pass the
+            # reply through (ours, the published one) show the model exactly this.
+            ref = format_secret_ref(grant.family, grant.run_id, grant.grant_id)
+            return {**reply, "credentials_delivery": "runtime_only", "secret_ref": ref,
+                    "note": RUNTIME_ONLY_NOTE, "resolve": wire.runtime_use(ref), **wire.grant_facts(grant)}
+        return {**reply, "credentials": values, **wire.grant_facts(grant)}
 
     return router

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cloud_broker.cli import admin, approvers_cmd, config_cmd, demo, enroll, mcp_cmd, serve
+from cloud_broker.cli import admin, approvers_cmd, config_cmd, demo, enroll, mcp_cmd, runtime_cmd, serve
 
 app = typer.Typer(
     name="cloud-broker",
@@ -16,6 +16,9 @@ app = typer.Typer(
 app.command("serve")(serve.serve)
 app.command("mcp")(mcp_cmd.mcp)
 app.command("demo")(demo.demo)
+app.command("credential-process")(runtime_cmd.credential_process)
+app.command("aws-profile")(runtime_cmd.aws_profile)
+app.command("exec", context_settings={"allow_interspersed_args": False})(runtime_cmd.exec_)
 app.command("approve")(admin.approve)
 app.command("deny")(admin.deny)
 app.command("revoke")(admin.revoke)

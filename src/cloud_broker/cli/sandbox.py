@@ -35,6 +35,7 @@ approvers:
     password_hash: "{password_hash}"
 teams:
   - name: sandbox
+    credentials_delivery: {delivery}
 hosts:
   - name: sandbox-host
     team: sandbox
@@ -89,13 +90,15 @@ gcp_ceilings:
 
 
 def run_sandbox(*, host: str, port: int, state_dir: Path | None, info_path: Path | None,
-                requests_per_minute: int = 60) -> None:
+                requests_per_minute: int = 60, delivery: str = "inline") -> None:
+    """``delivery`` is the team's ``credentials_delivery`` (an unknown value fails as broker.yaml would)."""
     from cloud_broker.sandbox.emulator import start_emulator
     from cloud_broker.sandbox.gcp import start_gcp_double
 
     state = state_dir or Path(tempfile.mkdtemp(prefix="cloud-broker-sandbox-"))
     with start_emulator() as emulator, start_gcp_double() as gcp:
-        info = write_sandbox_state(state, emulator, gcp, requests_per_minute=requests_per_minute)
+        info = write_sandbox_state(state, emulator, gcp, requests_per_minute=requests_per_minute,
+                                   delivery=delivery)
         wired = wire(Settings.build(state_dir=state, env={}), serving=True)
 
         def ready(bound_port: int) -> None:
@@ -110,7 +113,8 @@ def run_sandbox(*, host: str, port: int, state_dir: Path | None, info_path: Path
         run_api(wired, host, port, on_ready=ready)
 
 
-def write_sandbox_state(state: Path, emulator: Any, gcp: Any, *, requests_per_minute: int = 60) -> dict[str, Any]:
+def write_sandbox_state(state: Path, emulator: Any, gcp: Any, *, requests_per_minute: int = 60,
+                        delivery: str = "inline") -> dict[str, Any]:
     """Everything a broker needs in ``state`` to serve the running ``emulator`` and ``gcp``
     double (``cloud-broker serve --state-dir STATE`` then works on it); returns the details a
     client needs. The clouds may outlive the broker: a test kills and restarts ``serve`` on them."""
@@ -124,6 +128,7 @@ def write_sandbox_state(state: Path, emulator: Any, gcp: Any, *, requests_per_mi
             role_arn=emulator.role_arn, region=emulator.region, approver=SANDBOX_APPROVER,
             password_hash=PasswordHasher().hash(password), project_id=gcp.project_id,
             service_account=gcp.service_account, requests_per_minute=requests_per_minute,
+            delivery=json.dumps(delivery),
         )
     )
     # The password goes to a 0600 file, never to the terminal or a log.

@@ -25,13 +25,16 @@ def serve(
     sandbox_rate: Annotated[int, typer.Option(
         "--sandbox-rate", min=1, max=10_000,
         help="The sandbox agent's grant requests per minute (broker.max_requests_per_agent_per_minute)")] = 60,
+    sandbox_delivery: Annotated[str, typer.Option(
+        "--sandbox-delivery", help="The sandbox team's credentials_delivery: inline (default) or runtime_only")] = "inline",
 ) -> None:
     """Serve the broker HTTP API."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if sandbox:
         from cloud_broker.cli.sandbox import run_sandbox
 
-        run_sandbox(host=host, port=port, state_dir=state_dir, info_path=sandbox_info, requests_per_minute=sandbox_rate)
+        run_sandbox(host=host, port=port, state_dir=state_dir, info_path=sandbox_info, requests_per_minute=sandbox_rate,
+                    delivery=sandbox_delivery)
         return
     run_api(wired_from(config, db, state_dir, serving=True), host, port)
 

@@ -22,6 +22,7 @@ from cloud_broker.config.models import (
     Team,
     WebhookConfig,
 )
+from cloud_broker.domain.delivery import CredentialsDelivery
 from cloud_broker.plugins import Families
 
 T = TypeVar("T")
@@ -111,6 +112,11 @@ class BrokerConfig(ConfigModel):
     def agent(self, agent_id: str) -> Agent | None:
         """Case-insensitive: a UUID is the same agent in any case."""
         return self._agents.get(agent_id.lower())
+
+    def credentials_delivery(self, team: str) -> CredentialsDelivery:
+        """How ``team``'s credentials reach its agents (``inline`` for a team not declared)."""
+        found = next((entry for entry in self.teams if entry.name == team), None)
+        return found.credentials_delivery if found is not None else CredentialsDelivery.INLINE
 
     def host(self, name: str) -> Host | None:
         return self._hosts.get(name)

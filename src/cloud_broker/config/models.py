@@ -21,6 +21,7 @@ from pydantic import (
 
 from cloud_broker.config import syntax
 from cloud_broker.config.api_keys import check_api_key_hash
+from cloud_broker.domain.delivery import CredentialsDelivery
 from cloud_broker.policy.rules import ApprovalRule
 
 Name = Annotated[str, AfterValidator(syntax.name)]
@@ -147,7 +148,22 @@ class ApprovalChannel(ConfigModel):
 
 
 class Team(ConfigModel):
+    """``credentials_delivery: runtime_only`` keeps this team's credential values out of MCP
+    results: ``*_get_credentials`` answers with the ``secret_ref`` and how to resolve it."""
+
     name: Name
+    credentials_delivery: CredentialsDelivery = CredentialsDelivery.INLINE
+
+    @field_validator("credentials_delivery", mode="before")
+    @classmethod
+    def _known_delivery(cls, value: object) -> object:
+        # pydantic's own enum message names the values but not what they mean.
+        allowed = [mode.value for mode in CredentialsDelivery]
+        if value not in allowed:
+            raise ValueError(f"unknown credentials_delivery; expected one of: {', '.join(allowed)} "
+                             "(inline: *_get_credentials returns the values; runtime_only: only the secret_ref, "
+                             "resolved by the runtime with `cloud-broker credential-process`/`exec`)")
+        return value
 
 
 MAX_HOST_KEYS = 2

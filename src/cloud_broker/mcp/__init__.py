@@ -7,11 +7,12 @@ Modules, from the wire inwards:
     tools.py          the tool catalogue: validate, call the broker, shape the text result
     schemas.py        advertised JSON schemas and the pydantic models that enforce them
     descriptions.py   tool prose and the inventory block
-    aws_api.py        the AWS endpoints of the broker API (paths, queries, bodies)
-    broker_client.py  HTTP transport, headers and the error texts of the contract
-    tokens.py         where the bearer token comes from (TokenSource, host-key exchange)
+    broker_api.py     every family's endpoints of the broker API (paths, queries, bodies)
     turn_initiator.py who started this turn, read from files the host runtime writes
     settings.py       the AGT_* environment, read once at the edge
+
+The HTTP client, its token sources and its error type live in :mod:`cloud_broker.client`,
+shared with the runtime's ``secret_ref`` resolver (``cloud-broker credential-process``, ``exec``).
 
 This package module stays import-free on purpose: ``python -m cloud_broker.mcp`` and the
 CLI must not pay for the SDK before they know they need it.

@@ -8,7 +8,7 @@ so the grant event stream would hang forever. Here a request that accepts
 every other request still goes through ``httpx.ASGITransport``, unchanged.
 
 There is no socket here, so httpx's read timeout means nothing to this transport: the silence
-limit of an event stream is kept by :meth:`~cloud_broker.mcp.broker_client.BrokerClient.stream`,
+limit of an event stream is kept by :meth:`~cloud_broker.client.broker_client.BrokerClient.stream`,
 which works the same over either transport. A caller that gives up before the app answered
 still has the app hear ``http.disconnect``.
 """

@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 import httpx
 
-from cloud_broker.mcp.broker_client import BrokerClient
+from cloud_broker.client.broker_client import BrokerClient
 from cloud_broker.mcp.family import FamilyTools
 
 _URI_COMPONENT_SAFE = "!~*'()"

@@ -9,7 +9,7 @@ stderr, and followed by a reconnect (1 s, doubling to 30 s, reset once a stream 
 that resumes from the last event id, so nothing committed in between is lost; the first
 connection asks for this run's events from its start (see :meth:`BrokerApi.events`), so a
 broker that was unreachable at start-up costs nothing either. A stream silent for longer than
-its keepalives allow is given up as dead (:class:`~cloud_broker.mcp.broker_client.BrokerClient`
+its keepalives allow is given up as dead (:class:`~cloud_broker.client.broker_client.BrokerClient`
 enforces it, in-process too). The broker ends live streams on purpose (when the token they were
 opened with expires, at most hourly, so that access is checked again): that is no failure and is
 not reported. Event bodies are never written to stderr; at most a grant id or event id is.
@@ -24,8 +24,8 @@ from typing import Any
 import anyio
 from httpx_sse import EventSource, ServerSentEvent, SSEError
 
+from cloud_broker.client.errors import BrokerCallError
 from cloud_broker.mcp.broker_api import BrokerApi
-from cloud_broker.mcp.errors import BrokerCallError
 
 INITIAL_BACKOFF_SECONDS = 1.0
 MAX_BACKOFF_SECONDS = 30.0

@@ -61,6 +61,9 @@ class FamilyTools:
     agent_on_grant_routes: bool = True
     # Whether grant requests carry the host runtime's ``turn_initiator`` (AWS only, §5.5).
     sends_turn_initiator: bool = False
+    # The ``*_get_credentials`` description when the team is ``runtime_only``: the reply is the
+    # pointer and how the runtime resolves it, never the values.
+    runtime_credentials_description: str | None = None
 
     def spec(self, endpoint: Endpoint) -> ToolSpec:
         return next(spec for spec in self.specs if spec.endpoint is endpoint)

@@ -22,6 +22,7 @@ from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from cloud_broker.client.errors import BrokerCallError
 from cloud_broker.mcp.broker_api import BrokerApi
 from cloud_broker.mcp.changes import (
     ChangeFanout,
@@ -29,7 +30,6 @@ from cloud_broker.mcp.changes import (
     ResourcesListChanged,
     ResourceUpdated,
 )
-from cloud_broker.mcp.errors import BrokerCallError
 from cloud_broker.mcp.family import Endpoint, FamilyTools
 from cloud_broker.mcp.tools import installed_tools
 

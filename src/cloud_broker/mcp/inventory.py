@@ -13,6 +13,7 @@ from typing import Any
 from cloud_broker.mcp.family import Endpoint, FamilyTools
 
 MAX_LISTED = 20
+RUNTIME_ONLY = "runtime_only"
 
 
 class InventoryError(ValueError):
@@ -25,6 +26,12 @@ def parse_inventory(payload: Any, tools: FamilyTools) -> list[Mapping[str, Any]]
     if not isinstance(entries, list):
         raise InventoryError(f"inventory reply has no '{tools.inventory_key}' array")
     return [entry for entry in entries if isinstance(entry, dict) and isinstance(entry.get(tools.target_field), str)]
+
+
+def parse_delivery(payload: Any) -> str | None:
+    """The team's ``credentials_delivery`` beside the array (our brokers send it; others may not)."""
+    delivery = payload.get("credentials_delivery") if isinstance(payload, dict) else None
+    return delivery if delivery in ("inline", RUNTIME_ONLY) else None
 
 
 def render_block(entries: Sequence[Mapping[str, Any]], tools: FamilyTools) -> str | None:

@@ -15,8 +15,8 @@ from mcp.server.lowlevel import Server
 from mcp.shared.exceptions import MCPError
 from mcp_types import INTERNAL_ERROR, INVALID_PARAMS
 
+from cloud_broker.client.errors import BrokerCallError
 from cloud_broker.mcp.delivery import SessionPeer
-from cloud_broker.mcp.errors import BrokerCallError
 from cloud_broker.mcp.grants import (
     MIME_TYPE,
     URI_PREFIX,

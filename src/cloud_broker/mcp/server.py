@@ -32,19 +32,19 @@ import anyio.to_thread
 import httpx
 from pydantic import ValidationError
 
+from cloud_broker.client.broker_client import BrokerClient
+from cloud_broker.client.errors import BrokerCallError
+from cloud_broker.client.tokens import ExchangeTokenSource, TokenSource
 from cloud_broker.errors import ConfigError
 from cloud_broker.mcp.broker_api import BrokerApi
-from cloud_broker.mcp.broker_client import BrokerClient
 from cloud_broker.mcp.changes import ChangeFanout, ToolsListChanged
-from cloud_broker.mcp.errors import BrokerCallError
 from cloud_broker.mcp.events import GrantEventStream
 from cloud_broker.mcp.family import FamilyTools
 from cloud_broker.mcp.grants import GrantResources
-from cloud_broker.mcp.inventory import InventoryError, parse_inventory
+from cloud_broker.mcp.inventory import InventoryError, parse_delivery, parse_inventory
 from cloud_broker.mcp.schemas import SourceContext
 from cloud_broker.mcp.settings import McpSettings, load_settings
 from cloud_broker.mcp.stderr import stderr_line
-from cloud_broker.mcp.tokens import ExchangeTokenSource, TokenSource
 from cloud_broker.mcp.tools import GrantHook, RequestDefaults, Toolbox, installed_tools
 from cloud_broker.mcp.turn_initiator import TurnInitiatorReader
 
@@ -83,7 +83,7 @@ class InventoryLoader:
     async def _load(self, tools: FamilyTools) -> None:
         try:
             reply = await self._api.family(tools.family).inventory()
-            changed = self._toolbox.set_inventory(tools.family, parse_inventory(reply, tools))
+            changed = self._toolbox.set_inventory(tools.family, parse_inventory(reply, tools), parse_delivery(reply))
         except (BrokerCallError, InventoryError) as exc:
             self._warn(f"{tools.family}_inventory_lookup_failed: {exc}")
             return

@@ -14,11 +14,11 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from cloud_broker.client.errors import BrokerCallError
 from cloud_broker.mcp import descriptions as text
 from cloud_broker.mcp.broker_api import BrokerApi, FamilyApi
-from cloud_broker.mcp.errors import BrokerCallError
 from cloud_broker.mcp.family import Endpoint, FamilyTools, ToolSpec
-from cloud_broker.mcp.inventory import render_block
+from cloud_broker.mcp.inventory import RUNTIME_ONLY, render_block
 from cloud_broker.mcp.turn_initiator import TurnInitiatorReader
 from cloud_broker.plugins import installed_families
 from cloud_broker.wire_types import describe_issues
@@ -74,17 +74,24 @@ class Toolbox:
         self._initiators = initiators
         self._on_grant = on_grant
         self._inventory_blocks: dict[str, str | None] = {}
+        self._delivery: dict[str, str | None] = {}
 
     @property
     def families(self) -> Mapping[str, FamilyTools]:
         return self._families
 
-    def set_inventory(self, family: str, entries: Sequence[Mapping[str, Any]]) -> bool:
-        """Render ``family``'s inventory into its descriptions; True when what is advertised changed."""
+    def set_inventory(self, family: str, entries: Sequence[Mapping[str, Any]], delivery: str | None = None) -> bool:
+        """Render ``family``'s inventory (and how its credentials are delivered, when the broker
+        says) into its descriptions; True when what is advertised changed."""
         block = render_block(entries, self._families[family])
-        changed = block != self._inventory_blocks.get(family)
+        changed = block != self._inventory_blocks.get(family) or delivery != self._delivery.get(family)
         self._inventory_blocks[family] = block
+        self._delivery[family] = delivery
         return changed
+
+    def runtime_only(self, family: str) -> bool:
+        """Whether the broker said this agent's team keeps credential values out of MCP results."""
+        return self._delivery.get(family) == RUNTIME_ONLY
 
     def listing(self) -> list[ToolView]:
         """The tools as advertised right now, family by family."""
@@ -108,7 +115,10 @@ class Toolbox:
 
     def _view(self, tools: FamilyTools, spec: ToolSpec) -> ToolView:
         block = self._inventory_blocks.get(tools.family) if spec.shows_inventory else None
-        return ToolView(spec.name, text.compose(spec.description, block), spec.schema, spec.read_only)
+        body = spec.description
+        if spec.endpoint is Endpoint.CREDENTIALS and self.runtime_only(tools.family):
+            body = tools.runtime_credentials_description or body
+        return ToolView(spec.name, text.compose(body, block), spec.schema, spec.read_only)
 
     async def _run(self, tools: FamilyTools, endpoint: Endpoint, args: Any) -> Any:
         """One line of intent per endpoint; the endpoint rules live in :class:`FamilyApi`."""
@@ -127,7 +137,7 @@ class Toolbox:
         if endpoint is Endpoint.RELEASE:
             return await api.release_grant(fields["grant_id"])
         if endpoint is Endpoint.CREDENTIALS:
-            return await api.grant_credentials(fields["grant_id"])
+            return self._withheld(tools, await api.grant_credentials(fields["grant_id"]))
         return await api.inventory()
 
     async def _request_access(self, tools: FamilyTools, api: FamilyApi, fields: dict[str, Any]) -> Any:
@@ -139,6 +149,13 @@ class Toolbox:
         if self._on_grant is not None:
             await self._on_grant(tools.family, public)
         return public
+
+    def _withheld(self, tools: FamilyTools, reply: Any) -> Any:
+        """Defence in depth for a ``runtime_only`` team: should a broker answer with values
+        anyway (an older one, a misconfiguration), they are dropped before the model sees them."""
+        if self.runtime_only(tools.family) and isinstance(reply, dict) and "credentials" in reply:
+            return {key: value for key, value in reply.items() if key != "credentials"}
+        return reply
 
     def _grant_request(self, tools: FamilyTools, body: dict[str, Any]) -> dict[str, Any]:
         """Caller fields, then defaults for what they left out, then the file-sourced initiator.

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from cloud_broker.domain.delivery import CredentialsDelivery
 from cloud_broker.domain.grants import Grant, GrantStatus
 from cloud_broker.domain.ids import canonical_uuid, new_grant_id
 from cloud_broker.domain.limits import MAX_STORED_DENIED_RESOURCE
@@ -143,26 +144,33 @@ class AgentAccess:
         raise Conflict("an identical request is being filed concurrently; try again", code="GRANT_BUSY")
 
     def poll(self, host: str, agent_id: str | None, grant_id: str, family: str) -> Grant:
-        return self._own_grant(host, agent_id, grant_id, family)
+        return self.grant_of(host, agent_id, grant_id, family)
 
-    def credentials(self, host: str, agent_id: str | None, grant_id: str, family: str) -> tuple[Grant, dict[str, str]]:
-        grant = self._own_grant(host, agent_id, grant_id, family)
+    def credentials(self, host: str, agent_id: str | None, grant_id: str,
+                    family: str) -> tuple[Grant, dict[str, str] | None]:
+        """The grant and its values; ``None`` instead of values when the grant's team is
+        ``runtime_only`` (nothing is read from the vault then: the runtime resolves the pointer)."""
+        grant = self.grant_of(host, agent_id, grant_id, family)
         now = self._deps.clock()
-        _require_usable(grant, grant.status_at(now))
+        require_usable(grant, grant.status_at(now))
+        if self._deps.config.credentials_delivery(grant.team) is CredentialsDelivery.RUNTIME_ONLY:
+            return grant, None
+        return grant, self.read_values(grant, "credentials.read", _caller(grant, host, agent_id))
+
+    def read_values(self, grant: Grant, event: str, actor: str, **detail: Any) -> dict[str, str]:
+        """Open the grant's sealed values, writing the audit row ``event`` (never a value) first."""
         with self._deps.store.unit_of_work() as uow:
             sealed = uow.find_secret(grant.grant_id)
             if sealed is None:
-                raise Conflict(f"grant {grant_id} holds no credentials", code="GRANT_NOT_ACTIVE")
-            audit(uow, "credentials.read", _caller(grant, host, agent_id), now, grant,
-                  detail={"key_id": sealed.key_id})
-        values = IssuedCredential.values_from_bytes(self._deps.vault.open(grant.grant_id, sealed))
-        return grant, values
+                raise Conflict(f"grant {grant.grant_id} holds no credentials", code="GRANT_NOT_ACTIVE")
+            audit(uow, event, actor, self._deps.clock(), grant, detail={"key_id": sealed.key_id, **detail})
+        return IssuedCredential.values_from_bytes(self._deps.vault.open(grant.grant_id, sealed))
 
     def release(self, host: str, agent_id: str | None, grant_id: str,
                 family: str) -> tuple[Grant, CloudRevocation | None]:
         """Idempotent: returns the grant and, when it held credentials, where their revocation in
         the cloud stands (the same answer on every call until the cloud job settles)."""
-        grant = self._own_grant(host, agent_id, grant_id, family)
+        grant = self.grant_of(host, agent_id, grant_id, family)
         now = self._deps.clock()
         current = grant.status_at(now)
         if current in (GrantStatus.PENDING, GrantStatus.ACTIVE):
@@ -185,7 +193,7 @@ class AgentAccess:
             job = self._revocations.enqueue(uow, revoked, seq, actor) if held_credentials else None
         return revoked, None if job is None else self._revocations.run_now(job)
 
-    def _own_grant(self, host: str, agent_id: str | None, grant_id: str, family: str) -> Grant:
+    def grant_of(self, host: str, agent_id: str | None, grant_id: str, family: str) -> Grant:
         """The grant, if the caller may see it: with an agent, one of that agent's (which the host
         must act for); without one (GCP's grant routes name none), one of the host's agents.
         A grant of another family, agent or host reads as not found."""
@@ -283,7 +291,7 @@ def _request_detail(family: ServiceFamily, ask: GrantAsk, decision: Decision) ->
     }
 
 
-def _require_usable(grant: Grant, status: GrantStatus) -> None:
+def require_usable(grant: Grant, status: GrantStatus) -> None:
     if status is GrantStatus.ACTIVE:
         return
     if status is GrantStatus.EXPIRED:

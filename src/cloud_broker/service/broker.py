@@ -9,6 +9,7 @@ from cloud_broker.service.jobs import JobRunner
 from cloud_broker.service.kill_switch import KillSwitch
 from cloud_broker.service.minting import Minter, MintJobs
 from cloud_broker.service.orphans import Liveness, Orphans
+from cloud_broker.service.resolution import SecretRefs
 from cloud_broker.service.revocation import Revocations
 from cloud_broker.service.sweeper import Sweeper
 
@@ -28,6 +29,7 @@ class Broker:
         self.jobs = JobRunner(deps)
         self.revocations = Revocations(deps, self.jobs)
         self.access = AgentAccess(deps, minter, self.revocations)
+        self.secret_refs = SecretRefs(deps, self.access)
         self.approvals = Approvals(deps, MintJobs(deps, minter, self.jobs), self.revocations)
         self.kill_switch = KillSwitch(deps, self.revocations)
         self.sweeper = Sweeper(deps, self.liveness, self.orphans, self.revocations)

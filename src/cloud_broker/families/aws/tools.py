@@ -93,6 +93,17 @@ AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN for the commands of this task only, 
 them back to the user. Calling again within the TTL returns the same values. Fails with 409 once \
 the grant was released or revoked and with 410 after it expired: request a new grant then."""
 
+GET_CREDENTIALS_RUNTIME_ONLY = """\
+Your team keeps AWS credential values out of this conversation: this tool never returns them. \
+For an active, unexpired grant it answers {grant_id, expires_at, secret_ref, \
+credentials_delivery: "runtime_only", resolve: {...}}, where resolve lists the commands that use \
+the secret_ref in your shell: `cloud-broker exec SECRET_REF -- aws s3 ls` (runs one command with \
+AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN set for it alone), \
+`cloud-broker aws-profile SECRET_REF --profile NAME --write` then `aws --profile NAME ...` (any AWS \
+SDK resolves the profile itself), or `cloud-broker exec --server SECRET_REF -- python script.py` \
+(SDKs fetch credentials from a local endpoint). Never print, log or copy credential values. Fails \
+with 409 once the grant was released or revoked and with 410 after it expired: request a new grant then."""
+
 LIST_ACCOUNTS = """\
 Live list of the AWS accounts enrolled for your team: {accounts: [{account_id, display_name, \
 description?, default_region?, allowed_regions?}]}. Use it to find the right account_id when \
@@ -164,4 +175,5 @@ TOOLS = FamilyTools(
     inventory_extra=_default_region,
     agent_on_grant_routes=True,
     sends_turn_initiator=True,
+    runtime_credentials_description=GET_CREDENTIALS_RUNTIME_ONLY,
 )

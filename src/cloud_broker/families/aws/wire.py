@@ -72,5 +72,20 @@ def account_public(account: AwsAccount) -> dict[str, Any]:
     return body
 
 
+def runtime_use(ref: str) -> dict[str, Any]:
+    """How the runtime turns an AWS ``secret_ref`` into credentials, lazily, outside the transcript."""
+    profile = "cb-" + ref.rsplit("/", 1)[-1][:8]
+    return {
+        "exec": f"cloud-broker exec {ref} -- aws s3 ls",
+        "exec_sets": ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_CREDENTIAL_EXPIRATION"],
+        "aws_profile": f"cloud-broker aws-profile {ref} --profile {profile} --write",
+        "then": f"aws --profile {profile} s3 ls (or AWS_PROFILE={profile} for any AWS SDK)",
+        "credential_process": f"cloud-broker credential-process {ref}",
+        "local_endpoint": f"cloud-broker exec --server {ref} -- python script.py",
+        "local_endpoint_sets": ["AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN"],
+    }
+
+
 WIRE = FamilyWire(target_query=account_query, preview_body=PreviewBody, grant_body=GrantCreateBody,
-                  agent_on_grant_routes=True, inventory=inventory, describe_scope=describe_scope)
+                  agent_on_grant_routes=True, inventory=inventory, describe_scope=describe_scope,
+                  runtime_use=runtime_use)

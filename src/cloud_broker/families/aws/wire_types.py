@@ -12,19 +12,15 @@ from pydantic import StringConstraints, WithJsonSchema
 
 from cloud_broker.domain.limits import MAX_RESOURCE_LENGTH
 from cloud_broker.families.aws.grammar import ACCOUNT_ID_PATTERN, ACTION_PATTERN, REGION_PATTERN, RESOURCE_PATTERN
-from cloud_broker.wire_types import Text, pattern_message
+from cloud_broker.wire_types import Text, documented_pattern, pattern_message
 
 pattern_message(ACCOUNT_ID_PATTERN, "must be a 12-digit AWS account id (ASCII digits only)")
 pattern_message(REGION_PATTERN, "must be an AWS region name such as us-east-1")
 pattern_message(ACTION_PATTERN, "must be an IAM action such as s3:GetObject (letters and digits, * and ? allowed)")
 pattern_message(RESOURCE_PATTERN, "must be an ARN (arn:partition:service:region:account:resource) or *")
 
-# ``\s`` means something else to each regex engine: pydantic validates with Rust's (Unicode
-# White_Space), readers of the OpenAPI document apply ECMA-262's. They disagree on U+0085 (the
-# document admitted it, the API refused it) and U+FEFF (the other way round). The document spells
-# out the set the API enforces; validation (and its message) stays with the shared grammar.
-WHITESPACE = r"\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
-RESOURCE_DOCUMENTED = {"type": "string", "pattern": RESOURCE_PATTERN.replace(r"\s", WHITESPACE),
+# The document spells out the whitespace the API refuses (see ``wire_types.documented_pattern``).
+RESOURCE_DOCUMENTED = {"type": "string", "pattern": documented_pattern(RESOURCE_PATTERN),
                        "maxLength": MAX_RESOURCE_LENGTH}
 
 AccountId = Annotated[Text, StringConstraints(pattern=ACCOUNT_ID_PATTERN)]

@@ -90,6 +90,16 @@ client libraries, for the commands of this task only, and never echo it back to 
 Fails with 409 once the grant was released or revoked and with 410 after it expired: request a \
 new grant then."""
 
+GET_CREDENTIALS_RUNTIME_ONLY = """\
+Your team keeps GCP access tokens out of this conversation: this tool never returns them. For an \
+active, unexpired grant it answers {grant_id, expires_at, secret_ref, credentials_delivery: \
+"runtime_only", resolve: {...}}, where resolve lists the commands that use the secret_ref in your \
+shell: `cloud-broker exec SECRET_REF -- gcloud ...` (runs one command with \
+CLOUDSDK_AUTH_ACCESS_TOKEN and GOOGLE_OAUTH_ACCESS_TOKEN set for it alone), or `cloud-broker exec \
+--server SECRET_REF -- python script.py` (Google client libraries' default credentials fetch the \
+token from a local metadata endpoint themselves). Never print, log or copy the token. Fails with \
+409 once the grant was released or revoked and with 410 after it expired: request a new grant then."""
+
 LIST_ACCOUNTS = """\
 Live list of the GCP projects enrolled for your team: {projects: [{project_id, display_name, \
 description?, service_account_email?}]}. Use it to find the right project_id when the list in \
@@ -161,4 +171,5 @@ TOOLS = FamilyTools(
     # the grant is this agent's, not merely one of this host's agents'.
     agent_on_grant_routes=True,
     sends_turn_initiator=False,
+    runtime_credentials_description=GET_CREDENTIALS_RUNTIME_ONLY,
 )

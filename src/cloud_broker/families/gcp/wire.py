@@ -93,6 +93,25 @@ def grant_facts(grant: Grant) -> dict[str, Any]:
     return facts
 
 
+def runtime_use(ref: str) -> dict[str, Any]:
+    """How the runtime turns a GCP ``secret_ref`` into a token, lazily, outside the transcript."""
+    return {
+        "exec": f"cloud-broker exec {ref} -- gcloud storage ls gs://BUCKET",
+        "exec_sets": ["CLOUDSDK_AUTH_ACCESS_TOKEN", "GOOGLE_OAUTH_ACCESS_TOKEN"],
+        "local_endpoint": f"cloud-broker exec --server {ref} -- python script.py",
+        "local_endpoint_sets": ["GCE_METADATA_HOST", "GCE_METADATA_IP"],
+        "local_endpoint_note": "google-auth's default credentials (e.g. google.cloud.storage.Client()) fetch "
+                               "the token from it themselves",
+    }
+
+
+def resolution_facts(config: BrokerConfig, grant: Grant) -> dict[str, Any]:
+    """The service account the token acts as: the metadata endpoint names it, as GCE's does."""
+    ceiling = config.ceiling_config("gcp", grant.team, grant.target)
+    account = getattr(ceiling, "service_account", None)
+    return {"service_account": account} if isinstance(account, str) else {}
+
+
 WIRE = FamilyWire(target_query=project_query, preview_body=GcpPreviewBody, grant_body=GcpGrantCreateBody,
                   agent_on_grant_routes=False, inventory=inventory, describe_scope=describe_scope,
-                  grant_facts=grant_facts)
+                  grant_facts=grant_facts, runtime_use=runtime_use, resolution_facts=resolution_facts)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import StringConstraints
+from pydantic import StringConstraints, WithJsonSchema
 
 from cloud_broker.domain.limits import MAX_RESOURCE_LENGTH
 from cloud_broker.families.gcp.grammar import PERMISSION_PATTERN, PROJECT_ID_PATTERN, RESOURCE_PATTERN
-from cloud_broker.wire_types import Text, pattern_message
+from cloud_broker.wire_types import Text, documented_pattern, pattern_message
 
 pattern_message(PROJECT_ID_PATTERN, "must be a GCP project id: 6 to 30 lower-case letters, digits and hyphens, "
                                     "starting with a letter and not ending with a hyphen")
@@ -19,4 +19,8 @@ pattern_message(RESOURCE_PATTERN, "must be a full resource name such as projects
 
 ProjectId = Annotated[Text, StringConstraints(pattern=PROJECT_ID_PATTERN)]
 Permission = Annotated[str, StringConstraints(pattern=PERMISSION_PATTERN, max_length=256)]
-Resource = Annotated[str, StringConstraints(pattern=RESOURCE_PATTERN, max_length=MAX_RESOURCE_LENGTH)]
+# The document spells out the whitespace the API refuses (see ``wire_types.documented_pattern``).
+RESOURCE_DOCUMENTED = {"type": "string", "pattern": documented_pattern(RESOURCE_PATTERN),
+                       "maxLength": MAX_RESOURCE_LENGTH}
+Resource = Annotated[str, StringConstraints(pattern=RESOURCE_PATTERN, max_length=MAX_RESOURCE_LENGTH),
+                     WithJsonSchema(RESOURCE_DOCUMENTED)]

@@ -16,7 +16,7 @@ from typing import Any, Protocol, runtime_checkable
 import anyio
 import httpx
 
-from cloud_broker.mcp.errors import BrokerCallError, redact
+from cloud_broker.client.errors import BrokerCallError, redact
 
 PRESET_TOKEN_TRUST_SECONDS = 50 * 60
 """A pre-issued token is trusted this long after start, whatever its real ``exp`` (contract §2)."""
@@ -33,7 +33,7 @@ class TokenSource(Protocol):
     """Supplies the bearer token for the next broker call.
 
     Contract: return a token that the broker will accept for this call, or raise
-    :class:`~cloud_broker.mcp.errors.BrokerCallError` whose text is fit to show the model
+    :class:`~cloud_broker.client.errors.BrokerCallError` whose text is fit to show the model
     (it never contains the token or any key). Implementations must be safe to call from
     many concurrent tasks and should not hit the network on every call.
     """

@@ -1,8 +1,8 @@
-"""The one error the MCP side raises about broker calls.
+"""The one error a client of the broker (the MCP server, the resolver) raises about broker calls.
 
 It lives here rather than in :mod:`cloud_broker.errors` because it travels the other way:
 those errors are what the broker *answers*; this one is what a *client* of the broker
-saw, and its text is exactly what the model reads (contract §3.4).
+saw, and its text is exactly what the model reads (contract §3.4) or what the resolver prints.
 """
 
 from __future__ import annotations

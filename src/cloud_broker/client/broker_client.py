@@ -1,8 +1,9 @@
 """Async HTTP client of the broker API: URLs, headers, bodies and the error texts (contract §2–§3).
 
-The same client serves both deployments. Over the network it uses httpx's default transport;
+The same client serves both deployments of the MCP server, and the runtime's ``secret_ref``
+resolver. Over the network it uses httpx's default transport;
 the embedded broker passes the streaming in-process transport of
-:mod:`cloud_broker.mcp.asgi_stream` and an in-process :class:`~cloud_broker.mcp.tokens.TokenSource`,
+:mod:`cloud_broker.mcp.asgi_stream` and an in-process :class:`~cloud_broker.client.tokens.TokenSource`,
 so requests never leave the process but still go through the real API routes.
 
 The event stream's silence limit is kept here, on the bytes as they arrive, rather than left to
@@ -23,8 +24,8 @@ import anyio
 import httpx
 
 from cloud_broker import __version__
-from cloud_broker.mcp.errors import BrokerCallError, redact
-from cloud_broker.mcp.tokens import TokenSource
+from cloud_broker.client.errors import BrokerCallError, redact
+from cloud_broker.client.tokens import TokenSource
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 """Grant creation may page a human channel and mint at STS; leave it room, but not forever."""
