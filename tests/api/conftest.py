@@ -87,6 +87,18 @@ def s3_client(bt: BrokerUnderTest, creds: dict[str, str], region: str = "us-east
     )
 
 
+def reads_reports(s3: Any) -> bool:
+    """Whether ``s3`` may read ``s3://reports/today.csv``; any refusal must be IAM's AccessDenied."""
+    from botocore.exceptions import ClientError
+
+    try:
+        s3.get_object(Bucket="reports", Key="today.csv")
+    except ClientError as refused:
+        assert refused.response["Error"]["Code"] == "AccessDenied"
+        return False
+    return True
+
+
 def config_yaml(role_arn: str, key_hash: str, agents: dict[str, str]) -> dict[str, Any]:
     return {
         "approvers": [{"name": "alice"}, {"name": "bob"}, {"name": "carol"}],

@@ -14,13 +14,12 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
 
 from cloud_broker.families.aws.revocation_names import REVOCATION_ACTIONS, REVOCATION_POLICY_NAME, REVOKER_SESSION_NAME
 from cloud_broker.families.aws.revocation_policy import ROLE_POLICY_SIZE_LIMIT
 from cloud_broker.service.kill_switch import Selection
 
-from .conftest import BrokerUnderTest, s3_client
+from .conftest import BrokerUnderTest, reads_reports, s3_client
 
 
 def _grant(bt: BrokerUnderTest, agent_id: str | None = None, run_id: str | None = None) -> tuple[str, dict[str, str]]:
@@ -34,12 +33,7 @@ def _grant(bt: BrokerUnderTest, agent_id: str | None = None, run_id: str | None 
 
 
 def _reads(bt: BrokerUnderTest, creds: dict[str, str]) -> bool:
-    try:
-        s3_client(bt, creds).get_object(Bucket="reports", Key="today.csv")
-    except ClientError as refused:
-        assert refused.response["Error"]["Code"] == "AccessDenied"
-        return False
-    return True
+    return reads_reports(s3_client(bt, creds))
 
 
 def _revoker_iam(bt: BrokerUnderTest) -> Any:

@@ -20,14 +20,13 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
 
 from cloud_broker.cli.sandbox import write_sandbox_state
 from cloud_broker.cli.sandbox_process import child_env
 from cloud_broker.failpoints import AFTER_CLOUD_MINT, ENV
 from cloud_broker.families.aws.provider import AwsStsProvider
 from cloud_broker.sandbox.gcp import start_gcp_double
-from tests.api.conftest import forget_revocations
+from tests.api.conftest import forget_revocations, reads_reports
 
 pytestmark = pytest.mark.e2e
 
@@ -104,13 +103,8 @@ def _session_of(emulator: Any, grant_id: str) -> dict[str, str]:
 
 
 def _reads(emulator: Any, credentials: dict[str, str]) -> bool:
-    s3 = boto3.client("s3", endpoint_url=emulator.endpoint_url, region_name="us-east-1", **credentials)
-    try:
-        s3.get_object(Bucket="reports", Key="today.csv")
-    except ClientError as refused:
-        assert refused.response["Error"]["Code"] == "AccessDenied"
-        return False
-    return True
+    return reads_reports(boto3.client("s3", endpoint_url=emulator.endpoint_url, region_name="us-east-1",
+                                      **credentials))
 
 
 def _grant_row(state: Path) -> dict[str, Any]:

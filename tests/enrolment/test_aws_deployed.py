@@ -20,7 +20,7 @@ from cloud_broker.families.aws.enrolment.documents import build_documents
 from cloud_broker.families.aws.enrolment.spec import build_spec
 from cloud_broker.sandbox.emulator import Emulator
 from cloud_broker.sandbox.stacks import create_stack
-from tests.api.conftest import BrokerUnderTest, s3_client
+from tests.api.conftest import BrokerUnderTest, reads_reports, s3_client
 
 from .conftest import DeployedRole, broker_user_arn, let_the_broker_assume
 
@@ -219,26 +219,18 @@ def test_release_revoke_and_the_kill_switch_run_through_the_enrolled_role(
                                headers=bt.headers()).json()["credentials"]
         return grant_id, s3_client(bt, creds)
 
-    def reads(s3: Any) -> bool:
-        try:
-            s3.get_object(Bucket="reports", Key="today.csv")
-        except ClientError as refused:
-            assert refused.response["Error"]["Code"] == "AccessDenied"
-            return False
-        return True
-
     released_id, released = grant()
     revoked_id, revoked = grant()
     killed_id, killed = grant()
     reply = bt.client.post(f"/aws/grants/{released_id}/release", params={"agent_id": bt.agent_id},
                            headers=bt.headers()).json()
     assert reply["revoked_in_cloud"] is True and deployed_role.role_arn in reply["cloud_revocation"]
-    assert not reads(released) and reads(revoked) and reads(killed)
+    assert not reads_reports(released) and reads_reports(revoked) and reads_reports(killed)
     bt.broker.approvals.revoke(revoked_id, "alice", "incident")
-    assert not reads(revoked) and reads(killed)
+    assert not reads_reports(revoked) and reads_reports(killed)
     [stopped] = bt.broker.kill_switch.pull(Selection(grant_id=killed_id), "operator:root", "drill")
     assert stopped.job is not None and bt.broker.revocations.run_now(stopped.job).revoked_in_cloud is True
-    assert not reads(killed)
+    assert not reads_reports(killed)
 
     bt.clock.offset += timedelta(seconds=900) + timedelta(minutes=6)
     assert bt.broker.sweeper.sweep(collect=True)["collected"] >= 3
