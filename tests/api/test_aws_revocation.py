@@ -174,3 +174,64 @@ def test_where_the_cloud_revocation_landed_is_pushed_to_the_agent(bt: BrokerUnde
     assert pushed["grant_id"] == grant_id and pushed["status"] == "revoked" and pushed["revoked_in_cloud"] is True
     assert "AWS now refuses session" in pushed["cloud_revocation"] and "AWS now refuses" in pushed["message"]
     assert not any(value in json.dumps(pushed) for value in creds.values())
+
+
+def test_a_writer_whose_lease_ran_out_and_was_taken_writes_nothing(bt: BrokerUnderTest) -> None:
+    from cloud_broker.errors import ProviderError
+    from cloud_broker.service.revocation import WRITE_LEASE, TargetLease
+
+    grant_id, creds = _grant(bt)
+    revoked = bt.broker.approvals.revoke(grant_id, "alice", "incident", cloud_now=False)
+    deps = bt.broker.deps
+    stale = TargetLease.take(deps, "aws", revoked.target, deps.clock() - WRITE_LEASE - timedelta(seconds=1))
+    assert stale is not None  # a process that took it long ago and was slow (a throttled IAM)
+    successor = TargetLease.take(deps, "aws", revoked.target, deps.clock())
+    assert successor is not None  # its lease ran out: another process took over
+    plan = deps.family("aws").plan_revoke(revoked, deps.config, deps.clock(), False)
+    with pytest.raises(ProviderError) as refused:
+        deps.provider("aws").revoke(plan, stale.fence)
+    assert refused.value.code == "AWS_REVOCATION_BUSY" and refused.value.retryable
+    assert _statements(bt) == [] and _reads(bt, creds)  # nothing written by the stale holder
+    deps.provider("aws").revoke(plan, successor.fence)
+    assert not _reads(bt, creds)
+
+
+def test_the_kill_switch_pulled_while_a_grant_is_minting_leaves_no_working_credentials(
+        emulator: Any, tmp_path: Any) -> None:
+    """The operator stops the agent while STS is answering its request: the grant never turns
+    active, and the session STS issued right after the stop is refused all the same."""
+    from .conftest import broker_under_test
+
+    holder: dict[str, Any] = {}
+
+    class KillDuringMint:
+        def __init__(self, inner: Any) -> None:
+            self.inner, self.issued = inner, []  # type: ignore[var-annotated]
+
+        def mint(self, plan: Any) -> Any:
+            bt = holder["bt"]
+            holder["stopped"] = bt.broker.kill_switch.pull(Selection(agent_id=bt.agent_id), "operator:root", "now")
+            for item in holder["stopped"]:
+                bt.broker.revocations.run_now(item.job)  # the statement lands before the session exists
+            issued = self.inner.mint(plan)
+            self.issued.append(issued.values)
+            return issued
+
+        def revoke(self, *args: Any) -> Any:
+            return self.inner.revoke(*args)
+
+        def collect(self, *args: Any) -> Any:
+            return self.inner.collect(*args)
+
+    with broker_under_test(emulator, tmp_path, provider=lambda sts: holder.setdefault("p", KillDuringMint(sts))) as bt:
+        holder["bt"] = bt
+        reply = bt.client.post("/aws/grants", json=bt.grant_body(), headers=bt.headers())
+        assert reply.status_code == 409 and "MINT_INTERRUPTED" in reply.text, reply.text
+        [stopped] = holder["stopped"]
+        assert stopped.grant.status.value == "failed" and stopped.job is not None
+        grant_id = stopped.grant.grant_id
+        creds = bt.client.post(f"/aws/grants/{grant_id}/credentials", params={"agent_id": bt.agent_id},
+                               headers=bt.headers())
+        assert creds.status_code == 409 and "secret_access_key" not in creds.text
+        [values] = holder["p"].issued
+        assert not _reads(bt, values)  # issued after the statement, refused by it

@@ -50,11 +50,11 @@ class FaultAfterMint:
         self.store.failing = True
         return issued
 
-    def revoke(self, plan: Any) -> Any:
-        return self.inner.revoke(plan)
+    def revoke(self, *args: Any) -> Any:
+        return self.inner.revoke(*args)
 
-    def collect(self, plan: Any) -> Any:
-        return self.inner.collect(plan)
+    def collect(self, *args: Any) -> Any:
+        return self.inner.collect(*args)
 
 
 @pytest.fixture
@@ -115,11 +115,11 @@ class CrashingMint:
         self.issued.append(self.inner.mint(plan).values)
         raise RuntimeError("process died here")
 
-    def revoke(self, plan: Any) -> Any:
-        return self.inner.revoke(plan)
+    def revoke(self, *args: Any) -> Any:
+        return self.inner.revoke(*args)
 
-    def collect(self, plan: Any) -> Any:
-        return self.inner.collect(plan)
+    def collect(self, *args: Any) -> Any:
+        return self.inner.collect(*args)
 
 
 def test_a_mint_of_a_live_process_is_left_alone_and_one_of_a_dead_process_is_failed_and_revoked(

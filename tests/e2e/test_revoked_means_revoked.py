@@ -99,6 +99,9 @@ def test_a_released_grant_is_refused_by_aws_at_the_next_call_and_another_keeps_w
     other = aws(["s3", "cp", "s3://reports/today.csv", "-", "--profile", "second"], sandbox, env)
     assert other.returncode == 0 and other.stdout.startswith("date,"), other.stderr
 
+    ambiguous = run([CLOUD_BROKER, "revoke", second["grant_id"], "--reason", "drill",
+                     "--state-dir", str(sandbox.state_dir)], env)
+    assert ambiguous.returncode == 2 and "needs --approver" in ambiguous.stderr  # never a kill switch by accident
     stopped = run([CLOUD_BROKER, "revoke", "--grant", second["grant_id"], "--reason", "drill",
                    "--state-dir", str(sandbox.state_dir)], env)
     assert stopped.returncode == 0 and "revoked_in_cloud=true" in stopped.stdout, stopped.stdout + stopped.stderr

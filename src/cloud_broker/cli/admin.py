@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cloud_broker.cli.options import ConfigOpt, DbOpt, StateOpt, fail, wired_from
-from cloud_broker.errors import BrokerError
+from cloud_broker.errors import BrokerError, InvalidInput
 
 if TYPE_CHECKING:
     from cloud_broker.cli.wiring import Wired
@@ -101,11 +101,13 @@ def revoke(
     pending grants of the selection, and in GCP disables the ceiling's service account.
     Example: cloud-broker revoke --agent 6f1c… --reason "agent misbehaving"
     """
-    wired = wired_from(config, db, state_dir)
-    if grant_id is not None and approver is not None and not any((grant, agent, run, team)):
-        _settle("revoke", grant_id, approver, reason, wired)
+    if grant_id is not None:
+        if approver is None or any((grant, agent, run, team)):
+            raise fail(InvalidInput("revoke GRANT_ID needs --approver (and no --grant/--agent/--run/--team); "
+                                    "the operator's kill switch is `revoke --grant ID --reason …`"))
+        _settle("revoke", grant_id, approver, reason, wired_from(config, db, state_dir))
         return
-    _pull_kill_switch(wired, grant or grant_id, agent, run, team, reason, wait)
+    _pull_kill_switch(wired_from(config, db, state_dir), grant, agent, run, team, reason, wait)
 
 
 def _pull_kill_switch(wired: Wired, grant: str | None, agent: str | None, run: str | None, team: str | None,

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
+
+Fence = Callable[[], bool]
+"""Asked right before a provider writes revocation state in the cloud: True while this process
+still holds the exclusive right to write it (the service's lease on the target, renewed)."""
 
 
 @dataclass(frozen=True)
@@ -46,14 +51,14 @@ class Provider(Protocol):
         says. Raises ProviderError."""
         ...
 
-    def revoke(self, plan: Any) -> RevokeResult:
+    def revoke(self, plan: Any, fence: Fence) -> RevokeResult:
         """Stop the credentials ``plan`` (the family's ``plan_revoke``) names working as far as the
         cloud allows, and say truthfully how far that was: ``revoked_in_cloud`` only when the
         cloud now refuses them, and ``detail`` says what else the act cut off or left working.
         Raises ProviderError (retried by the job) when the cloud call itself fails."""
         ...
 
-    def collect(self, plan: Any) -> int:
+    def collect(self, plan: Any, fence: Fence) -> int:
         """Remove revocation state the cloud no longer needs (every session it refuses has
         expired); how many entries went. Raises ProviderError."""
         ...

@@ -4,7 +4,8 @@ Each active grant is revoked as an approver's revocation is (its credentials can
 read, and a ``cloud_revoke`` job makes the cloud refuse them), with the job marked as a kill
 switch: a family whose cloud cannot refuse one grant's credentials may then go further (GCP
 disables the ceiling's service account) and says so. Pending grants of the selection are
-denied, so nothing the stopped agent asked for is approved after the stop.
+denied, so nothing the stopped agent asked for is approved after the stop; grants being minted
+at that moment are failed, and whatever the cloud issues for them is revoked there.
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ from dataclasses import dataclass
 
 from cloud_broker.domain.grants import Grant, GrantStatus
 from cloud_broker.errors import Conflict, InvalidInput
+from cloud_broker.service.access import settle_expired
 from cloud_broker.service.deps import Deps, audit
 from cloud_broker.service.jobs import Job
+from cloud_broker.service.minting import fail_interrupted
 from cloud_broker.service.ports import GrantFilter
-from cloud_broker.service.revocation import Revocations
+from cloud_broker.service.revocation import CLOUD_REVOKE, Revocations
 
-SELECTION_LIMIT = 10_000
+PAGE = 500
 
 
 @dataclass(frozen=True)
@@ -35,11 +38,6 @@ class Selection:
         if len(chosen) != 1:
             raise InvalidInput("name exactly one of --grant, --agent, --run or --team")
 
-    def matches(self, grant: Grant) -> bool:
-        return ((self.grant_id is None or grant.grant_id == self.grant_id.lower())
-                and (self.agent_id is None or grant.agent_id == self.agent_id.lower())
-                and (self.run_id is None or grant.run_id == self.run_id.lower())
-                and (self.team is None or grant.team == self.team))
 
 
 @dataclass(frozen=True)
@@ -75,27 +73,45 @@ class KillSwitch:
         self._revocations = revocations
 
     def pull(self, selection: Selection, actor: str, reason: str) -> list[Stopped]:
-        """Stop every active and pending grant selected; returns what was stopped."""
+        """Stop every active, minting and pending grant selected; returns what was stopped. Each
+        page of open grants is stopped before the next is read, so the pages shrink to nothing."""
         selection.check()
         if not reason.strip():
             raise InvalidInput("a kill switch needs a reason (it is shown to the agent and audited)")
         stopped: list[Stopped] = []
-        for grant in self._selected(selection):
-            try:
-                stopped.append(self._stop(grant, actor, reason))
-            except Conflict:
-                continue  # settled meanwhile: nothing left to stop
+        seen: set[str] = set()
+        while page := [g for g in self._selected(selection) if g.grant_id not in seen]:
+            for grant in page:
+                seen.add(grant.grant_id)
+                try:
+                    stopped.append(self._stop(grant, actor, reason))
+                except Conflict:
+                    continue  # settled meanwhile: nothing left to stop
         return stopped
 
     def _selected(self, selection: Selection) -> list[Grant]:
-        where = GrantFilter(statuses=(GrantStatus.ACTIVE, GrantStatus.PENDING), team=selection.team,
-                            agent_id=selection.agent_id.lower() if selection.agent_id else None,
-                            oldest_first=True, limit=SELECTION_LIMIT)
-        with self._deps.store.unit_of_work() as uow:
-            if selection.grant_id:
+        """Every open grant of the selection, read page by page (a team may hold many)."""
+        if selection.grant_id:
+            with self._deps.store.unit_of_work() as uow:
                 found = uow.find_grant(selection.grant_id.lower())
-                return [found] if found is not None else []
-            return [g for g in uow.search_grants(where) if selection.matches(g)]
+            return [found] if found is not None else []
+        where = GrantFilter(statuses=(GrantStatus.ACTIVE, GrantStatus.MINTING, GrantStatus.PENDING),
+                            team=selection.team, agent_id=selection.agent_id.lower() if selection.agent_id else None,
+                            run_id=selection.run_id.lower() if selection.run_id else None,
+                            oldest_first=True, limit=PAGE)
+        with self._deps.store.unit_of_work() as uow:
+            return uow.search_grants(where)
+
+    def _stop_minting(self, grant: Grant, actor: str, reason: str) -> Stopped:
+        """A grant being minted right now: failed, and whatever the cloud issues for it revoked
+        (the statement reaches past the session's expiry, so it catches a session issued after)."""
+        if not fail_interrupted(self._deps, grant, actor, f"stopped by the kill switch while minting: {reason}",
+                                revoke_in_cloud=True, kill_switch=True):
+            raise Conflict(f"grant {grant.grant_id} changed meanwhile", code="ALREADY_RESOLVED")
+        with self._deps.store.unit_of_work() as uow:
+            failed = uow.get_grant(grant.grant_id)
+            job = uow.list_deliveries(grant_id=grant.grant_id, kinds=(CLOUD_REVOKE,))[-1]
+        return Stopped(failed, job)
 
     def _stop(self, grant: Grant, actor: str, reason: str) -> Stopped:
         now = self._deps.clock()
@@ -103,6 +119,10 @@ class KillSwitch:
         if status is GrantStatus.ACTIVE:
             revoked, job = end_active(self._deps, self._revocations, grant, actor, reason, kill_switch=True)
             return Stopped(revoked, job)
+        if status is GrantStatus.MINTING:
+            return self._stop_minting(grant, actor, reason)
+        if status is GrantStatus.EXPIRED:  # time decided it already: write that down, stop nothing
+            settle_expired(self._deps, grant, actor)
         if status is not GrantStatus.PENDING:
             raise Conflict(f"grant {grant.grant_id} is {status.value}", code="ALREADY_RESOLVED")
         with self._deps.store.unit_of_work() as uow:

@@ -37,7 +37,7 @@ from cloud_broker.service.jobs import (
 )
 from cloud_broker.service.orphans import Orphans
 from cloud_broker.service.ports import UnitOfWork
-from cloud_broker.service.revocation import revoke_job
+from cloud_broker.service.revocation import CLOUD_REVOKE, revoke_job
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +75,7 @@ class Minter:
         try:
             return self._activate(grant, actor, issued), issued
         except LeftMinting:
+            self._revoke_discarded(grant, actor)
             raise Conflict(f"grant {grant.grant_id} was settled while it was being minted (its minting process "
                            "was taken for dead); no credentials were handed out — request a new grant",
                            code="MINT_INTERRUPTED") from None
@@ -85,6 +86,18 @@ class Minter:
             raise Unavailable(f"the broker could not record grant {grant.grant_id}; no credentials were handed out "
                               "and the cloud's are being revoked — request a new grant once the broker "
                               "recovers", grant_id=grant.grant_id) from None
+
+    def _revoke_discarded(self, grant: Grant, actor: str) -> None:
+        """The cloud issued credentials for a grant someone settled meanwhile (a kill switch, a
+        sweeper that took this process for dead): make sure the cloud is asked to refuse them."""
+        now = self._deps.clock()
+        with self._deps.store.unit_of_work() as uow:
+            if uow.list_deliveries(grant_id=grant.grant_id, kinds=(CLOUD_REVOKE,)):
+                return  # whoever settled it already wrote the revocation
+            settled = uow.get_grant(grant.grant_id)
+            seq = audit(uow, "grant.mint_discarded", actor, now, settled,
+                        reason="the cloud issued credentials after the grant was settled; they are revoked there")
+            uow.insert_delivery(revoke_job(settled, seq, actor, now))
 
     def _activate(self, grant: Grant, actor: str, issued: IssuedCredential) -> Grant:
         now = self._deps.clock()
@@ -156,7 +169,7 @@ class MintJobs:
 
 
 def fail_interrupted(deps: Deps, grant: Grant, actor: str, reason: str = INTERRUPTED, *,
-                     revoke_in_cloud: bool = False) -> bool:
+                     revoke_in_cloud: bool = False, kill_switch: bool = False) -> bool:
     """Settle a ``minting`` grant whose mint will never finish: nothing was handed out. With
     ``revoke_in_cloud`` (the mint may have reached the cloud), a ``cloud_revoke`` job is written
     with it. False when the grant left ``minting`` meanwhile (someone else settled it)."""
@@ -168,7 +181,7 @@ def fail_interrupted(deps: Deps, grant: Grant, actor: str, reason: str = INTERRU
         uow.delete_secret(grant.grant_id)
         seq = audit(uow, "grant.failed", actor, now, failed, reason=reason)
         if revoke_in_cloud:
-            uow.insert_delivery(revoke_job(failed, seq, actor, now))
+            uow.insert_delivery(revoke_job(failed, seq, actor, now, kill_switch=kill_switch))
     return True
 
 

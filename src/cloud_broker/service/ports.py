@@ -41,6 +41,7 @@ class GrantFilter:
     # An account, a project, … of any family.
     target: str | None = None
     agent_id: str | None = None
+    run_id: str | None = None
     approver: str | None = None
     # (family, team, target) ceilings to keep; None keeps every one. Lets a reviewer's query
     # skip what they may not see in the database, before the limit applies.

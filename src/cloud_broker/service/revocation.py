@@ -39,6 +39,9 @@ WRITE_LEASE = timedelta(seconds=60)
 """How long one process may hold a target's revocation document (a few IAM calls)."""
 BUSY_RETRY = timedelta(seconds=1)
 COLLECT_EVERY = timedelta(minutes=10)
+EXPIRY_GRACE = timedelta(minutes=5)
+"""Past a grant's expiry, for the distance between our clock and the cloud's."""
+UNTIL_EXPIRY = 1_000_000  # attempts: in effect, until the grant's credentials have expired
 PENDING_DETAIL = "the broker is asking the cloud to revoke the credentials and will retry until it answers"
 
 
@@ -89,17 +92,17 @@ class Revocations:
         with self._deps.store.unit_of_work() as uow:
             grant = uow.get_grant(job.grant_id or "")
         now = self._deps.clock()
-        held = leases.acquire(self._deps.store, _lease_name(grant.family, grant.target), now, WRITE_LEASE)
-        if held is None:  # another process is writing this target's revocations: not a failure
+        lease = TargetLease.take(self._deps, grant.family, grant.target, now)
+        if lease is None:  # another process is writing this target's revocations: not a failure
             return replace(job, next_attempt_at=now + BUSY_RETRY, updated_at=now)
         try:
-            result = self._revoke(grant, now, bool(job.payload.get("kill_switch")))
+            result = self._revoke(grant, now, bool(job.payload.get("kill_switch")), lease)
         except BrokerError as exc:
             return self._failed(job, grant, exc.text)
         except Exception as exc:  # noqa: BLE001 - whatever broke, it is recorded, retried and audited
             return self._failed(job, grant, f"internal error: {type(exc).__name__}")
         finally:
-            leases.release(self._deps.store, _lease_name(grant.family, grant.target), held)
+            lease.release()
         outcome = {"revoked_in_cloud": result.revoked_in_cloud, "detail": result.detail}
         done = replace(after_attempt(job, Attempt(True), self._deps.clock()), payload={**job.payload, **outcome})
         self._record(grant, job, "grant.cloud_revocation", outcome)
@@ -107,11 +110,11 @@ class Revocations:
             self._record_collateral(grant, result.collateral_before, result.detail)
         return done
 
-    def _revoke(self, grant: Grant, now: datetime, kill_switch: bool) -> RevokeResult:
+    def _revoke(self, grant: Grant, now: datetime, kill_switch: bool, lease: TargetLease) -> RevokeResult:
         if grant.expires_at is None:
             raise ValueError("a grant without an expiry never held credentials")
         plan = self._deps.family(grant.family).plan_revoke(grant, self._deps.config, now, kill_switch)
-        return self._deps.provider(grant.family).revoke(plan)
+        return self._deps.provider(grant.family).revoke(plan, lease.fence)
 
     def _record_collateral(self, revoked: Grant, before: datetime, detail: str) -> None:
         """Say, on every live grant the fallback also cut off, that the cloud now refuses it."""
@@ -129,32 +132,37 @@ class Revocations:
         """Drop revocation state every target no longer needs; at most once per
         ``COLLECT_EVERY`` across all processes (``force``: now). Returns the entries removed."""
         removed = 0
-        now = self._deps.clock()
         for name in self._deps.families:
             family = self._deps.family(name)
             for target in family.targets(self._deps.config):
                 gate = f"collect:{name}:{target.target}"
-                if not force and leases.acquire(self._deps.store, gate, now, COLLECT_EVERY) is None:
+                if not force and leases.acquire(self._deps.store, gate, self._deps.clock(), COLLECT_EVERY) is None:
                     continue
-                removed += self._collect_one(name, target.target, now)
+                removed += self._collect_one(name, target.target)
         return removed
 
-    def _collect_one(self, family_name: str, target: str, now: datetime) -> int:
-        held = leases.acquire(self._deps.store, _lease_name(family_name, target), now, WRITE_LEASE)
-        if held is None:
+    def _collect_one(self, family_name: str, target: str) -> int:
+        now = self._deps.clock()  # read per target: an earlier slow one must not stale the lease
+        lease = TargetLease.take(self._deps, family_name, target, now)
+        if lease is None:
             return 0
         try:
             plan = self._deps.family(family_name).plan_collect(self._deps.config, target, now)
-            return 0 if plan is None else self._deps.provider(family_name).collect(plan)
+            return 0 if plan is None else self._deps.provider(family_name).collect(plan, lease.fence)
         except Exception as exc:  # noqa: BLE001 - a target that cannot be cleaned now is retried later
             log.warning("collecting %s revocations of %s failed: %s", family_name, target,
                         exc.text if isinstance(exc, BrokerError) else type(exc).__name__)
             return 0
         finally:
-            leases.release(self._deps.store, _lease_name(family_name, target), held)
+            lease.release()
 
     def _failed(self, job: Job, grant: Grant, error: str) -> Job:
-        failed = after_attempt(job, Attempt(False, None, error), self._deps.clock())
+        """Retried (backing off to every 5 minutes) for as long as the credentials could still be
+        used; given up only once they have expired anyway."""
+        now = self._deps.clock()
+        usable = grant.expires_at is not None and now <= grant.expires_at + EXPIRY_GRACE
+        failed = after_attempt(job, Attempt(False, None, error), now,
+                               max_attempts=UNTIL_EXPIRY if usable else job.attempts + 1)
         if failed.status == FAILED:
             self._record(grant, job, "grant.cloud_revocation_failed",
                          {"revoked_in_cloud": False, "detail": f"gave up after {failed.attempts} attempts: {error}"})
@@ -177,8 +185,29 @@ def state_of(job: Job) -> CloudRevocation:
     return CloudRevocation("pending", PENDING_DETAIL + (f" (last error: {job.last_error})" if job.last_error else ""))
 
 
-def _lease_name(family: str, target: str) -> str:
-    return f"revoke:{family}:{target}"
+class TargetLease:
+    """This process's exclusive right to write one target's revocation state in the cloud."""
+
+    def __init__(self, deps: Deps, name: str, token: int) -> None:
+        self._deps, self._name, self._token = deps, name, token
+
+    @classmethod
+    def take(cls, deps: Deps, family: str, target: str, now: datetime) -> TargetLease | None:
+        name = f"revoke:{family}:{target}"
+        token = leases.acquire(deps.store, name, now, WRITE_LEASE)
+        return None if token is None else cls(deps, name, token)
+
+    def fence(self) -> bool:
+        """Renew the lease right before a write; False when it was lost (it ran out and another
+        process took it): then nothing may be written."""
+        renewed = leases.renew(self._deps.store, self._name, self._token, self._deps.clock(), WRITE_LEASE)
+        if renewed is None:
+            return False
+        self._token = renewed
+        return True
+
+    def release(self) -> None:
+        leases.release(self._deps.store, self._name, self._token)
 
 
 def revoke_job(grant: Grant, event_seq: int, actor: str, now: datetime, *, kill_switch: bool = False) -> Job:

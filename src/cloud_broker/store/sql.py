@@ -255,7 +255,7 @@ def _filtered(query: Select[Any], where: GrantFilter) -> Select[Any]:
         query = query.where(grants.c.status.in_([s.value for s in where.statuses]))
     for column, value in (
         (grants.c.team, where.team), (grants.c.target, where.target),
-        (grants.c.agent_id, where.agent_id), (grants.c.approver, where.approver),
+        (grants.c.agent_id, where.agent_id), (grants.c.approver, where.approver), (grants.c.run_id, where.run_id),
     ):
         if value:
             query = query.where(column == value)

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cloud_broker.errors import ProviderError
-from cloud_broker.families.aws.revoker import AwsRevokePlan, RoleRevoker
-from cloud_broker.providers.base import IssuedCredential, RevokeResult
+from cloud_broker.families.aws.revoker import AwsRevokePlan, LeaseLost, NotWritten, RoleRevoker
+from cloud_broker.providers.base import Fence, IssuedCredential, RevokeResult
 
 # botocore's "standard" retry mode retries throttling and transient errors with exponential
 # backoff and jitter; we rely on it rather than on a loop of our own.
@@ -89,30 +89,42 @@ class AwsStsProvider:
             cloud_expires_at=creds["Expiration"],
         )
 
-    def revoke(self, plan: AwsRevokePlan) -> RevokeResult:
+    def revoke(self, plan: AwsRevokePlan, fence: Fence = lambda: True) -> RevokeResult:
         """Deny the grant's session in the role's revocation policy (``families.aws.revoker``)."""
         try:
-            return self._revoker.revoke(plan)
-        except ValueError as exc:  # the role's own inline policies leave no room
-            raise ProviderError(f"cannot revoke in AWS: {exc}", code="AWS_REVOCATION_POLICY_FULL") from None
-        except Exception as exc:  # noqa: BLE001 - every SDK failure is translated here, once
-            raise _translate(exc, "revoking in IAM") from None
+            return self._revoker.revoke(plan, fence)
+        except Exception as exc:  # noqa: BLE001 - every failure is translated here, once
+            raise _revocation_error(exc, "revoking in IAM") from None
 
-    def collect(self, plan: AwsRevokePlan) -> int:
+    def collect(self, plan: AwsRevokePlan, fence: Fence = lambda: True) -> int:
         try:
-            return self._revoker.collect(plan)
+            return self._revoker.collect(plan, fence)
         except Exception as exc:  # noqa: BLE001 - as above
-            raise _translate(exc, "cleaning the revocation policy") from None
+            raise _revocation_error(exc, "cleaning the revocation policy") from None
 
     def _client(self, service: str, credentials: dict[str, Any]) -> Any:
+        """A client as the revoker session. Two attempts of at most 20 s each: one IAM call
+        stays well inside the revocation lease, and the job retries the rest."""
         from botocore.config import Config
 
         return self._session.client(
             service, region_name=self._region, endpoint_url=self._endpoint_url,
             aws_access_key_id=credentials["AccessKeyId"], aws_secret_access_key=credentials["SecretAccessKey"],
             aws_session_token=credentials["SessionToken"],
-            config=Config(retries={"mode": "standard", "total_max_attempts": self._max_attempts},
+            config=Config(retries={"mode": "standard", "total_max_attempts": min(2, self._max_attempts)},
                           connect_timeout=5, read_timeout=15))
+
+
+def _revocation_error(exc: Exception, doing: str) -> ProviderError:
+    if isinstance(exc, LeaseLost):
+        return ProviderError(f"{doing}: another broker process may be writing the role's revocation policy; "
+                             "nothing was written, retrying", code="AWS_REVOCATION_BUSY", retryable=True)
+    if isinstance(exc, NotWritten):
+        return ProviderError(f"{doing}: the Deny was not in the policy read back after writing it; retrying",
+                             code="AWS_REVOCATION_NOT_WRITTEN", retryable=True)
+    if isinstance(exc, ValueError):  # the role's own inline policies leave no room
+        return ProviderError(f"cannot revoke in AWS: {exc}", code="AWS_REVOCATION_POLICY_FULL")
+    return _translate(exc, doing)
 
 
 def _silence_sdk_debug_logs() -> None:

@@ -7,12 +7,14 @@ make, and an explicit ``Deny`` wins. So revoking grant G adds to the role's inli
     Deny * on * when aws:userid StringLike "<ROLE_ID>:cb-<G>"
                  and aws:TokenIssueTime DateLessThan <when the revocation was decided>
 
-``aws:userid`` names one session (the broker names each ``cb-<grant_id>``, and only the
-broker can assume the role); the ``aws:TokenIssueTime`` bound makes the statement about
-sessions that existed when it was written, never a later one. The statement's ``Sid`` carries
-the moment after which every session it matches has expired (the grant's expiry, enforced by
-the session policy's ``aws:CurrentTime`` bound), so the collector can drop it from the
-document alone, without the store.
+``aws:userid`` names one session (the broker names each ``cb-<grant_id>`` and mints it at most
+once). The ``aws:TokenIssueTime`` bound is the session's expiry plus clock skew: it matches a
+session however far our clock is from AWS's, and even one an interrupted mint issues after the
+statement was written, yet never a session issued after the statement can be dropped. The
+``Sid`` carries that expiry (enforced by the session policy's ``aws:CurrentTime`` bound), so
+the collector can drop the statement from the document alone, without the store. Each
+statement names the role's unique id as it was when written: a role deleted and created again
+under the same name has a new id, and its old statements are recognised, kept and collected.
 
 AWS limits a role's inline policies to 10,240 characters in all (whitespace not counted). When
 a burst of revocations would not fit, the per-grant statements collapse into one that denies
@@ -27,7 +29,7 @@ import json
 import math
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -49,6 +51,8 @@ class Revocation:
     grant_id: str | None
     issued_before: datetime
     until: datetime
+    role_id: str = ""
+    """The role's unique id the statement names; empty until it is written for a role."""
 
     @property
     def sid(self) -> str:
@@ -57,8 +61,9 @@ class Revocation:
             return f"CbAllBefore{int(self.issued_before.timestamp())}Until{until}"
         return f"CbGrant{self.grant_id.replace('-', '')}Until{until}"
 
-    def statement(self, role_id: str) -> dict[str, Any]:
+    def statement(self) -> dict[str, Any]:
         session = "*" if self.grant_id is None else self.grant_id
+        role_id = self.role_id
         return {
             "Sid": self.sid,
             "Effect": "Deny",
@@ -85,22 +90,23 @@ class Outcome:
     collected: int
 
 
-def grant_revocation(grant_id: str, *, now: datetime, session_expires_at: datetime) -> Revocation:
-    # A session issued in this very second must be caught: IAM compares to the second, so the
-    # bound is the next whole second.
-    return Revocation(grant_id, _next_second(now), session_expires_at)
+def grant_revocation(grant_id: str, *, session_expires_at: datetime) -> Revocation:
+    """The statement for one grant's session: bounded by when that session ends, not by our
+    clock now (which may lag AWS's, or precede the issue of a session an interrupted mint is
+    still about to get)."""
+    return Revocation(grant_id, _next_second(session_expires_at + CLOCK_SKEW), session_expires_at)
 
 
-def parse(document: str | None, role_id: str) -> tuple[list[Revocation], list[dict[str, Any]]]:
-    """Our statements, and any others found in the policy (kept as they are: someone put them
-    there, and dropping a Deny is never ours to decide)."""
+def parse(document: str | None) -> tuple[list[Revocation], list[dict[str, Any]]]:
+    """Our statements (for whichever role id they name), and any others found in the policy
+    (kept as they are: someone put them there, and dropping a Deny is never ours to decide)."""
     if not document:
         return [], []
     statements = json.loads(document).get("Statement", [])
     ours: list[Revocation] = []
     others: list[dict[str, Any]] = []
     for statement in statements if isinstance(statements, list) else [statements]:
-        revocation = _revocation_of(statement, role_id)
+        revocation = _revocation_of(statement)
         if revocation is None:
             others.append(statement)
         else:
@@ -110,24 +116,25 @@ def parse(document: str | None, role_id: str) -> tuple[list[Revocation], list[di
 
 def revise(current: str | None, role_id: str, adding: Iterable[Revocation], now: datetime,
            budget: int = ROLE_POLICY_SIZE_LIMIT) -> Outcome:
-    """The policy once ``adding`` is in it and expired statements are out, within ``budget``
-    characters (the role's limit less its other inline policies)."""
-    ours, others = parse(current, role_id)
+    """The policy once ``adding`` (for the role whose id is ``role_id``) is in it and expired
+    statements are out, within ``budget`` characters (the role's limit less its other inline
+    policies). Raises ValueError when even the smallest document that revokes cannot fit."""
+    ours, others = parse(current)
     live = [r for r in ours if not r.expired(now)]
     collected = len(ours) - len(live)
-    known = {r.sid for r in live}
-    new = [r for r in adding if r.sid not in known and not _covered(r, live)]
+    known = {(r.role_id, r.sid) for r in live}
+    new = [replace(r, role_id=role_id) for r in adding]
+    new = [r for r in new if (r.role_id, r.sid) not in known and not _covered(r, live)]
     kept = live + new
-    collapsed = 0
-    if size(_document(kept, others, role_id)) > budget:
-        kept, collapsed = _collapse(kept, now)
-    document = _document(kept, others, role_id)
-    if size(document) > budget:
-        raise ValueError(f"the role's inline policies leave {budget} characters, too few for even one "
-                         f"revocation statement ({size(document)})")
-    if not (new or collected or collapsed):
+    if not (new or collected):
         return Outcome(current, False, 0, 0)
-    return Outcome(document if kept or others else None, bool(new), collapsed, collected)
+    collapsed = 0
+    if new and size(_document(kept, others)) > budget:
+        kept, collapsed = _collapse(kept, role_id, now)
+        if size(_document(kept, others)) > budget:
+            raise ValueError(f"the role's inline policies leave {budget} characters, too few for even one "
+                             f"revocation statement ({size(_document(kept, others))})")
+    return Outcome(_document(kept, others) if kept or others else None, bool(new), collapsed, collected)
 
 
 def size(document: str | None) -> int:
@@ -137,30 +144,35 @@ def size(document: str | None) -> int:
     return len(json.dumps(json.loads(document), separators=(",", ":")))
 
 
-def covers(revocations: Sequence[Revocation], grant_id: str, issued_at: datetime) -> bool:
-    """Whether a session of ``grant_id`` issued at ``issued_at`` is refused by ``revocations``."""
-    return any((r.grant_id in (None, grant_id)) and issued_at < r.issued_before for r in revocations)
+def covers(revocations: Sequence[Revocation], role_id: str, grant_id: str, issued_at: datetime) -> bool:
+    """Whether the session of ``grant_id`` on the role ``role_id``, issued at ``issued_at``, is
+    refused by ``revocations``."""
+    return any(r.role_id == role_id and r.grant_id in (None, grant_id) and issued_at < r.issued_before
+               for r in revocations)
 
 
 def _covered(revocation: Revocation, live: Sequence[Revocation]) -> bool:
-    """A grant already inside a blanket statement issued at least as late needs no statement."""
-    return any(r.grant_id is None and r.issued_before >= revocation.issued_before for r in live)
+    """A grant already inside a blanket statement reaching as late needs no statement."""
+    return any(r.grant_id is None and r.role_id == revocation.role_id and r.issued_before >= revocation.issued_before
+               for r in live)
 
 
-def _collapse(kept: list[Revocation], now: datetime) -> tuple[list[Revocation], int]:
-    grants = [r for r in kept if r.grant_id is not None]
-    blankets = [r for r in kept if r.grant_id is None]
-    before = max([_next_second(now)] + [r.issued_before for r in kept])
-    until = max([before + STS_LONGEST_SESSION] + [r.until for r in blankets])
-    return [Revocation(None, before, until)], len(grants)
+def _collapse(kept: list[Revocation], role_id: str, now: datetime) -> tuple[list[Revocation], int]:
+    """One blanket statement for this role: every broker session issued until now (never later:
+    it would refuse grants minted after it). Other roles' statements are kept as they are."""
+    mine = [r for r in kept if r.role_id == role_id]
+    others = [r for r in kept if r.role_id != role_id]
+    before = _next_second(now)
+    until = max([before + STS_LONGEST_SESSION] + [r.until for r in mine if r.grant_id is None])
+    return others + [Revocation(None, before, until, role_id)], sum(1 for r in mine if r.grant_id is not None)
 
 
-def _document(revocations: Sequence[Revocation], others: Sequence[dict[str, Any]], role_id: str) -> str:
-    statements = [r.statement(role_id) for r in sorted(revocations, key=lambda r: (r.until, r.sid))]
+def _document(revocations: Sequence[Revocation], others: Sequence[dict[str, Any]]) -> str:
+    statements = [r.statement() for r in sorted(revocations, key=lambda r: (r.until, r.sid))]
     return json.dumps({"Version": "2012-10-17", "Statement": [*others, *statements]}, separators=(",", ":"))
 
 
-def _revocation_of(statement: Any, role_id: str) -> Revocation | None:
+def _revocation_of(statement: Any) -> Revocation | None:
     """A statement of ours, recognised by its Sid and checked against what that Sid means: a
     statement that only looks like ours is left alone."""
     if not isinstance(statement, dict):
@@ -169,17 +181,18 @@ def _revocation_of(statement: Any, role_id: str) -> Revocation | None:
     grant, all_ = _GRANT_SID.match(sid), _ALL_SID.match(sid)
     try:
         before = _parse_iso(statement["Condition"]["DateLessThan"]["aws:TokenIssueTime"])
-    except (KeyError, TypeError, ValueError):
+        role_id = str(statement["Condition"]["StringLike"]["aws:userid"]).split(":", 1)[0]
+    except (KeyError, TypeError, ValueError, AttributeError):
         return None
     if grant:
         hex_id = grant["grant"]
         grant_id = f"{hex_id[:8]}-{hex_id[8:12]}-{hex_id[12:16]}-{hex_id[16:20]}-{hex_id[20:]}"
-        found = Revocation(grant_id, before, _from_epoch(grant["until"]))
+        found = Revocation(grant_id, before, _from_epoch(grant["until"]), role_id)
     elif all_:
-        found = Revocation(None, before, _from_epoch(all_["until"]))
+        found = Revocation(None, before, _from_epoch(all_["until"]), role_id)
     else:
         return None
-    return found if found.statement(role_id) == statement else None
+    return found if role_id and found.statement() == statement else None
 
 
 def _next_second(moment: datetime) -> datetime:

@@ -6,7 +6,10 @@ enrolment template puts them (on the role, for that role only), and the broker n
 identity of its own in the customer's account. Revocation statements never match this session.
 
 Read-modify-write of one policy document is not atomic in IAM; callers serialise writers of one
-role (the service holds a lease per account while it calls ``revoke`` or ``collect``).
+role (the service holds a lease per account while it calls ``revoke`` or ``collect``) and hand
+in a ``fence``, asked right before each write, that renews that lease and says whether it is
+still held: a process whose lease ran out mid-way (a slow or throttled IAM) writes nothing. A
+write is read back before it is reported: the Deny must be there.
 """
 
 from __future__ import annotations
@@ -26,11 +29,13 @@ from cloud_broker.families.aws.revocation_policy import (
     ROLE_POLICY_SIZE_LIMIT,
     Outcome,
     Revocation,
+    covers,
     grant_revocation,
+    parse,
     revise,
     size,
 )
-from cloud_broker.providers.base import RevokeResult
+from cloud_broker.providers.base import Fence, RevokeResult
 
 REVOKER_DURATION = 900
 _REFRESH_BEFORE = timedelta(minutes=3)
@@ -53,6 +58,14 @@ class AwsRevokePlan:
         return self.role_arn.rsplit("/", 1)[-1]
 
 
+class LeaseLost(Exception):
+    """Another broker process may be writing this role's revocation policy now."""
+
+
+class NotWritten(Exception):
+    """The policy read back after a write lacks what was written."""
+
+
 class RoleRevoker:
     """IAM calls on enrolled roles, with a cached revoker session per role."""
 
@@ -61,30 +74,40 @@ class RoleRevoker:
         self._make_client = make_client  # (service, credentials) -> boto3 client
         self._lock = threading.Lock()
         self._sessions: dict[str, tuple[Any, datetime]] = {}
-        self._role_ids: dict[str, str] = {}
 
-    def revoke(self, plan: AwsRevokePlan) -> RevokeResult:
+    def revoke(self, plan: AwsRevokePlan, fence: Fence) -> RevokeResult:
         assert plan.grant_id is not None and plan.session_expires_at is not None
-        revocation = grant_revocation(plan.grant_id, now=plan.now, session_expires_at=plan.session_expires_at)
-        outcome = self._revise(plan, [revocation])
+        revocation = grant_revocation(plan.grant_id, session_expires_at=plan.session_expires_at)
+        outcome = self._revise(plan, [revocation], fence)
         return _result(plan, outcome)
 
-    def collect(self, plan: AwsRevokePlan) -> int:
+    def collect(self, plan: AwsRevokePlan, fence: Fence) -> int:
         """Drop the statements whose sessions have all expired; how many were dropped."""
-        return self._revise(plan, []).collected
+        return self._revise(plan, [], fence).collected
 
-    def _revise(self, plan: AwsRevokePlan, adding: list[Revocation]) -> Outcome:
+    def _revise(self, plan: AwsRevokePlan, adding: list[Revocation], fence: Fence) -> Outcome:
         iam = self._iam(plan)
-        role_id = self._role_id(iam, plan)
+        # Asked every time: a role deleted and created again under the same name has a new id.
+        role_id = str(iam.get_role(RoleName=plan.role_name)["Role"]["RoleId"])
         current, others = self._documents(iam, plan.role_name)
         outcome = revise(current, role_id, adding, plan.now, budget=ROLE_POLICY_SIZE_LIMIT - others)
         if outcome.document == current:
             return outcome
+        if not fence():
+            raise LeaseLost(plan.role_arn)
         if outcome.document is None:
             iam.delete_role_policy(RoleName=plan.role_name, PolicyName=REVOCATION_POLICY_NAME)
         else:
             iam.put_role_policy(RoleName=plan.role_name, PolicyName=REVOCATION_POLICY_NAME, PolicyDocument=outcome.document)
+            self._check_written(iam, plan.role_name, role_id, adding, plan.now)
         return outcome
+
+    def _check_written(self, iam: Any, role: str, role_id: str, adding: list[Revocation], now: datetime) -> None:
+        written, _ = parse(json.dumps(iam.get_role_policy(RoleName=role, PolicyName=REVOCATION_POLICY_NAME)
+                                      ["PolicyDocument"]))
+        for revocation in adding:
+            if revocation.grant_id is not None and not covers(written, role_id, revocation.grant_id, now):
+                raise NotWritten(revocation.grant_id)
 
     def _documents(self, iam: Any, role: str) -> tuple[str | None, int]:
         """Our policy's document, and the size of the role's other inline policies."""
@@ -97,11 +120,6 @@ class RoleRevoker:
             else:
                 others += size(document)
         return current, others
-
-    def _role_id(self, iam: Any, plan: AwsRevokePlan) -> str:
-        if plan.role_arn not in self._role_ids:
-            self._role_ids[plan.role_arn] = str(iam.get_role(RoleName=plan.role_name)["Role"]["RoleId"])
-        return self._role_ids[plan.role_arn]
 
     def _iam(self, plan: AwsRevokePlan) -> Any:
         with self._lock:

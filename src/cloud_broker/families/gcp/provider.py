@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from cloud_broker.errors import ProviderError
 from cloud_broker.families.gcp import revoking
 from cloud_broker.families.gcp.google_errors import disable_failed, translate
-from cloud_broker.providers.base import IssuedCredential, RevokeResult
+from cloud_broker.providers.base import Fence, IssuedCredential, RevokeResult
 
 if TYPE_CHECKING:
     import google.auth.credentials
@@ -96,10 +96,10 @@ class GcpProvider:
         return IssuedCredential(values={"access_token": credentials.token},
                                 cloud_expires_at=_aware(credentials.expiry))
 
-    def collect(self, plan: Any) -> int:
+    def collect(self, plan: Any, fence: Fence = lambda: True) -> int:
         return 0  # nothing is written in Google to revoke one grant, so nothing to clean
 
-    def revoke(self, plan: GcpRevokePlan) -> RevokeResult:
+    def revoke(self, plan: GcpRevokePlan, fence: Fence = lambda: True) -> RevokeResult:
         """Without the kill switch nothing can be done in Google; with it, the ceiling's service
         account is disabled (idempotent: Google accepts disabling a disabled account)."""
         if not plan.kill_switch:
