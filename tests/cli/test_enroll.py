@@ -36,6 +36,8 @@ def test_enroll_aws_writes_the_template_the_module_and_a_valid_fragment(tmp_path
     ("aws", "--account-id", "1234", "--broker-principal", BROKER, "--allow", "s3:GetObject", "--region", "eu-west-1"),
     ("aws", "--account-id", "123456789012", "--broker-principal", "arn:aws:iam::1:role/x", "--allow",
      "s3:GetObject", "--region", "eu-west-1"),
+    ("aws", "--account-id", "123456789012", "--broker-principal", "arn:aws:iam::111122223333:root", "--allow",
+     "s3:GetObject", "--region", "eu-west-1"),
     ("aws", "--account-id", "210987654321", "--broker-principal", BROKER, "--config", EXAMPLE),
     ("aws", "--account-id", "123456789012", "--broker-principal", BROKER, "--allow", "*", "--region", "eu-west-1"),
     ("gcp", "--project", "unknown-project", "--broker-principal", "b@p-1234.iam.gserviceaccount.com",

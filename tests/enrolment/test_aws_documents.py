@@ -34,7 +34,7 @@ def test_the_template_passes_cfn_lint(written: Path, example_config: BrokerConfi
     variants = {
         "with-any-action.json": build_spec(account_id=ACCOUNT, broker_principal=BROKER, config=example_config,
                                            any_action=True),
-        "without-config.json": build_spec(account_id=ACCOUNT, broker_principal=f"arn:aws:iam::{ACCOUNT}:root",
+        "without-config.json": build_spec(account_id=ACCOUNT, broker_principal=f"arn:aws:iam::{ACCOUNT}:user/broker",
                                           allow=("s3:Get*",), resources=("arn:aws:s3:::a/*",),
                                           regions=("eu-west-1", "us-east-1"), max_ttl_seconds=7200),
     }
@@ -83,8 +83,12 @@ def test_revocation_rights_are_the_shared_names_on_the_roles_own_arn(example_con
     docs = build_documents(build_spec(account_id=ACCOUNT, broker_principal=BROKER, config=example_config))
     upkeep = dict(docs.inline_policies)["cloud-broker-revocation-upkeep"]["Statement"]
     allow, deny = upkeep
-    assert allow["Action"] == deny["Action"] == list(names.REVOCATION_ACTIONS)
-    assert allow["Resource"] == deny["Resource"] == f"arn:aws:iam::{ACCOUNT}:role/cloud-broker-agent"
+    role = f"arn:aws:iam::{ACCOUNT}:role/cloud-broker-agent"
+    assert allow["Action"] == list(names.REVOCATION_ACTIONS) and allow["Resource"] == role
+    # every IAM action on the role and its boundary, to every session but the revoker: an agent
+    # granted IAM rights cannot drop a revocation, widen the boundary or rewrite the trust
+    assert deny["Action"] == "iam:*"
+    assert deny["Resource"] == [role, f"arn:aws:iam::{ACCOUNT}:policy/cloud-broker-agent-boundary"]
     assert deny["Condition"] == {"StringNotLike": {"aws:userid": "*:cloud-broker-revoker"}}
     assert names.REVOCATION_POLICY_NAME not in dict(docs.inline_policies)
     assert all(s in docs.boundary_policy["Statement"] for s in upkeep)

@@ -177,13 +177,13 @@ def _seed_role(iam: Any, *, trusted_arn: str) -> str:
     )
     arn = str(role["Role"]["Arn"])
     # What an enrolled role carries so the broker can revoke sessions: the IAM calls on its own
-    # policies, for the broker's revoker session only (every other session is denied them).
+    # policies, for the broker's revoker session only (every other session is denied all IAM on the role).
     iam.put_role_policy(
         RoleName=ROLE_NAME,
         PolicyName="cloud-broker-revocation-upkeep",  # as `cloud-broker enroll aws` names it
         PolicyDocument=_policy(
             {"Effect": "Allow", "Action": list(REVOCATION_ACTIONS), "Resource": arn},
-            {"Effect": "Deny", "Action": list(REVOCATION_ACTIONS), "Resource": arn,
+            {"Effect": "Deny", "Action": "iam:*", "Resource": arn,
              "Condition": {"StringNotLike": {"aws:userid": REVOKER_USERID_PATTERN}}},
         ),
     )

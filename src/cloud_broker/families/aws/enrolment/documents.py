@@ -51,7 +51,7 @@ class RoleDocuments:
 def build_documents(spec: AwsEnrolSpec) -> RoleDocuments:
     """The documents for ``spec``; pure, so both renderings see exactly the same objects."""
     work = _work_statements(spec)
-    upkeep = _upkeep_statements(spec.role_arn)
+    upkeep = _upkeep_statements(spec.role_arn, spec.boundary_arn)
     duration, notes = session_duration(spec.max_ttl_seconds)
     if spec.any_action:
         notes += (("the boundary allows any action (--allow-any-action): the ceilings' regions and "
@@ -113,11 +113,14 @@ def _work_statements(spec: AwsEnrolSpec) -> list[Document]:
     return statements
 
 
-def _upkeep_statements(role_arn: str) -> list[Document]:
-    actions = list(names.REVOCATION_ACTIONS)
+def _upkeep_statements(role_arn: str, boundary_arn: str) -> list[Document]:
+    """The revoker's rights on the role, and a Deny of every IAM action on the role and on its
+    boundary to every other session: an agent granted IAM rights must not be able to drop its
+    revocation, widen the boundary, or rewrite the trust policy to pose as the revoker."""
     return [
-        {"Sid": "RevokerKeepsRevocationPolicy", "Effect": "Allow", "Action": actions, "Resource": role_arn},
-        {"Sid": "OnlyTheRevoker", "Effect": "Deny", "Action": actions, "Resource": role_arn,
+        {"Sid": "RevokerKeepsRevocationPolicy", "Effect": "Allow", "Action": list(names.REVOCATION_ACTIONS),
+         "Resource": role_arn},
+        {"Sid": "OnlyTheRevoker", "Effect": "Deny", "Action": "iam:*", "Resource": [role_arn, boundary_arn],
          "Condition": _not_revoker()},
     ]
 

@@ -23,8 +23,9 @@ if TYPE_CHECKING:
 
 DEFAULT_ROLE_NAME = "cloud-broker-agent"
 _ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}")
-# The broker's own identity: an IAM user or role (paths allowed), or an account root.
-_PRINCIPAL = re.compile(r"arn:aws:iam::(\d{12}):(root|(user|role)/([\w+=,.@-]+/)*[\w+=,.@-]{1,128})")
+# The broker's own identity: an IAM user or role (paths allowed). Never an account root: that would
+# trust every principal of the account the broker runs in, agents' own sessions included.
+_PRINCIPAL = re.compile(r"arn:aws:iam::(\d{12}):(user|role)/([\w+=,.@-]+/)*[\w+=,.@-]{1,128}")
 _EXTERNAL_ID = re.compile(r"[A-Za-z0-9+=,.@:/_-]{2,1224}")
 _ANY = {"*", "*:*"}
 
@@ -56,6 +57,10 @@ class AwsEnrolSpec:
     @property
     def role_arn(self) -> str:
         return f"arn:aws:iam::{self.account_id}:role/{self.role_name}"
+
+    @property
+    def boundary_arn(self) -> str:
+        return f"arn:aws:iam::{self.account_id}:policy/{self.role_name}-boundary"
 
 
 def build_spec(
@@ -98,7 +103,8 @@ def _check_identity(account_id: str, principal: str, role_name: str, external_id
     if not _PRINCIPAL.fullmatch(principal):
         raise InvalidInput(
             "--broker-principal: expected the ARN of the broker's IAM user or role, such as "
-            "'arn:aws:iam::111122223333:role/cloud-broker' (partition aws)"
+            "'arn:aws:iam::111122223333:role/cloud-broker' (partition aws; not an account root, which "
+            "would trust every principal of that account)"
         )
     if not _ROLE_NAME.fullmatch(role_name):
         raise InvalidInput("--role-name: 1 to 64 characters from letters, digits and + = , . @ _ -")
