@@ -120,7 +120,8 @@ class Revocations:
         """Say, on every live grant the fallback also cut off, that the cloud now refuses it."""
         with self._deps.store.unit_of_work() as uow:
             live = [g for g in uow.list_grants(statuses=(GrantStatus.ACTIVE,), limit=10_000)
-                    if g.family == revoked.family and g.target == revoked.target and g.created_at < before]
+                    # an active grant's last change is its mint: minted before the bound, cut off by it
+                    if g.family == revoked.family and g.target == revoked.target and g.updated_at < before]
             for grant in live:
                 audit(uow, "grant.cloud_revoked_collaterally", "system:jobs", self._deps.clock(), grant,
                       reason=f"revoking grant {revoked.grant_id} in the cloud also cut off this grant's "
