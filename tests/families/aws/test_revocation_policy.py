@@ -58,6 +58,9 @@ def test_a_role_created_again_gets_statements_with_its_new_id_and_the_old_ones_a
                                                                        ("AROANEWROLEID0000002", new_grant)}
     gone = revise(document, "AROANEWROLEID0000002", [], T0 + timedelta(hours=1))
     assert gone.collected == 2 and gone.document is None
+    again = json.loads(_revoke(document, old_grant, T0, role_id="AROANEWROLEID0000002") or "")["Statement"]
+    assert len({s["Sid"] for s in again}) == len(again) == 2  # Sids stay unique, as IAM requires
+    assert {s["Condition"]["StringLike"]["aws:userid"].split(":")[0] for s in again} == {"AROANEWROLEID0000002"}
 
 
 def test_statements_are_collected_only_after_expiry_and_clock_skew() -> None:

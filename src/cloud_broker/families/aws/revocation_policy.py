@@ -125,6 +125,10 @@ def revise(current: str | None, role_id: str, adding: Iterable[Revocation], now:
     known = {(r.role_id, r.sid) for r in live}
     new = [replace(r, role_id=role_id) for r in adding]
     new = [r for r in new if (r.role_id, r.sid) not in known and not _covered(r, live)]
+    # IAM wants Sids unique: a statement for the same grant naming a role id that no longer
+    # exists (the role was created again) names no session any more, and gives way.
+    replaced = {r.sid for r in new}
+    live = [r for r in live if r.sid not in replaced]
     kept = live + new
     if not (new or collected):
         return Outcome(current, False, 0, 0)
