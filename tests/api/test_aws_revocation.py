@@ -235,3 +235,26 @@ def test_the_kill_switch_pulled_while_a_grant_is_minting_leaves_no_working_crede
         assert creds.status_code == 409 and "secret_access_key" not in creds.text
         [values] = holder["p"].issued
         assert not _reads(bt, values)  # issued after the statement, refused by it
+
+
+def test_a_stopped_agent_cannot_request_again_until_it_is_resumed_and_others_can(bt: BrokerUnderTest) -> None:
+    _grant(bt)
+    bt.broker.kill_switch.pull(Selection(agent_id=bt.agent_id), "operator:root", "agent misbehaving")
+    before = bt.counts()
+    refused = bt.client.post("/aws/grants", json=bt.grant_body(), headers=bt.headers())
+    assert refused.status_code == 403 and refused.json()["error_code"] == "STOPPED"
+    assert "cloud-broker resume --agent" in refused.json()["error"] and bt.counts() == before  # nothing written
+    _grant(bt, agent_id=bt.other_agent_id)  # another agent of the same team is not stopped
+    assert bt.broker.kill_switch.resume(Selection(agent_id=bt.agent_id)) is True
+    assert bt.broker.kill_switch.resume(Selection(agent_id=bt.agent_id)) is False
+    _grant(bt)
+
+
+def test_a_stopped_team_refuses_every_agent_of_it(bt: BrokerUnderTest) -> None:
+    bt.broker.kill_switch.pull(Selection(team="data"), "operator:root", "incident")
+    for agent in (bt.agent_id, bt.other_agent_id):
+        reply = bt.client.post("/aws/grants", json=bt.grant_body(agent_id=agent), headers=bt.headers())
+        assert reply.status_code == 403 and reply.json()["error_code"] == "STOPPED"
+    preview = bt.client.post("/aws/scope/preview", json={k: v for k, v in bt.grant_body().items() if k != "run_id"},
+                             headers=bt.headers())
+    assert preview.status_code == 200, preview.text  # a preview files nothing

@@ -121,8 +121,10 @@ def _pull_kill_switch(wired: Wired, grant: str | None, agent: str | None, run: s
                                                 f"operator:{getpass.getuser()}", reason)
     except BrokerError as exc:
         raise fail(exc) from None
+    if not grant:
+        typer.echo("stopped: new requests are refused until `cloud-broker resume` with the same option")
     if not stopped:
-        typer.echo("nothing to stop: no active or pending grant matches")
+        typer.echo("no open grant matched")
         return
     for item in stopped:
         typer.echo(f"grant {item.grant.grant_id}: {item.grant.status.value}")
@@ -144,6 +146,25 @@ def _await_cloud(wired: Wired, grant_ids: list[str], seconds: int) -> None:
     for grant_id, state in states.items():
         if state is not None:
             typer.echo(f"grant {grant_id}: revoked_in_cloud={json.dumps(state.revoked_in_cloud)}: {state.detail}")
+
+
+def resume(
+    agent: Annotated[str | None, typer.Option("--agent", help="The agent to resume")] = None,
+    run: Annotated[str | None, typer.Option("--run", help="The run to resume")] = None,
+    team: Annotated[str | None, typer.Option("--team", help="The team to resume")] = None,
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+    state_dir: StateOpt = None,
+) -> None:
+    """Lift the kill switch's stop of an agent, a run or a team: it may request grants again (the
+    grants the kill switch ended stay ended). Example: cloud-broker resume --agent 6f1c…"""
+    from cloud_broker.service.kill_switch import Selection
+
+    try:
+        lifted = wired_from(config, db, state_dir).broker.kill_switch.resume(Selection(None, agent, run, team))
+    except BrokerError as exc:
+        raise fail(exc) from None
+    typer.echo("resumed" if lifted else "it was not stopped; nothing changed")
 
 
 def deny(grant_id: str, approver: ApproverOpt, reason: ReasonOpt, config: ConfigOpt = None,

@@ -22,6 +22,7 @@ app.command("exec", context_settings={"allow_interspersed_args": False})(runtime
 app.command("approve")(admin.approve)
 app.command("deny")(admin.deny)
 app.command("revoke")(admin.revoke)
+app.command("resume")(admin.resume)
 app.command("jobs")(admin.deliveries)
 app.command("deliveries", hidden=True)(admin.deliveries)  # the command's earlier name
 app.command("sweep")(admin.sweep)

@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from cloud_broker.domain.grants import Grant, GrantStatus
-from cloud_broker.errors import TooManyRequests
+from cloud_broker.errors import Forbidden, TooManyRequests
+from cloud_broker.service import stops
 from cloud_broker.service.ports import OpenPending, UnitOfWork
 
 if TYPE_CHECKING:
@@ -29,8 +30,15 @@ _WHAT_TO_DO = ("wait for an approver to decide one, or withdraw a pending reques
 
 def admit_request(uow: UnitOfWork, grant: Grant, now: datetime, settings: BrokerSettings,
                   release_tool: str = "the release tool") -> None:
-    """Raise ``TooManyRequests`` when ``grant`` may not be filed now; write nothing either way.
+    """Raise ``TooManyRequests`` when ``grant`` may not be filed now, ``Forbidden`` when the
+    operator's kill switch stopped its agent, run or team; write nothing either way.
     ``release_tool`` is the family's tool that withdraws a request, named in the refusal."""
+    stop = stops.stopped(uow, grant)
+    if stop is not None:
+        kind, value, at = stop
+        raise Forbidden(f"the operator's kill switch stopped this {kind} at {at:%Y-%m-%dT%H:%M:%SZ}; no grant can "
+                        f"be requested until an operator resumes it (cloud-broker resume --{kind} {value})",
+                        code="STOPPED")
     filed = uow.count_recent_requests(grant.agent_id, now - RATE_WINDOW)
     if filed >= settings.max_requests_per_agent_per_minute:
         # A log line for operators, not an audit row: a flood of refusals must not become rows.

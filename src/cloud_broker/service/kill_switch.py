@@ -5,7 +5,9 @@ read, and a ``cloud_revoke`` job makes the cloud refuse them), with the job mark
 switch: a family whose cloud cannot refuse one grant's credentials may then go further (GCP
 disables the ceiling's service account) and says so. Pending grants of the selection are
 denied, so nothing the stopped agent asked for is approved after the stop; grants being minted
-at that moment are failed, and whatever the cloud issues for them is revoked there.
+at that moment are failed, and whatever the cloud issues for them is revoked there. An agent,
+run or team stays stopped (``service.stops``): its new requests are refused until an operator
+resumes it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 
 from cloud_broker.domain.grants import Grant, GrantStatus
 from cloud_broker.errors import Conflict, InvalidInput
+from cloud_broker.service import stops
 from cloud_broker.service.access import settle_expired
 from cloud_broker.service.deps import Deps, audit
 from cloud_broker.service.jobs import Job
@@ -78,6 +81,7 @@ class KillSwitch:
         selection.check()
         if not reason.strip():
             raise InvalidInput("a kill switch needs a reason (it is shown to the agent and audited)")
+        self._record_stop(selection)  # first: a request filed while the grants are stopped is refused
         stopped: list[Stopped] = []
         seen: set[str] = set()
         while page := [g for g in self._selected(selection) if g.grant_id not in seen]:
@@ -88,6 +92,21 @@ class KillSwitch:
                 except Conflict:
                     continue  # settled meanwhile: nothing left to stop
         return stopped
+
+    def resume(self, selection: Selection) -> bool:
+        """Lift the stop of an agent, a run or a team; False when it was not stopped."""
+        selection.check()
+        kind, value = _stop_of(selection)
+        if kind == "grant":
+            raise InvalidInput("a grant is not stopped, only ended: resume --agent, --run or --team")
+        with self._deps.store.unit_of_work() as uow:
+            return stops.lift(uow, kind, value)
+
+    def _record_stop(self, selection: Selection) -> None:
+        kind, value = _stop_of(selection)
+        if kind != "grant":
+            with self._deps.store.unit_of_work() as uow:
+                stops.record(uow, kind, value, self._deps.clock())
 
     def _selected(self, selection: Selection) -> list[Grant]:
         """Every open grant of the selection, read page by page (a team may hold many)."""
@@ -134,3 +153,14 @@ class KillSwitch:
             audit(uow, "grant.denied", actor, now, denied, decision="denied", reason=reason,
                   detail={"kill_switch": True})
         return Stopped(denied, None)
+
+
+def _stop_of(selection: Selection) -> tuple[str, str]:
+    """What the selection names, in the form the store keeps stops under."""
+    if selection.agent_id:
+        return "agent", selection.agent_id.lower()
+    if selection.run_id:
+        return "run", selection.run_id.lower()
+    if selection.team:
+        return "team", selection.team
+    return "grant", str(selection.grant_id)
