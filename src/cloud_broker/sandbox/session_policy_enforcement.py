@@ -79,7 +79,7 @@ def install() -> None:
     setattr(_trusts, _ORIGINAL, original_trust)
     IAMRequestBase.check_action_permitted = check_action_permitted  # type: ignore[method-assign]
     IAMRequestBase.__init__ = __init__  # type: ignore[method-assign]
-    IAMRequestBase._check_role_trust_relationship = _trusts  # type: ignore[method-assign]
+    IAMRequestBase._check_role_trust_relationship = _trusts  # type: ignore[method-assign,assignment]
 
 
 def uninstall() -> None:
