@@ -49,3 +49,17 @@ def test_new_host_key_prints_a_key_and_its_matching_hash() -> None:
     key = done.stdout.split("host): ")[1].split()[0]
     stored = done.stdout.split("api_keys:")[1].split()[0]
     assert key.startswith("tlk_") and stored == hash_api_key(key) and key not in stored
+
+
+def test_version_prints_the_package_version() -> None:
+    from cloud_broker import __version__
+
+    done = _run("--version")
+    assert done.returncode == 0 and done.stdout.strip() == f"cloud-broker {__version__}"
+
+
+def test_a_store_url_is_shown_without_its_password() -> None:
+    from cloud_broker.cli.serve import shown_url
+
+    assert shown_url("postgresql://broker:s3cret-pw@db.internal/broker") == "postgresql://broker:***@db.internal/broker"
+    assert shown_url("sqlite:////var/lib/cloud-broker/broker.db") == "sqlite:////var/lib/cloud-broker/broker.db"

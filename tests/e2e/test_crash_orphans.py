@@ -150,3 +150,5 @@ def test_a_mint_killed_before_its_commit_is_revoked_in_aws_after_a_restart(
     finally:
         restarted.stop()
     assert "SecretAccessKey" not in log.read_text() and credentials["aws_secret_access_key"] not in log.read_text()
+    started = f"cloud-broker serve: listening on http://127.0.0.1:{restarted.port}, store sqlite:///{state}/broker.db"
+    assert started in log.read_text() and f"config {state}/broker.yaml" in log.read_text()  # what an operator asks first

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from cloud_broker.cli import admin, approvers_cmd, config_cmd, demo, enroll, mcp_cmd, runtime_cmd, serve
@@ -32,3 +34,17 @@ app.add_typer(config_cmd.hosts_app, name="hosts")
 app.add_typer(config_cmd.token_app, name="token")
 app.add_typer(approvers_cmd.approvers_app, name="approvers")
 app.add_typer(enroll.enroll_app, name="enroll")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from cloud_broker import __version__
+
+        typer.echo(f"cloud-broker {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                help="Print the version and exit")] = False) -> None:
+    """Just-in-time, scoped, short-lived cloud credentials for AI agents."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -13,6 +14,13 @@ from cloud_broker.cli.options import ConfigOpt, DbOpt, StateOpt, wired_from
 
 if TYPE_CHECKING:
     from cloud_broker.cli.wiring import Wired
+
+
+class LogLevel(str, Enum):
+    debug = "debug"
+    info = "info"
+    warning = "warning"
+    error = "error"
 
 def serve(
     config: ConfigOpt = None,
@@ -27,16 +35,36 @@ def serve(
         help="The sandbox agent's grant requests per minute (broker.max_requests_per_agent_per_minute)")] = 60,
     sandbox_delivery: Annotated[str, typer.Option(
         "--sandbox-delivery", help="The sandbox team's credentials_delivery: inline (default) or runtime_only")] = "inline",
+    log_level: Annotated[LogLevel, typer.Option("--log-level", help="How much the broker logs (never a secret)",
+                                                case_sensitive=False)] = LogLevel.info,
 ) -> None:
-    """Serve the broker HTTP API."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    """Serve the broker HTTP API. Example: cloud-broker serve --config broker.yaml --port 8080"""
+    logging.basicConfig(level=log_level.value.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if sandbox:
         from cloud_broker.cli.sandbox import run_sandbox
 
         run_sandbox(host=host, port=port, state_dir=state_dir, info_path=sandbox_info, requests_per_minute=sandbox_rate,
                     delivery=sandbox_delivery)
         return
-    run_api(wired_from(config, db, state_dir, serving=True), host, port)
+    from cloud_broker.cli.options import settings_from
+
+    settings = settings_from(config, db, state_dir)
+    wired = wired_from(config, db, state_dir, serving=True)
+
+    def ready(bound_port: int) -> None:
+        # The operator's first question: where is it, on what store, with which file. A store URL
+        # may carry a password: it is never printed.
+        print(f"cloud-broker serve: listening on http://{host}:{bound_port}, store {shown_url(settings.db_url)}, "
+              f"config {settings.config_path}", flush=True)
+
+    run_api(wired, host, port, on_ready=ready)
+
+
+def shown_url(url: str) -> str:
+    """A store URL as it may be printed: any password replaced by ``***``."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def run_api(wired: Wired, host: str, port: int, on_ready: object = None) -> None:
