@@ -167,3 +167,25 @@ def test_inline_teams_keep_todays_reply(bt: BrokerUnderTest) -> None:
                            headers=bt.headers())
     assert set(reply.json()["credentials"]) == {"access_key_id", "secret_access_key", "session_token"}
     assert "credentials_delivery" not in reply.json()
+
+
+def test_resolutions_per_agent_are_bounded_per_minute_and_a_refusal_writes_nothing(
+        emulator: Any, tmp_path: Path) -> None:
+    """Each resolution is an audit row that stays forever: a loop over the resolver is refused
+    past broker.max_resolutions_per_agent_per_minute, for that agent only, until the minute passes."""
+    from datetime import timedelta
+
+    def capped(raw: dict[str, Any]) -> None:
+        _runtime_only(raw)
+        raw.setdefault("broker", {})["max_resolutions_per_agent_per_minute"] = 3
+
+    with broker_under_test(emulator, tmp_path, edit_config=capped) as bt:
+        grant, other = _grant(bt), _grant(bt, agent_id=bt.other_agent_id)
+        assert [_resolve(bt, grant["secret_ref"]).status_code for _ in range(3)] == [200, 200, 200]
+        before = bt.counts()
+        refused = _resolve(bt, grant["secret_ref"])
+        assert refused.status_code == 429 and refused.json()["error_code"] == "TOO_MANY_RESOLUTIONS"
+        assert "credentials" not in refused.json() and bt.counts() == before  # no value, no row
+        assert _resolve(bt, other["secret_ref"], agent_id=bt.other_agent_id).status_code == 200
+        bt.clock.offset += timedelta(seconds=61)
+        assert _resolve(bt, grant["secret_ref"]).status_code == 200

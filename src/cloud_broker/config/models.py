@@ -72,6 +72,10 @@ class BrokerSettings(ConfigModel):
     # Each is an audit record that can never be deleted; a task needs a handful, and an agent
     # looping on variations of a refused request is stopped before it fills a disk.
     max_requests_per_agent_per_minute: Annotated[int, Field(strict=True, ge=1, le=10_000)] = 60
+    # Resolutions of secret_refs (credential_process, exec, the local endpoints) one agent may
+    # make per minute. Each is an audit row that can never be deleted; SDKs cache what they
+    # fetch, so a runtime needs a few a minute, and a loop over `credential-process` is stopped.
+    max_resolutions_per_agent_per_minute: Annotated[int, Field(strict=True, ge=1, le=10_000)] = 120
 
     @model_validator(mode="after")
     def _run_cap_within_agent_cap(self) -> BrokerSettings:

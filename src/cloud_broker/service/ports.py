@@ -201,6 +201,10 @@ class UnitOfWork(Protocol):
         serialised, as for ``count_open_pending``."""
         ...
 
+    def recent_audit_times(self, agent_id: str, event: str, limit: int) -> list[datetime]:
+        """When the agent's newest ``limit`` rows of ``event`` were written, newest first."""
+        ...
+
     def list_due_for_expiry(self, now: datetime) -> list[Grant]:
         """Active grants whose ``expires_at`` has passed, and pending ones past ``pending_expires_at``."""
         ...

@@ -16,13 +16,15 @@ agent, the grant and the mechanism, never a value.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 
 from cloud_broker.domain.delivery import ResolveMechanism
 from cloud_broker.domain.grants import Grant
 from cloud_broker.domain.ids import canonical_uuid
-from cloud_broker.errors import InvalidInput, NotFound
+from cloud_broker.errors import InvalidInput, NotFound, TooManyRequests
 from cloud_broker.service.access import AgentAccess, require_usable
 from cloud_broker.service.deps import Deps, agent_actor
 
@@ -30,6 +32,7 @@ _UUID = r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f
 REF_PATTERN = rf"^secret_ref://[a-z][a-z0-9-]{{0,31}}/runs/{_UUID}/{_UUID}$"
 _REF = re.compile(rf"secret_ref://(?P<family>[a-z][a-z0-9-]{{0,31}})/runs/(?P<run_id>{_UUID})/(?P<grant_id>{_UUID})")
 REF_SHAPE = "secret_ref://<family>/runs/<run_id>/<grant_id>"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,10 @@ def parse_ref(text: str) -> SecretRef:
     return SecretRef(match["family"], canonical_uuid(match["run_id"]), canonical_uuid(match["grant_id"]))
 
 
+RESOLVED = "credentials.resolved"
+RATE_WINDOW = timedelta(minutes=1)
+
+
 class SecretRefs:
     """Resolves pointers for the runtime of the agent that holds them."""
 
@@ -69,6 +76,22 @@ class SecretRefs:
         if grant.run_id != ref.run_id:
             raise NotFound(f"grant {ref.grant_id} not found", code="GRANT_NOT_FOUND")
         require_usable(grant, grant.status_at(self._deps.clock()))
-        values = self._access.read_values(grant, "credentials.resolved", agent_actor(grant),
+        self._admit(grant.agent_id)
+        values = self._access.read_values(grant, RESOLVED, agent_actor(grant),
                                           mechanism=mechanism.value)
         return Resolution(grant, values)
+
+    def _admit(self, agent_id: str) -> None:
+        """Refuse a resolution beyond ``broker.max_resolutions_per_agent_per_minute``: each one
+        is an audit row that stays forever, so a loop over the resolver must not fill a disk.
+        Counted from the agent's newest rows only (the cap of them), whatever its history."""
+        cap = self._deps.config.broker.max_resolutions_per_agent_per_minute
+        since = self._deps.clock() - RATE_WINDOW
+        with self._deps.store.unit_of_work() as uow:
+            recent = [at for at in uow.recent_audit_times(agent_id, RESOLVED, cap) if at > since]
+        if len(recent) >= cap:
+            log.warning("refused a resolution of agent %s: %d in the last minute", agent_id, len(recent))
+            raise TooManyRequests(f"this agent resolved {len(recent)} secret_refs in the last minute and "
+                                  f"broker.max_resolutions_per_agent_per_minute allows {cap}: SDKs cache "
+                                  "credentials until they expire, so a loop is refused; wait a minute",
+                                  code="TOO_MANY_RESOLUTIONS")

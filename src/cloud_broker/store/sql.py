@@ -238,6 +238,12 @@ class SqlUnitOfWork(OutboxRows):
             query = query.where(audit_events.c.run_id == run_id)
         return [_audit_from_row(r) for r in self._c.execute(query).mappings()]
 
+    def recent_audit_times(self, agent_id: str, event: str, limit: int) -> list[datetime]:
+        # Walks the agent's feed index backwards: the cost follows its recent rows, not its history.
+        query = (select(audit_events.c.at).where(audit_events.c.agent_id == agent_id, audit_events.c.event == event)
+                 .order_by(audit_events.c.seq.desc()).limit(limit))
+        return list(self._c.execute(query).scalars())
+
     def last_audit_seq(self) -> int:
         return int(self._c.execute(select(func.coalesce(func.max(audit_events.c.seq), 0))).scalar_one())
 
