@@ -135,7 +135,7 @@ def test_exec_sets_the_values_for_the_command_alone_and_passes_its_exit_code(run
 def test_boto3_fetches_from_the_container_endpoint(runtime_sandbox: SandboxProcess, tmp_path: Path) -> None:
     grant = new_grant(runtime_sandbox, "aws")
     env = runtime_env(runtime_sandbox, tmp_path, EP=runtime_sandbox.info["aws_endpoint_url"],
-                      AWS_ACCESS_KEY_ID="AKIA" + "PARENTSHADOW0000",  # split: no key-shaped literal AWS_SECRET_ACCESS_KEY="parent-shadow")
+                      AWS_ACCESS_KEY_ID="AKIA" + "PARENTSHADOW0000", AWS_SECRET_ACCESS_KEY="parent-shadow")
     ran = run([CLOUD_BROKER, "exec", "--server", grant["secret_ref"], "--", "python",
                _script(tmp_path, "boto3_read.py", BOTO3_READ)], env)
     assert ran.returncode == 0, ran.stderr
