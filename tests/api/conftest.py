@@ -87,6 +87,22 @@ def s3_client(bt: BrokerUnderTest, creds: dict[str, str], region: str = "us-east
     )
 
 
+class PassThrough:
+    """The real provider, for a test to override one step of (to fail it, or act in its middle)."""
+
+    def __init__(self, inner: Any = None) -> None:
+        self.inner = inner
+
+    def mint(self, plan: Any) -> Any:
+        return self.inner.mint(plan)
+
+    def revoke(self, *args: Any) -> Any:
+        return self.inner.revoke(*args)
+
+    def collect(self, *args: Any) -> Any:
+        return self.inner.collect(*args)
+
+
 def reads_reports(s3: Any) -> bool:
     """Whether ``s3`` may read ``s3://reports/today.csv``; any refusal must be IAM's AccessDenied."""
     from botocore.exceptions import ClientError

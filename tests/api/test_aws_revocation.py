@@ -200,13 +200,14 @@ def test_the_kill_switch_pulled_while_a_grant_is_minting_leaves_no_working_crede
         emulator: Any, tmp_path: Any) -> None:
     """The operator stops the agent while STS is answering its request: the grant never turns
     active, and the session STS issued right after the stop is refused all the same."""
-    from .conftest import broker_under_test
+    from .conftest import PassThrough, broker_under_test
 
     holder: dict[str, Any] = {}
 
-    class KillDuringMint:
+    class KillDuringMint(PassThrough):
         def __init__(self, inner: Any) -> None:
-            self.inner, self.issued = inner, []  # type: ignore[var-annotated]
+            super().__init__(inner)
+            self.issued: list[dict[str, str]] = []
 
         def mint(self, plan: Any) -> Any:
             bt = holder["bt"]
@@ -216,12 +217,6 @@ def test_the_kill_switch_pulled_while_a_grant_is_minting_leaves_no_working_crede
             issued = self.inner.mint(plan)
             self.issued.append(issued.values)
             return issued
-
-        def revoke(self, *args: Any) -> Any:
-            return self.inner.revoke(*args)
-
-        def collect(self, *args: Any) -> Any:
-            return self.inner.collect(*args)
 
     with broker_under_test(emulator, tmp_path, provider=lambda sts: holder.setdefault("p", KillDuringMint(sts))) as bt:
         holder["bt"] = bt

@@ -4,8 +4,8 @@ and every reply says truthfully where it stands."""
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,22 +16,19 @@ from cloud_broker.providers.base import RevokeResult
 from cloud_broker.service.jobs import MAX_ATTEMPTS, MAX_DELAY
 from cloud_broker.service.revocation import CLOUD_REVOKE
 
-from .conftest import BrokerUnderTest, broker_under_test
+from .conftest import BrokerUnderTest, PassThrough, broker_under_test
 
 
-class FlakyRevoke:
+class FlakyRevoke(PassThrough):
     """The real STS provider whose revocation fails the first ``failures`` times, as an
     unreachable cloud or a throttled API would."""
 
     def __init__(self) -> None:
-        self.inner: Any = None
+        super().__init__()
         self.failures = 0
         self.calls = 0
         self.error: Exception = ProviderError("IAM unreachable", code="AWS_UNREACHABLE", retryable=True)
         self._lock = threading.Lock()
-
-    def mint(self, request: Any) -> Any:
-        return self.inner.mint(request)
 
     def revoke(self, *args: Any) -> RevokeResult:
         with self._lock:

@@ -18,7 +18,7 @@ from sqlalchemy.exc import OperationalError
 
 from cloud_broker.domain.grants import GrantStatus
 
-from .conftest import BrokerUnderTest, broker_under_test, s3_client
+from .conftest import BrokerUnderTest, PassThrough, broker_under_test, s3_client
 
 
 class FaultyStore:
@@ -37,11 +37,12 @@ class FaultyStore:
         return getattr(self.inner, name)
 
 
-class FaultAfterMint:
+class FaultAfterMint(PassThrough):
     """The real STS provider; once it has minted, the store starts failing."""
 
     def __init__(self, inner: Any) -> None:
-        self.inner, self.store, self.issued = inner, None, []  # type: ignore[var-annotated]
+        super().__init__(inner)
+        self.store, self.issued = None, []  # type: ignore[var-annotated]
 
     def mint(self, plan: Any) -> Any:
         issued = self.inner.mint(plan)
@@ -49,12 +50,6 @@ class FaultAfterMint:
         assert self.store is not None
         self.store.failing = True
         return issued
-
-    def revoke(self, *args: Any) -> Any:
-        return self.inner.revoke(*args)
-
-    def collect(self, *args: Any) -> Any:
-        return self.inner.collect(*args)
 
 
 @pytest.fixture
@@ -104,22 +99,17 @@ def test_a_mint_the_store_cannot_record_answers_503_with_the_grant_and_is_revoke
     assert polled.json()["status"] == "failed"
 
 
-class CrashingMint:
+class CrashingMint(PassThrough):
     """The real STS provider, whose mint dies after the cloud answered (as a killed process would
     leave it: the row stays ``minting``)."""
 
     def __init__(self, inner: Any) -> None:
-        self.inner, self.issued = inner, []  # type: ignore[var-annotated]
+        super().__init__(inner)
+        self.issued: list[dict[str, str]] = []
 
     def mint(self, plan: Any) -> Any:
         self.issued.append(self.inner.mint(plan).values)
         raise RuntimeError("process died here")
-
-    def revoke(self, *args: Any) -> Any:
-        return self.inner.revoke(*args)
-
-    def collect(self, *args: Any) -> Any:
-        return self.inner.collect(*args)
 
 
 def test_a_mint_of_a_live_process_is_left_alone_and_one_of_a_dead_process_is_failed_and_revoked(

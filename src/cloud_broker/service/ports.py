@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -263,6 +264,10 @@ class UnitOfWork(Protocol):
         ...
 
     def read_cursor(self, name: str) -> int | None: ...
+
+    def read_cursors(self, names: Sequence[str]) -> dict[str, int]:
+        """Those of ``names`` that exist, in one read."""
+        ...
 
     def move_cursor(self, name: str, expected: int | None, seq: int) -> bool:
         """Move from ``expected`` to ``seq``; False when another process moved it first."""

@@ -37,9 +37,12 @@ def lift(uow: UnitOfWork, kind: str, value: str) -> bool:
 
 
 def stopped(uow: UnitOfWork, grant: Grant) -> tuple[str, str, datetime] | None:
-    """The stop that refuses a new request like ``grant`` (kind, value, when), if any."""
-    for kind, value in (("agent", grant.agent_id), ("run", grant.run_id), ("team", grant.team)):
-        at = uow.read_cursor(_name(kind, value))
+    """The stop that refuses a new request like ``grant`` (kind, value, when), if any; one read,
+    since every grant request asks."""
+    candidates = (("agent", grant.agent_id), ("run", grant.run_id), ("team", grant.team))
+    found = uow.read_cursors([_name(kind, value) for kind, value in candidates])
+    for kind, value in candidates:
+        at = found.get(_name(kind, value))
         if at:
             return kind, value, datetime.fromtimestamp(at / 1000, tz=UTC)
     return None

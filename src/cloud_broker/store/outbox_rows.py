@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -92,6 +93,10 @@ class OutboxRows:
     def read_cursor(self, name: str) -> int | None:
         row = self._c.execute(select(outbox_cursors.c.seq).where(outbox_cursors.c.name == name)).first()
         return int(row[0]) if row else None
+
+    def read_cursors(self, names: Sequence[str]) -> dict[str, int]:
+        query = select(outbox_cursors.c.name, outbox_cursors.c.seq).where(outbox_cursors.c.name.in_(list(names)))
+        return {str(name): int(seq) for name, seq in self._c.execute(query)}
 
     def move_cursor(self, name: str, expected: int | None, seq: int) -> bool:
         if expected is None:
