@@ -1,16 +1,16 @@
-"""The unit of work is one transaction on SQLite too: nothing of it survives a rollback."""
+"""The unit of work is one transaction on either store: nothing of it survives a rollback."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-
 import pytest
 
 from cloud_broker.domain.grants import Grant, GrantStatus
 from cloud_broker.service.ports import AuditEvent, Delivery
 from cloud_broker.store.sql import SqlStore
+
+pytestmark = pytest.mark.both_stores
 
 
 def _grant(key: str | None = None) -> Grant:
@@ -29,10 +29,10 @@ class Boom(Exception):
     pass
 
 
-def test_a_grant_written_through_a_savepoint_rolls_back_with_its_unit_of_work(tmp_path: Path) -> None:
+def test_a_grant_written_through_a_savepoint_rolls_back_with_its_unit_of_work(store_url: str) -> None:
     """insert_grant uses a savepoint (to turn a duplicate into DuplicateRequest); a failure
     later in the same unit of work must still undo it."""
-    store = SqlStore.open(f"sqlite:///{tmp_path / 'b.db'}")
+    store = SqlStore.open(store_url)
     grant = _grant(key=uuid.uuid4().hex)
     with pytest.raises(Boom), store.unit_of_work() as uow:
         uow.insert_grant(grant)
@@ -41,8 +41,8 @@ def test_a_grant_written_through_a_savepoint_rolls_back_with_its_unit_of_work(tm
         assert uow.find_grant(grant.grant_id) is None
 
 
-def test_a_delivery_written_first_rolls_back_too(tmp_path: Path) -> None:
-    store = SqlStore.open(f"sqlite:///{tmp_path / 'b.db'}")
+def test_a_delivery_written_first_rolls_back_too(store_url: str) -> None:
+    store = SqlStore.open(store_url)
     now = datetime.now(UTC)
     with pytest.raises(Boom), store.unit_of_work() as uow:
         uow.insert_delivery(Delivery(None, 1, "webhook_page", "oncall", "pending", 0, {}, now, now, next_attempt_at=now))
@@ -52,8 +52,8 @@ def test_a_delivery_written_first_rolls_back_too(tmp_path: Path) -> None:
         assert uow.list_deliveries() == [] and uow.last_audit_seq() == 0
 
 
-def test_a_stale_revision_does_not_overwrite(tmp_path: Path) -> None:
-    store = SqlStore.open(f"sqlite:///{tmp_path / 'b.db'}")
+def test_a_stale_revision_does_not_overwrite(store_url: str) -> None:
+    store = SqlStore.open(store_url)
     grant = _grant()
     with store.unit_of_work() as uow:
         uow.insert_grant(grant)
@@ -63,14 +63,14 @@ def test_a_stale_revision_does_not_overwrite(tmp_path: Path) -> None:
         assert not uow.update_grant(read, expected=GrantStatus.PENDING, revision=read.revision)
 
 
-def test_the_migrations_build_exactly_the_schema_the_code_declares(tmp_path: Path) -> None:
+def test_the_migrations_build_exactly_the_schema_the_code_declares(store_url: str) -> None:
     """tables.py (what queries use) and the migrations (what databases get) must not drift."""
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
     from cloud_broker.store.tables import metadata
 
-    store = SqlStore.open(f"sqlite:///{tmp_path / 'b.db'}")
+    store = SqlStore.open(store_url)
     with store.engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), metadata)
     assert differences == []

@@ -9,6 +9,7 @@
     ├── Gone               410       the grant has expired
     ├── TooManyRequests    429       a bound on what one caller may hold open (e.g. pending grants)
     ├── ConfigError                  broker.yaml is invalid (never reaches HTTP)
+    ├── SchemaMismatch               the store's schema is not this code's (never reaches HTTP)
     ├── ProviderError      502       the cloud refused or failed; message is safe to show
     └── Unavailable        503       the broker cannot record what happened now; retry later
 
@@ -82,6 +83,13 @@ class ConfigError(BrokerError):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("invalid configuration:\n" + "\n".join(problems))
         self.problems = problems
+
+
+class SchemaMismatch(BrokerError):
+    """The database's schema revision is not the one this code was written for; the message
+    says which command brings them together."""
+
+    code = "SCHEMA_MISMATCH"
 
 
 class ProviderError(BrokerError):

@@ -1,5 +1,5 @@
-"""A real broker in this process: the FastAPI app, SQLite on disk, the vault, and STS minting
-against the AWS emulator. Only the clock is ours to move, so expiry can be tested."""
+"""A real broker in this process: the FastAPI app, its store (SQLite on disk, or PostgreSQL for a
+module marked ``both_stores``), the vault, and STS minting against the AWS emulator. Only the clock is ours to move, so expiry can be tested."""
 
 from __future__ import annotations
 
@@ -52,6 +52,7 @@ class BrokerUnderTest:
     tokens: TokenIssuer
     clock: Clock
     db_path: Path
+    db_url: str
     host_key: str
     agent_id: str
     other_agent_id: str
@@ -143,8 +144,8 @@ def config_yaml(role_arn: str, key_hash: str, agents: dict[str, str]) -> dict[st
 
 
 @pytest.fixture
-def bt(emulator: Any, tmp_path: Path) -> Iterator[BrokerUnderTest]:
-    with broker_under_test(emulator, tmp_path) as under_test:
+def bt(emulator: Any, tmp_path: Path, store_url: str) -> Iterator[BrokerUnderTest]:
+    with broker_under_test(emulator, tmp_path, store_url=store_url) as under_test:
         yield under_test
 
 
@@ -156,10 +157,12 @@ def broker_under_test(
     provider: Any = None,
     other_providers: dict[str, Any] | None = None,
     store: Callable[[Any], Any] | None = None,
+    store_url: str | None = None,
 ) -> Iterator[BrokerUnderTest]:
     """The broker of ``bt``; ``edit_config`` may change the config dict before it is parsed,
     ``provider`` may wrap the real STS provider (e.g. to count calls), ``other_providers`` adds
-    other families' (by family name), ``store`` may wrap the store (to inject its faults)."""
+    other families' (by family name), ``store`` may wrap the store (to inject its faults);
+    ``store_url`` names the store (a SQLite file under ``tmp_path`` by default)."""
     import boto3
 
     host_key = new_api_key()
@@ -174,7 +177,8 @@ def broker_under_test(
     clock = Clock()
     vault = Vault(os.urandom(32))
     sts = AwsStsProvider(session, endpoint_url=emulator.endpoint_url)
-    opened = SqlStore.open(f"sqlite:///{db_path}")
+    db_url = store_url or f"sqlite:///{db_path}"
+    opened = SqlStore.open(db_url)
     deps = Deps(config=config, store=store(opened) if store else opened,
                 providers={"aws": provider(sts) if provider else sts, **(other_providers or {})}, vault=vault,
                 clock=clock)
@@ -182,9 +186,10 @@ def broker_under_test(
     tokens = TokenIssuer(vault.derive_key(SIGNING_KEY_PURPOSE))
     try:
         with TestClient(create_app(broker, tokens), raise_server_exceptions=False) as client:
-            yield BrokerUnderTest(client, broker, tokens, clock, db_path, host_key,
+            yield BrokerUnderTest(client, broker, tokens, clock, db_path, db_url, host_key,
                                   agents["agent"], agents["other"], agents["foreign"], emulator, raw)
     finally:
+        opened.engine.dispose()
         forget_revocations(sts, emulator)
 
 

@@ -25,6 +25,8 @@ from cloud_broker.service.sweeper import MINT_WAIT, NOBODY_MINTED
 from .conftest import BrokerUnderTest, broker_under_test, s3_client
 from .test_approvals import WRITE, CountingProvider
 
+pytestmark = pytest.mark.both_stores
+
 
 @pytest.fixture
 def counted() -> CountingProvider:
@@ -32,12 +34,12 @@ def counted() -> CountingProvider:
 
 
 @pytest.fixture
-def jb(emulator: Any, tmp_path: Path, counted: CountingProvider) -> Iterator[BrokerUnderTest]:
+def jb(emulator: Any, tmp_path: Path, counted: CountingProvider, store_url: str) -> Iterator[BrokerUnderTest]:
     def wrap(sts: Any) -> CountingProvider:
         counted.inner = sts
         return counted
 
-    with broker_under_test(emulator, tmp_path, provider=wrap) as under_test:
+    with broker_under_test(emulator, tmp_path, provider=wrap, store_url=store_url) as under_test:
         yield under_test
 
 
@@ -68,7 +70,7 @@ def test_the_approve_command_records_the_decision_and_never_calls_the_cloud(
                AWS_EC2_METADATA_DISABLED="true")
     done = subprocess.run(
         [sys.executable, "-m", "cloud_broker", "approve", grant_id, "--approver", "alice", "--wait", "1",
-         "--config", str(config), "--db", f"sqlite:///{jb.db_path}", "--state-dir", str(tmp_path / "cli")],
+         "--config", str(config), "--db", jb.db_url, "--state-dir", str(tmp_path / "cli")],
         capture_output=True, text=True, env=env, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     assert "approved; the broker mints it" in done.stdout and "no broker process has minted it yet" in done.stderr

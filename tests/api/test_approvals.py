@@ -17,6 +17,8 @@ from cloud_broker.errors import BrokerError, Conflict, Forbidden, InvalidInput
 from cloud_broker.service.approvals import Narrowing
 from tests.api.conftest import ACCOUNT, BrokerUnderTest, broker_under_test, s3_client
 
+pytestmark = pytest.mark.both_stores
+
 WRITE = {"actions": ["s3:PutObject"], "resources": ["arn:aws:s3:::reports/*"]}
 READ_FINANCE = {"actions": ["s3:GetObject"], "resources": ["arn:aws:s3:::finance/*"]}
 

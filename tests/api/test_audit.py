@@ -8,6 +8,8 @@ from sqlalchemy.exc import DBAPIError
 
 from tests.api.conftest import BrokerUnderTest
 
+pytestmark = pytest.mark.both_stores
+
 
 def _events(bt: BrokerUnderTest, grant_id: str) -> list[tuple[str, str, str | None]]:
     with bt.broker.deps.store.unit_of_work() as uow:

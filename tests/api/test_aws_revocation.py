@@ -21,6 +21,8 @@ from cloud_broker.service.kill_switch import Selection
 
 from .conftest import BrokerUnderTest, reads_reports, s3_client
 
+pytestmark = pytest.mark.both_stores
+
 
 def _grant(bt: BrokerUnderTest, agent_id: str | None = None, run_id: str | None = None) -> tuple[str, dict[str, str]]:
     overrides = {k: v for k, v in (("agent_id", agent_id), ("run_id", run_id)) if v}

@@ -18,6 +18,8 @@ from cloud_broker.service.revocation import CLOUD_REVOKE
 
 from .conftest import BrokerUnderTest, PassThrough, broker_under_test
 
+pytestmark = pytest.mark.both_stores
+
 
 class FlakyRevoke(PassThrough):
     """The real STS provider whose revocation fails the first ``failures`` times, as an

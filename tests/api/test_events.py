@@ -26,6 +26,8 @@ from starlette.requests import Request
 from cloud_broker.api import routes_events
 from tests.api.conftest import BrokerUnderTest
 
+pytestmark = pytest.mark.both_stores
+
 ROUTED = {"actions": ["s3:PutObject"], "resources": ["arn:aws:s3:::reports/*"]}
 READ_TIMEOUT = httpx.Timeout(30.0)
 

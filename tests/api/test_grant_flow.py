@@ -10,6 +10,8 @@ from botocore.exceptions import ClientError
 
 from tests.api.conftest import ACCOUNT, BrokerUnderTest, s3_client
 
+pytestmark = pytest.mark.both_stores
+
 _s3 = s3_client
 
 

@@ -14,6 +14,8 @@ import pytest
 
 from tests.api.conftest import BrokerUnderTest, broker_under_test
 
+pytestmark = pytest.mark.both_stores
+
 RUN_CAP, AGENT_CAP = 2, 3
 
 

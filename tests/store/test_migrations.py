@@ -1,7 +1,8 @@
 """Migration 0006 upgrades a database the release before families wrote (``fixtures/``).
 
 The fixture was made by that release's own code (``fixtures/make_release_db.py``); here today's
-code opens a copy, which upgrades it, and must read every row as the same grant it was.
+code refuses to open a copy until ``cloud-broker db upgrade``'s function has upgraded it, and
+then must read every row as the same grant it was.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from alembic.config import Config
 from cloud_broker.domain.grants import GrantStatus
 from cloud_broker.domain.requests import AccessRequest
 from cloud_broker.service.access import GrantAsk, request_key
-from cloud_broker.store.sql import MIGRATIONS, SqlStore, create_store_engine
+from cloud_broker.errors import SchemaMismatch
+from cloud_broker.store.schema import MIGRATIONS, upgrade
+from cloud_broker.store.sql import SqlStore, create_store_engine
 from cloud_broker.vault import Vault
 
 FIXTURE = Path(__file__).parent / "fixtures" / "release-0005.db"
@@ -32,6 +35,10 @@ def upgraded(tmp_path: Path) -> SqlStore:
     copy = tmp_path / "broker.db"
     shutil.copy(FIXTURE, copy)
     assert _columns(copy) >= {"provider", "account_id", "actions", "resources", "regions"}
+    with pytest.raises(SchemaMismatch, match=r"revision 0005, this cloud-broker needs .* `cloud-broker db upgrade`"):
+        SqlStore.open(f"sqlite:///{copy}")
+    assert _columns(copy) >= {"provider"}  # refused, and untouched
+    assert upgrade(create_store_engine(f"sqlite:///{copy}")).current == "0005"
     return SqlStore.open(f"sqlite:///{copy}")
 
 

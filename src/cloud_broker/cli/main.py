@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from cloud_broker.cli import admin, approvers_cmd, config_cmd, demo, enroll, mcp_cmd, runtime_cmd, serve
+from cloud_broker.cli import admin, approvers_cmd, config_cmd, db_cmd, demo, enroll, mcp_cmd, runtime_cmd, serve
 
 app = typer.Typer(
     name="cloud-broker",
@@ -34,6 +34,7 @@ app.add_typer(config_cmd.hosts_app, name="hosts")
 app.add_typer(config_cmd.token_app, name="token")
 app.add_typer(approvers_cmd.approvers_app, name="approvers")
 app.add_typer(enroll.enroll_app, name="enroll")
+app.add_typer(db_cmd.db_app, name="db")
 
 
 def _version(value: bool) -> None:

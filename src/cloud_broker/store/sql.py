@@ -37,7 +37,6 @@ from cloud_broker.store.outbox_rows import OutboxRows
 from cloud_broker.store.tables import audit_events, grant_secrets, grants, json_list
 from cloud_broker.vault import SealedSecret
 
-MIGRATIONS = Path(__file__).parent / "migrations"
 # An arbitrary, fixed key for PostgreSQL's advisory lock that orders audit appends.
 AUDIT_ORDER_LOCK = 7_420_311
 # Written as a literal, not a bound parameter, so that SQLite matches the partial indexes
@@ -78,18 +77,6 @@ def _sqlite_begin(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest revision. Safe to run at every start-up."""
-    from alembic import command
-    from alembic.config import Config
-
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
-
-
 class SqlStore:
     """Hands out units of work over one engine."""
 
@@ -98,8 +85,16 @@ class SqlStore:
 
     @classmethod
     def open(cls, url: str) -> SqlStore:
+        """The store at ``url``; an empty database gets the newest schema, a database at any
+        other revision than this code's is refused (``store.schema``)."""
+        from cloud_broker.store.schema import require_current
+
         engine = create_store_engine(url)
-        migrate(engine)
+        try:
+            require_current(engine)
+        except BaseException:
+            engine.dispose()
+            raise
         return cls(engine)
 
     @contextmanager

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Column,
     DateTime,
     Index,
@@ -44,6 +45,10 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 
 metadata = MetaData()
+
+# A 64-bit counter: BIGINT on PostgreSQL (migration 0008); SQLite's INTEGER already is 64-bit
+# (and an INTEGER PRIMARY KEY is the rowid).
+COUNTER = BigInteger().with_variant(Integer, "sqlite")
 
 grants = Table(
     "grants",
@@ -97,7 +102,7 @@ grant_secrets = Table(
 audit_events = Table(
     "audit_events",
     metadata,
-    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("seq", COUNTER, primary_key=True, autoincrement=True),
     Column("at", UtcDateTime, nullable=False),
     Column("event", String(64), nullable=False),
     Column("actor", String(256), nullable=False),
@@ -131,7 +136,7 @@ deliveries = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("grant_id", String(36), index=True),
     # The audit row that caused it; with kind and target it makes a delivery happen once.
-    Column("event_seq", Integer, nullable=False),
+    Column("event_seq", COUNTER, nullable=False),
     Column("kind", String(32), nullable=False),
     Column("target", String(512), nullable=False),
     Column("status", String(16), nullable=False, index=True),
@@ -154,7 +159,8 @@ outbox_cursors = Table(
     "outbox_cursors",
     metadata,
     Column("name", String(64), primary_key=True),
-    Column("seq", Integer, nullable=False),
+    # A feed position, or a lease deadline in epoch milliseconds: 64-bit (migration 0008).
+    Column("seq", COUNTER, nullable=False),
 )
 
 
