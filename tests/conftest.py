@@ -51,8 +51,9 @@ def store_kind() -> str:
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[Any]:
     from cloud_broker.sandbox.postgres import throwaway_postgres
+    from cloud_broker.store.sql import SqlStore
 
-    with throwaway_postgres() as server:
+    with throwaway_postgres(prepare=lambda url: SqlStore.open(url).engine.dispose()) as server:
         yield server
 
 

@@ -251,7 +251,8 @@ def _edit(raw: dict[str, Any], setup: Setup, receiver_url: str, agent_id: str) -
         setup.edit(raw)
 
 
-def notify_broker(emulator: Any, tmp_path: Path, setup: Setup = Setup()) -> Iterator[NotifyBroker]:
+def notify_broker(emulator: Any, tmp_path: Path, setup: Setup = Setup(),
+                  store_url: str | None = None) -> Iterator[NotifyBroker]:
     import boto3  # type: ignore[import-untyped]
 
     clock = Clock()
@@ -264,7 +265,7 @@ def notify_broker(emulator: Any, tmp_path: Path, setup: Setup = Setup()) -> Iter
         session = boto3.Session(aws_access_key_id=emulator.source_access_key_id,
                                 aws_secret_access_key=emulator.source_secret_access_key, region_name="us-east-1")
         vault = Vault(os.urandom(32))
-        bare = Deps(config=parse_config(raw), store=SqlStore.open(f"sqlite:///{tmp_path / 'broker.db'}"),
+        bare = Deps(config=parse_config(raw), store=SqlStore.open(store_url or f"sqlite:///{tmp_path / 'broker.db'}"),
                     providers={"aws": AwsStsProvider(session, endpoint_url=emulator.endpoint_url)},
                     vault=vault, clock=clock)
         held = {k: v for k, v in secrets.items() if k in setup.broker_secrets}

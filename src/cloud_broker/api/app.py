@@ -13,6 +13,7 @@ from cloud_broker.api.routes_resolve import resolve_router
 from cloud_broker.api.tokens import TokenIssuer
 from cloud_broker.plugins import Families, installed_families
 from cloud_broker.service.broker import Broker
+from cloud_broker.service.feed_head import FeedHead
 
 
 def create_app(broker: Broker, tokens: TokenIssuer, families: Families | None = None) -> FastAPI:
@@ -30,6 +31,7 @@ def create_app(broker: Broker, tokens: TokenIssuer, families: Families | None = 
     app.state.broker = broker
     app.state.tokens = tokens
     app.state.event_streams = routes_events.StreamSlots()
+    app.state.feed_head = FeedHead(broker.deps.store) if broker is not None else None
     install_error_handlers(app)
     app.add_middleware(BodyLimit)
     routers = [routes_host.router, *(family_router(f) for f in families.values()),

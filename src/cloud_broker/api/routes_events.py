@@ -51,11 +51,11 @@ from cloud_broker.domain.ids import canonical_uuid
 from cloud_broker.errors import InvalidInput
 from cloud_broker.service.broker import Broker
 from cloud_broker.service.feed import GrantEvent, GrantFeed
+from cloud_broker.service.feed_head import FeedHead
 from cloud_broker.wire_types import Uuid
 
 router = APIRouter(tags=["events"])
 
-POLL_SECONDS = 0.5
 KEEPALIVE_SECONDS = 15.0
 MAX_STREAMS_PER_HOST = 20
 MAX_STREAM_SECONDS = 3600.0
@@ -73,7 +73,8 @@ Tokens = Annotated[TokenIssuer, Depends(tokens_of)]
 
 
 class StreamSlots:
-    """Open streams per host. Each stream polls the store, so one host must not take them all."""
+    """Open streams per host. Each stream reads the store when the trail grows and holds a
+    connection's worth of server state, so one host must not take them all."""
 
     def __init__(self, limit: int = MAX_STREAMS_PER_HOST) -> None:
         self.limit = limit
@@ -163,7 +164,8 @@ async def grant_events(
         return error_response(429, "TOO_MANY_STREAMS",
                               f"host '{host}' already has {slots.limit} event streams open; close one first")
     run = canonical_uuid(run_id) if run_id is not None else None
-    return EventStreamResponse(_frames(feed, agent.id, run, cursor, life), partial(slots.release, host))
+    frames = _frames(feed, request.app.state.feed_head, agent.id, run, cursor, life)
+    return EventStreamResponse(frames, partial(slots.release, host))
 
 
 def token_life(request: Request, tokens: TokenIssuer) -> float:
@@ -190,11 +192,14 @@ def _requested_cursor(last_event_id: str | None, after: int | None) -> int | Non
     return int(value)
 
 
-async def _frames(feed: GrantFeed, agent_id: str, run_id: str | None, cursor: int,
+async def _frames(feed: GrantFeed, head: FeedHead, agent_id: str, run_id: str | None, cursor: int,
                   life: float) -> AsyncIterator[bytes]:
+    """Reads this agent's rows only when the process's feed head says the trail has grown
+    (``service.feed_head``), so an idle stream costs no query at all."""
     yield _sse(cursor, "ready", {"after": cursor})
     last_write = anyio.current_time()
     ends_at = last_write + life
+    seen = cursor
     while anyio.current_time() < ends_at:
         read = partial(feed.after, cursor, agent_id=agent_id, run_id=run_id)
         events, moved_to = await anyio.to_thread.run_sync(read)
@@ -206,7 +211,8 @@ async def _frames(feed: GrantFeed, agent_id: str, run_id: str | None, cursor: in
             yield KEEPALIVE
             last_write = anyio.current_time()
         if moved_to == cursor:  # nothing new; otherwise read on at once, there may be more
-            await anyio.sleep(POLL_SECONDS)
+            wait = min(KEEPALIVE_SECONDS - (anyio.current_time() - last_write), ends_at - anyio.current_time())
+            seen = await head.wait_past(max(seen, cursor), max(0.0, wait))
         cursor = moved_to
 
 

@@ -16,8 +16,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any, Protocol
 
 import httpx
@@ -43,6 +46,7 @@ from cloud_broker.notify.webhook import (
     WEBHOOK_PAGE,
     SignedSender,
 )
+from cloud_broker.service import leases
 from cloud_broker.service.deps import Deps
 from cloud_broker.service.ports import NOT_CONFIGURED, Delivery, PageReport
 
@@ -52,6 +56,11 @@ log = logging.getLogger(__name__)
 
 FIRST_ATTEMPT_TIMEOUT = 2.0
 LOCK_STRIPES = 64
+# A grant is paged by one broker process at a time: it holds this claim in the store while it
+# posts (a Slack post and each webhook's first attempt are bounded by FIRST_ATTEMPT_TIMEOUT).
+# A process that dies holding it delays the grant's next page by at most this long.
+PAGE_CLAIM = timedelta(seconds=30)
+CLAIM_POLL_SECONDS = 0.05
 # A grant's own page rows, and the page limit's record that it was counted into a summary.
 PAGE_KINDS = (SLACK_PAGE, WEBHOOK_PAGE, PAGE_BATCHED)
 
@@ -106,8 +115,8 @@ class BrokerPager:
         self._slack = slack
         self._sender = SignedSender(deps, secrets or {}, timeout=first_attempt_timeout, transport=transport)
         self._limit = PageLimit(deps, slack, self._sender)
-        # Two requests of one grant racing in this process page it once; striped so that pages
-        # of different grants do not wait on each other's Slack round trip.
+        # Two requests of one grant racing in this process wait here rather than poll the store's
+        # claim; striped so that pages of different grants do not wait on each other.
         self._locks = tuple(threading.Lock() for _ in range(LOCK_STRIPES))
 
     def page(self, grant: Grant, event_seq: int) -> PageReport:
@@ -119,7 +128,7 @@ class BrokerPager:
         if channel is None or not (channel.slack_channel or channel.webhooks):
             return NOT_CONFIGURED
         try:
-            with self._locks[hash(grant.grant_id) % LOCK_STRIPES]:
+            with self._locks[hash(grant.grant_id) % LOCK_STRIPES], self._claim(grant.grant_id):
                 rows = self._page_rows(grant.grant_id)
                 batched = next((r for r in rows if r.kind == PAGE_BATCHED), None)
                 if batched is not None:
@@ -138,6 +147,23 @@ class BrokerPager:
         except Exception as exc:  # noqa: BLE001 - the request is filed; paging trouble is only reported
             log.error("paging grant %s failed: %s", grant.grant_id, type(exc).__name__)
             return PageReport(status="failed", failure_reason="unknown", channel_id=channel.slack_channel)
+
+    @contextmanager
+    def _claim(self, grant_id: str) -> Iterator[None]:
+        """Hold the store's claim on paging ``grant_id``, so that two broker processes serving
+        repeats of one request page it once: the second waits for the first, then reads its rows
+        and reports them. Waits at most one claim's length (the holder may have died)."""
+        name, deadline = f"page:{grant_id}", time.monotonic() + PAGE_CLAIM.total_seconds()
+        token = leases.acquire(self._deps.store, name, self._deps.clock(), PAGE_CLAIM)
+        while token is None and time.monotonic() < deadline:
+            time.sleep(CLAIM_POLL_SECONDS)
+            token = leases.acquire(self._deps.store, name, self._deps.clock(), PAGE_CLAIM)
+        if token is None:
+            raise TimeoutError(f"another broker process holds the claim to page grant {grant_id}")
+        try:
+            yield
+        finally:
+            leases.release(self._deps.store, name, token)
 
     def channel_status(self, family: str, team: str, target: str) -> dict[str, Any]:
         """The contract's approval-channel pre-check, for the agent's team and target."""

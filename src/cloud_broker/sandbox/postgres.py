@@ -18,7 +18,7 @@ import socket
 import subprocess
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -70,17 +70,10 @@ class ThrowawayPostgres:
     def stop(self, mode: str = "fast") -> None:
         self._as_server_user([server_binary("pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop"])
 
-    def create_template(self) -> None:
-        """A database at the newest schema, for ``new_database`` to copy."""
-        from cloud_broker.store.schema import upgrade
-        from cloud_broker.store.sql import create_store_engine
-
+    def create_template(self, prepare: Callable[[str], None]) -> None:
+        """A database that ``prepare(url)`` brings to the newest schema, for ``new_database`` to copy."""
         self._execute(f'CREATE DATABASE "{TEMPLATE}"')
-        engine = create_store_engine(self.url(TEMPLATE))
-        try:
-            upgrade(engine)
-        finally:
-            engine.dispose()
+        prepare(self.url(TEMPLATE))
 
     def new_database(self, *, migrated: bool = True) -> str:
         """The URL of a fresh database (at the newest schema unless ``migrated`` is false)."""
@@ -105,16 +98,17 @@ class ThrowawayPostgres:
 
 
 @contextmanager
-def throwaway_postgres(*, template: bool = True) -> Iterator[ThrowawayPostgres]:
-    """A running server for the duration of the block, removed afterwards."""
+def throwaway_postgres(prepare: Callable[[str], None] | None = None) -> Iterator[ThrowawayPostgres]:
+    """A running server for the duration of the block, removed afterwards; ``prepare``, when
+    given, migrates the template database (this module knows nothing of the store)."""
     root = Path(tempfile.mkdtemp(prefix="cloud-broker-pg-"))
     server = ThrowawayPostgres(root, _free_port())
     try:
         server.init()
         server.start()
         try:
-            if template:
-                server.create_template()
+            if prepare is not None:
+                server.create_template(prepare)
             yield server
         finally:
             server.stop("immediate")

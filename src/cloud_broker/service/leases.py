@@ -45,9 +45,10 @@ def held(store: GrantStore, name: str, now: datetime) -> bool:
 
 
 def release(store: GrantStore, name: str, token: int) -> None:
-    """Give the lease back at once (no-op when it ran out and someone else holds it now)."""
+    """Give the lease back at once (no-op when it ran out and someone else holds it now). The row
+    goes with it, so that leases named per grant do not pile up."""
     with store.unit_of_work() as uow:
-        uow.move_cursor(PREFIX + name, token, 0)
+        uow.delete_cursor(PREFIX + name, token)
 
 
 def _ms(moment: datetime) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -175,6 +175,10 @@ class UnitOfWork(Protocol):
 
     def find_grant(self, grant_id: str) -> Grant | None: ...
 
+    def find_grants(self, grant_ids: Collection[str]) -> dict[str, Grant]:
+        """The stored grants among ``grant_ids`` (one query, whatever their number), by id."""
+        ...
+
     def list_grants(self, *, statuses: tuple[GrantStatus, ...] = (), limit: int = 100) -> list[Grant]: ...
 
     def search_grants(self, where: GrantFilter) -> list[Grant]:
@@ -273,8 +277,29 @@ class UnitOfWork(Protocol):
         """Move from ``expected`` to ``seq``; False when another process moved it first."""
         ...
 
+    def delete_cursor(self, name: str, expected: int) -> bool:
+        """Remove the cursor if it still holds ``expected``; False when another process moved it."""
+        ...
+
+    def serialize(self, kind: str, key: str) -> None:
+        """Make other units of work that serialise on the same ``kind`` and ``key`` wait until
+        this one ends (a count and the insert it allows then act as one)."""
+        ...
+
+
+class AuditWatch(Protocol):
+    def wait(self, after: int, timeout: float) -> int:
+        """The newest audit seq, as soon as it exceeds ``after`` or ``timeout`` seconds have passed."""
+        ...
+
+    def close(self) -> None: ...
+
 
 class GrantStore(Protocol):
     def unit_of_work(self) -> AbstractContextManager[UnitOfWork]:
         """A transaction: commit on clean exit, roll back on exception."""
+        ...
+
+    def audit_watch(self) -> AuditWatch:
+        """One waiter for new audit rows, written by this process or any other."""
         ...

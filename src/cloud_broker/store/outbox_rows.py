@@ -7,7 +7,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from cloud_broker.service.ports import ConsoleSession, Delivery
@@ -20,6 +20,15 @@ class OutboxRows:
     """Mixed into the unit of work; ``_c`` is its connection."""
 
     _c: Connection
+
+    def serialize(self, kind: str, key: str) -> None:
+        """Make every other transaction that serialises on the same ``kind`` and ``key`` wait until
+        this one ends, so that a count and the insert it allows act as one. SQLite needs nothing:
+        each unit of work that writes holds the database's write lock from its start. PostgreSQL
+        takes a transaction-scoped advisory lock on a 64-bit hash of the pair (a collision only
+        makes two unrelated keys wait on each other)."""
+        if self._c.dialect.name == "postgresql":
+            self._c.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": f"{kind}:{key}"})
 
     def put_console_session(self, session: ConsoleSession) -> None:
         self._c.execute(insert(console_sessions).values(**asdict(session)))
@@ -85,8 +94,8 @@ class OutboxRows:
         return _delivery(row) if row else None
 
     def count_deliveries(self, *, batch_key: str, kind: str) -> int:
-        """Exact under SQLite's ``BEGIN IMMEDIATE``; PostgreSQL would need a lock per ceiling
-        (``pg_advisory_xact_lock`` on a hash of the key) before counting, as ``count_open_pending``."""
+        """Exact under the page window's lock, as ``count_open_pending`` under the agent's."""
+        self.serialize("batch", batch_key)
         query = select(func.count()).where(deliveries.c.batch_key == batch_key, deliveries.c.kind == kind)
         return int(self._c.execute(query).scalar_one())
 
@@ -110,6 +119,10 @@ class OutboxRows:
             update(outbox_cursors).where(outbox_cursors.c.name == name, outbox_cursors.c.seq == expected).values(seq=seq)
         )
         return result.rowcount == 1
+
+    def delete_cursor(self, name: str, expected: int) -> bool:
+        query = outbox_cursors.delete().where(outbox_cursors.c.name == name, outbox_cursors.c.seq == expected)
+        return self._c.execute(query).rowcount == 1
 
 
 def _delivery(row: Any) -> Delivery:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime, timedelta
@@ -33,6 +33,8 @@ from cloud_broker.domain.grants import Grant, GrantStatus
 from cloud_broker.domain.scope import document
 from cloud_broker.errors import NotFound
 from cloud_broker.service.ports import AuditEvent, DuplicateRequest, GrantFilter, OpenPending
+from cloud_broker.store.audit_watch import CHANNEL as AUDIT_CHANNEL
+from cloud_broker.store.audit_watch import AuditWatch
 from cloud_broker.store.outbox_rows import OutboxRows
 from cloud_broker.store.tables import audit_events, grant_secrets, grants, json_list
 from cloud_broker.vault import SealedSecret
@@ -102,6 +104,10 @@ class SqlStore:
         with self.engine.begin() as connection:
             yield SqlUnitOfWork(connection)
 
+    def audit_watch(self) -> AuditWatch:
+        """A waiter for new audit rows (LISTEN/NOTIFY on PostgreSQL); see ``store.audit_watch``."""
+        return AuditWatch(self.engine)
+
 
 class SqlUnitOfWork(OutboxRows):
     """The store's verbs inside one transaction; see ``service.ports.UnitOfWork``."""
@@ -136,6 +142,12 @@ class SqlUnitOfWork(OutboxRows):
         row = self._c.execute(select(grants).where(grants.c.grant_id == grant_id)).mappings().first()
         return _grant_from_row(row) if row else None
 
+    def find_grants(self, grant_ids: Collection[str]) -> dict[str, Grant]:
+        if not grant_ids:
+            return {}
+        rows = self._c.execute(select(grants).where(grants.c.grant_id.in_(list(grant_ids)))).mappings()
+        return {row["grant_id"]: _grant_from_row(row) for row in rows}
+
     def list_grants(self, *, statuses: tuple[GrantStatus, ...] = (), limit: int = 100) -> list[Grant]:
         query = select(grants).order_by(grants.c.created_at.desc()).limit(limit)
         if statuses:
@@ -165,11 +177,10 @@ class SqlUnitOfWork(OutboxRows):
         return _grant_from_row(row) if row else None
 
     def count_open_pending(self, agent_id: str, run_id: str, now: datetime) -> OpenPending:
-        """Exact under SQLite's ``BEGIN IMMEDIATE``: no other writer runs between this count and
-        the caller's insert. On PostgreSQL (READ COMMITTED) two transactions would both count
-        the same rows and both insert; the count would need a per-agent lock taken first, e.g.
-        ``pg_advisory_xact_lock(hashtext(agent_id))``, or ``SELECT … FOR UPDATE`` on a row per
-        agent. Not built yet: on PostgreSQL, requests racing at the cap can each pass it."""
+        """Exact: on SQLite no other writer runs between this count and the caller's insert
+        (``BEGIN IMMEDIATE``); on PostgreSQL (READ COMMITTED) the agent's lock makes another
+        broker's request of the same agent wait until this transaction ends."""
+        self.serialize("agent", agent_id)
         in_run = func.coalesce(func.sum(case((grants.c.run_id == run_id, 1), else_=0)), 0)
         query = select(func.count(), in_run).where(
             grants.c.agent_id == agent_id,
@@ -181,8 +192,8 @@ class SqlUnitOfWork(OutboxRows):
 
 
     def count_recent_requests(self, agent_id: str, since: datetime) -> int:
-        """Exact under SQLite's ``BEGIN IMMEDIATE``, as ``count_open_pending``; PostgreSQL would
-        need the same per-agent lock."""
+        """Exact under the agent's lock, as ``count_open_pending``."""
+        self.serialize("agent", agent_id)
         query = select(func.count()).where(grants.c.agent_id == agent_id, grants.c.created_at > since)
         return int(self._c.execute(query).scalar_one())
 
@@ -209,13 +220,16 @@ class SqlUnitOfWork(OutboxRows):
         """On PostgreSQL a sequence number is taken at insert, not at commit: without the
         transaction-scoped lock a reader could see seq 11 before seq 10 commits and move its
         cursor past 10 for good. With it, audit rows commit in seq order, as on SQLite."""
-        if self._c.dialect.name == "postgresql":
+        postgres = self._c.dialect.name == "postgresql"
+        if postgres:
             self._c.exec_driver_sql(f"SELECT pg_advisory_xact_lock({AUDIT_ORDER_LOCK})")
         row = asdict(event)
         row.pop("seq")
         result = self._c.execute(insert(audit_events).values(**row))
         key = result.inserted_primary_key
         assert key is not None  # every insert of this table assigns seq
+        if postgres:  # delivered to listening brokers when, and only if, this commits
+            self._c.execute(select(func.pg_notify(AUDIT_CHANNEL, str(key[0]))))
         return int(key[0])
 
     def list_audit(self, *, grant_id: str | None = None, limit: int = 1000) -> list[AuditEvent]:
@@ -235,6 +249,8 @@ class SqlUnitOfWork(OutboxRows):
 
     def recent_audit_times(self, agent_id: str, event: str, limit: int) -> list[datetime]:
         # Walks the agent's feed index backwards: the cost follows its recent rows, not its history.
+        # A cap is checked against these times before a row is added: serialised as the counts are.
+        self.serialize(f"audit:{event}", agent_id)
         query = (select(audit_events.c.at).where(audit_events.c.agent_id == agent_id, audit_events.c.event == event)
                  .order_by(audit_events.c.seq.desc()).limit(limit))
         return list(self._c.execute(query).scalars())

@@ -1,0 +1,95 @@
+"""Waiting for the audit trail to grow, the cheapest way each database allows.
+
+Every open event stream wants to know when a new audit row has committed, whichever broker
+process wrote it. Polling once per stream was what made fifty open streams halve grant
+throughput. Here one watcher per process waits on behalf of all of them:
+
+- PostgreSQL: each audit append also sends ``NOTIFY cloud_broker_audit`` with its sequence
+  number; PostgreSQL delivers it when (and only if) the transaction commits, to every
+  listening process. The watcher listens on one dedicated connection and wakes at once. It
+  reads the head once after LISTEN (rows committed before it listened are not missed) and
+  again every ``timeout`` as a safety net; a broken connection is dropped and opened again.
+- SQLite: one process-wide poll of ``max(seq)`` every half second (there is no cross-process
+  notification in SQLite), instead of one per stream.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+
+from cloud_broker.store.tables import audit_events
+
+CHANNEL = "cloud_broker_audit"
+POLL_SECONDS = 0.5
+
+log = logging.getLogger(__name__)
+
+
+def last_seq(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return int(connection.execute(select(func.coalesce(func.max(audit_events.c.seq), 0))).scalar_one())
+
+
+class AuditWatch:
+    """``wait(after, timeout)``: the newest audit seq, returned as soon as it exceeds ``after``
+    (or when ``timeout`` runs out). Used from one thread (the process's feed watcher)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._listener: Any = None
+        self.reads = 0  # head reads made, for tests that tell waiting from polling
+
+    def wait(self, after: int, timeout: float) -> int:
+        if self._engine.dialect.name == "postgresql":
+            return self._wait_for_notify(after, timeout)
+        return self._poll(after, timeout)
+
+    def _read(self) -> int:
+        self.reads += 1
+        return last_seq(self._engine)
+
+    def _poll(self, after: int, timeout: float) -> int:
+        deadline = time.monotonic() + timeout
+        head = self._read()
+        while head <= after and time.monotonic() + POLL_SECONDS <= deadline:
+            time.sleep(POLL_SECONDS)
+            head = self._read()
+        return head
+
+    def _wait_for_notify(self, after: int, timeout: float) -> int:
+        try:
+            listener = self._listen()
+            head = self._read()
+            if head > after:
+                return head
+            for note in listener.notifies(timeout=timeout, stop_after=1):
+                return max(head, int(note.payload)) if note.payload.isdigit() else self._read()
+            return head
+        except Exception as exc:  # noqa: BLE001 - the database went away: listen again next time
+            log.warning("audit watch lost its connection (%s); listening again", type(exc).__name__)
+            self.close()
+            time.sleep(POLL_SECONDS)
+            return after
+
+    def _listen(self) -> Any:
+        if self._listener is None:
+            import psycopg
+
+            url = self._engine.url.set(drivername="postgresql")
+            listener = psycopg.connect(url.render_as_string(hide_password=False), autocommit=True,
+                                       connect_timeout=5)
+            listener.execute(f"LISTEN {CHANNEL}".encode())
+            self._listener = listener
+        return self._listener
+
+    def close(self) -> None:
+        if self._listener is not None:
+            try:
+                self._listener.close()
+            except Exception:  # noqa: BLE001, S110 - closing a broken connection may fail too
+                pass
+            self._listener = None

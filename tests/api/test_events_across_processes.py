@@ -1,0 +1,61 @@
+"""A stream served by one broker process delivers what another process wrote, and an idle
+stream costs no queries: one watcher per process waits on the store (LISTEN/NOTIFY on
+PostgreSQL, one poll on SQLite) instead of each stream polling."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from cloud_broker.families.aws.wire import GrantCreateBody
+from cloud_broker.service.broker import Broker
+from cloud_broker.store.sql import SqlStore
+from tests.api.conftest import READ_REPORTS, BrokerUnderTest
+from tests.api.test_events import LiveBroker, live, open_stream  # noqa: F401 - the fixture
+
+pytestmark = pytest.mark.both_stores
+
+
+def test_a_grant_filed_through_another_process_reaches_this_processs_stream(
+        bt: BrokerUnderTest, live: LiveBroker) -> None:  # noqa: F811 - the fixture
+    other_store = SqlStore.open(bt.db_url)
+    other = Broker(dataclasses.replace(bt.broker.deps, store=other_store))
+    try:
+        with open_stream(bt, live) as stream:
+            filed = other.access.request("host-a", bt.agent_id, _ask(bt))
+            statuses = []
+            while "active" not in statuses:
+                _, data = stream.next_grant()
+                assert data["grant_id"] == filed.grant.grant_id
+                statuses.append(data["status"])
+    finally:
+        other_store.engine.dispose()
+
+
+def _ask(bt: BrokerUnderTest) -> Any:
+    return GrantCreateBody(**{**READ_REPORTS, "agent_id": bt.agent_id, "run_id": bt.grant_body()["run_id"]}).to_ask()
+
+
+def test_the_watch_wakes_on_another_writers_commit_without_polling(bt: BrokerUnderTest, store_kind: str) -> None:
+    other_store = SqlStore.open(bt.db_url)
+    watch = bt.broker.deps.store.audit_watch()
+    with bt.broker.deps.store.unit_of_work() as uow:
+        head = uow.last_audit_seq()
+    woke: list[int] = []
+    waiter = threading.Thread(target=lambda: woke.append(watch.wait(head, timeout=60)))
+    try:
+        waiter.start()
+        time.sleep(1.6)  # time in which a poller would have read the head three more times
+        other = Broker(dataclasses.replace(bt.broker.deps, store=other_store))
+        other.access.request("host-a", bt.agent_id, _ask(bt))
+        waiter.join(60)
+    finally:
+        watch.close()
+        other_store.engine.dispose()
+    assert woke and woke[0] > head
+    # PostgreSQL reads the head once after LISTEN and wakes on NOTIFY; SQLite polls every 0.5 s.
+    assert watch.reads == 1 if store_kind == "postgresql" else watch.reads >= 3  # type: ignore[attr-defined]
