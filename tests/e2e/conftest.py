@@ -8,10 +8,17 @@ from __future__ import annotations
 import shutil
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
+import boto3
 import pytest
 
+from cloud_broker.cli.sandbox import write_sandbox_state
 from cloud_broker.cli.sandbox_process import SandboxProcess
+from cloud_broker.families.aws.provider import AwsStsProvider
+from cloud_broker.sandbox.gcp import start_gcp_double
+from tests.api.conftest import forget_revocations
 
 PACKAGE = "@integrity-labs/cloud-broker@0.7.18"
 
@@ -40,3 +47,14 @@ def runtime_sandbox() -> Iterator[SandboxProcess]:
     """A sandbox whose team is ``credentials_delivery: runtime_only``."""
     with SandboxProcess(extra_args=("--sandbox-delivery", "runtime_only")) as running:
         yield running
+
+
+@pytest.fixture
+def clouds(emulator: Any, tmp_path: Path) -> Iterator[tuple[Any, dict[str, Any]]]:
+    with start_gcp_double() as gcp:
+        try:
+            yield emulator, write_sandbox_state(tmp_path / "state", emulator, gcp)
+        finally:
+            source = boto3.Session(aws_access_key_id=emulator.source_access_key_id,
+                                   aws_secret_access_key=emulator.source_secret_access_key, region_name="us-east-1")
+            forget_revocations(AwsStsProvider(source, endpoint_url=emulator.endpoint_url), emulator)

@@ -6,91 +6,22 @@ session refused by the emulator, while a new grant works."""
 
 from __future__ import annotations
 
-import json
 import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 
-from cloud_broker.cli.sandbox import write_sandbox_state
-from cloud_broker.cli.sandbox_process import child_env
 from cloud_broker.failpoints import AFTER_CLOUD_MINT, ENV
-from cloud_broker.families.aws.provider import AwsStsProvider
-from cloud_broker.sandbox.gcp import start_gcp_double
-from tests.api.conftest import forget_revocations, reads_reports
+from tests.api.conftest import reads_reports
+from tests.e2e.serve_process import Serve
 
 pytestmark = pytest.mark.e2e
 
 READ = {"actions": ["s3:GetObject"], "resources": ["arn:aws:s3:::reports/*"], "regions": ["us-east-1"],
         "ttl_seconds": 900}
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-@pytest.fixture
-def clouds(emulator: Any, tmp_path: Path) -> Iterator[tuple[Any, dict[str, Any]]]:
-    with start_gcp_double() as gcp:
-        try:
-            yield emulator, write_sandbox_state(tmp_path / "state", emulator, gcp)
-        finally:
-            source = boto3.Session(aws_access_key_id=emulator.source_access_key_id,
-                                   aws_secret_access_key=emulator.source_secret_access_key, region_name="us-east-1")
-            forget_revocations(AwsStsProvider(source, endpoint_url=emulator.endpoint_url), emulator)
-
-
-class Serve:
-    """``cloud-broker serve --state-dir`` on a free port, as an operator runs it."""
-
-    def __init__(self, state: Path, log: Path, **env: str) -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        with open(log, "ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "cloud_broker", "serve", "--state-dir", str(state), "--port", str(self.port)],
-                stdout=out, stderr=subprocess.STDOUT, env=child_env(**env))
-        deadline = time.monotonic() + 60
-        while not self._up():
-            assert self.proc.poll() is None and time.monotonic() < deadline, log.read_text()
-            time.sleep(0.1)
-
-    def _up(self) -> bool:
-        try:
-            with _OPENER.open(f"{self.url}/healthz", timeout=1):
-                return True
-        except OSError:
-            return False
-
-    def call(self, method: str, path: str, body: dict[str, Any] | None = None,
-             token: str | None = None) -> tuple[int, dict[str, Any]]:
-        request = urllib.request.Request(f"{self.url}{path}", method=method,
-                                         data=json.dumps(body).encode() if body is not None else None,
-                                         headers={"Content-Type": "application/json",
-                                                  **({"Authorization": f"Bearer {token}"} if token else {})})
-        try:
-            with _OPENER.open(request, timeout=30) as reply:
-                return reply.status, json.loads(reply.read())
-        except urllib.error.HTTPError as refused:
-            return refused.code, json.loads(refused.read())
-
-    def token(self, host_key: str) -> str:
-        status, body = self.call("POST", "/host/exchange", {"host_key": host_key})
-        assert status == 200, body
-        return str(body["token"])
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            self.proc.wait(timeout=20)
 
 
 def _session_of(emulator: Any, grant_id: str) -> dict[str, str]:
