@@ -111,7 +111,7 @@ class SlackBroker:
 
 @pytest.fixture
 def slack_broker(request: pytest.FixtureRequest, emulator: Any, tmp_path: Path, slack: FakeSlack,
-                 signing_secret: str, catalogue: Catalogue) -> Iterator[SlackBroker]:
+                 signing_secret: str, catalogue: Catalogue, store_url: str) -> Iterator[SlackBroker]:
     """A broker behind the Slack route; an indirect parameter is merged into its ceiling."""
     import boto3  # type: ignore[import-untyped]
 
@@ -128,7 +128,7 @@ def slack_broker(request: pytest.FixtureRequest, emulator: Any, tmp_path: Path, 
     raw["ceilings"][0].update(getattr(request, "param", {}))
     session = boto3.Session(aws_access_key_id=emulator.source_access_key_id,
                             aws_secret_access_key=emulator.source_secret_access_key, region_name="us-east-1")
-    deps = Deps(config=parse_config(raw), store=SqlStore.open(f"sqlite:///{tmp_path / 'broker.db'}"),
+    deps = Deps(config=parse_config(raw), store=SqlStore.open(store_url),
                 providers={"aws": AwsStsProvider(session, endpoint_url=emulator.endpoint_url)},
                 vault=Vault(os.urandom(32)))
     app = FastAPI()
@@ -140,12 +140,12 @@ def slack_broker(request: pytest.FixtureRequest, emulator: Any, tmp_path: Path, 
 
 
 @pytest.fixture
-def nb(emulator: Any, tmp_path: Path) -> Iterator[NotifyBroker]:
+def nb(emulator: Any, tmp_path: Path, store_url: str) -> Iterator[NotifyBroker]:
     """Webhook-only paging, an agent callback, every secret set."""
-    yield from notify_broker(emulator, tmp_path)
+    yield from notify_broker(emulator, tmp_path, store_url=store_url)
 
 
 @pytest.fixture
-def wired(request: pytest.FixtureRequest, emulator: Any, tmp_path: Path) -> Iterator[NotifyBroker]:
+def wired(request: pytest.FixtureRequest, emulator: Any, tmp_path: Path, store_url: str) -> Iterator[NotifyBroker]:
     """A broker wired as the test's (indirect) parameter says."""
-    yield from notify_broker(emulator, tmp_path, getattr(request, "param", Setup()))
+    yield from notify_broker(emulator, tmp_path, getattr(request, "param", Setup()), store_url=store_url)

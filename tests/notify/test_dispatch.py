@@ -28,6 +28,8 @@ from tests.notify.pager_fixtures import (
     Setup,
 )
 
+pytestmark = pytest.mark.both_stores
+
 ORIGINAL = f"Original conversation: slack {SOURCE_CONTEXT['channel_id']}, thread {SOURCE_CONTEXT['thread_ts']}"
 
 

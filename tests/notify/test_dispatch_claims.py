@@ -30,6 +30,8 @@ from tests.notify.pager_fixtures import (
     Setup,
 )
 
+pytestmark = pytest.mark.both_stores
+
 
 def _approved(broker: NotifyBroker) -> str:
     grant_id = broker.request()["grant_id"]

@@ -14,6 +14,8 @@ from cloud_broker.notify.cards import card_for, required_approvals, resolution_t
 from cloud_broker.notify.slack import SlackNotifier
 from tests.notify.conftest import APPROVALS, SLACK_IDS, SlackBroker
 
+pytestmark = pytest.mark.both_stores
+
 ALICE, BOB = SLACK_IDS["alice"], SLACK_IDS["bob"]
 
 

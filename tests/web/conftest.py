@@ -120,7 +120,7 @@ def csrf_of(html: str) -> str:
 
 
 @pytest.fixture
-def ct(emulator: Any, tmp_path: Path) -> Iterator[ConsoleUnderTest]:
+def ct(emulator: Any, tmp_path: Path, store_url: str) -> Iterator[ConsoleUnderTest]:
     import boto3
 
     host_key = new_api_key()
@@ -130,7 +130,7 @@ def ct(emulator: Any, tmp_path: Path) -> Iterator[ConsoleUnderTest]:
                             aws_secret_access_key=emulator.source_secret_access_key, region_name="us-east-1")
     clock = Clock()
     vault = Vault(os.urandom(32))
-    deps = Deps(config=config, store=SqlStore.open(f"sqlite:///{tmp_path / 'broker.db'}"),
+    deps = Deps(config=config, store=SqlStore.open(store_url),
                 providers={"aws": AwsStsProvider(session, endpoint_url=emulator.endpoint_url)},
                 vault=vault, clock=clock)
     broker = Broker(deps)

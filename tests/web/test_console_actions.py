@@ -15,6 +15,8 @@ from cloud_broker.domain.grants import GrantStatus
 from cloud_broker.service.ports import Delivery
 from tests.web.conftest import BOB_CHAT_ID, ConsoleUnderTest
 
+pytestmark = pytest.mark.both_stores
+
 REPORTS = "arn:aws:s3:::reports/*"
 
 
