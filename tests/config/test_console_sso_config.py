@@ -122,9 +122,9 @@ def test_config_check_reports_the_unset_client_secret_on_its_line(write_config: 
     path = write_config(text)
     assert check_config(path) == []
     assert check_config(path, env={SECRET_ENV: "set"}) == []
+    where = f"{path}:{line_of(text, 'client_secret_env')}:24: broker.console_sso.client_secret_env"
     assert check_config(path, env={}) == [
-        f"{path}:{line_of(text, 'client_secret_env')}:24: broker.console_sso.client_secret_env: "
-        f"environment variable {SECRET_ENV} is not set: the broker will not start without it"
+        f"{where}: environment variable {SECRET_ENV} is not set: the broker will not start without it"
     ]
 
 
