@@ -137,3 +137,16 @@ def test_serve_refuses_to_start_without_the_client_secret(write_config: WriteCon
     assert done.returncode == 1
     assert f"broker.console_sso.client_secret_env: environment variable {SECRET_ENV} is not set" in done.stderr
     assert not (tmp_path / "state" / "broker.db").exists()
+
+
+def test_the_readme_example_is_valid_and_means_what_it_says() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Single sign-on", 1)[1]
+    block = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    data: dict[str, Any] = {**yaml.safe_load(VALID_YAML), **yaml.safe_load(block)}
+    config = parse_config(data)
+    sso = config.broker.console_sso
+    assert sso is not None and sso.client_secret_env == SECRET_ENV
+    found = config.approver_by_sso("alice@example.com")
+    assert found is not None and found.name == "alice"
+    assert config.may_sign_in("alice") and not config.may_sign_in("bob")
