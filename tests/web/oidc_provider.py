@@ -1,5 +1,6 @@
 """A real OpenID provider for the console's single sign-on tests: oidc-provider-mock from PyPI,
-run as its own process (``python -m oidc_provider_mock``) on 127.0.0.1.
+run as its own process on 127.0.0.1 through its own command line, with PKCE enforced
+(``oidc_provider_pkce.py``).
 
 It signs ID tokens with its own RSA key, published at its JWKS URI, and lets the person at its
 authorization page choose the subject. A predefined user's claims go into the ID token over
@@ -23,6 +24,7 @@ import httpx
 
 from tests.web.conftest import free_socket, wait_for
 
+PKCE_SCRIPT = Path(__file__).with_name("oidc_provider_pkce.py")
 ALICE_EMAIL = "alice@example.com"
 # Subjects to pick at the provider's page, and the claims it puts into their ID tokens.
 USERS: dict[str, dict[str, Any]] = {
@@ -40,7 +42,7 @@ def oidc_provider(log: Path) -> Iterator[str]:
     port = sock.getsockname()[1]
     sock.close()  # the provider binds the port itself
     users = [json.dumps({"sub": sub, **claims}) for sub, claims in USERS.items()]
-    args = [sys.executable, "-m", "oidc_provider_mock", "--host", "127.0.0.1", "--port", str(port),
+    args = [sys.executable, str(PKCE_SCRIPT), "--host", "127.0.0.1", "--port", str(port),
             "--require-nonce", *(a for user in users for a in ("--user-claims", user))]
     url = f"http://127.0.0.1:{port}"
     with log.open("wb") as out:

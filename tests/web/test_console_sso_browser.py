@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
+import httpx
 import pytest
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from playwright.sync_api import Page, Route, expect
 
 from cloud_broker.domain.grants import GrantStatus
@@ -208,3 +210,22 @@ def _without_state(url: str) -> str:
     parts = urlsplit(url)
     query = [(k, v) for k, values in parse_qs(parts.query).items() for v in values if k != "state"]
     return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def test_the_provider_under_test_enforces_pkce(provider: str) -> None:
+    """The happy path above proves the console's verifier only because the provider checks it."""
+
+    verifier = secrets.token_urlsafe(48)
+    redirect = "http://127.0.0.1:1/console/sso/callback"
+    query = {"client_id": CLIENT_ID, "redirect_uri": redirect, "response_type": "code", "scope": "openid email",
+             "state": "s", "nonce": "n"}
+    with httpx.Client(base_url=provider) as client:
+        refused = client.post("/oauth2/authorize", params=query, data={"sub": "alice-sso"}).headers["location"]
+        assert "error=invalid_request" in refused and "PKCE" in refused and "code=" not in refused
+        pkce = {**query, "code_challenge": create_s256_code_challenge(verifier), "code_challenge_method": "S256"}
+        for sent, expected in ((secrets.token_urlsafe(48), 400), (verifier, 200)):
+            issued = client.post("/oauth2/authorize", params=pkce, data={"sub": "alice-sso"})
+            code = parse_qs(urlsplit(issued.headers["location"]).query)["code"][0]
+            token = client.post("/oauth2/token", auth=(CLIENT_ID, "any"), data={
+                "grant_type": "authorization_code", "code": code, "redirect_uri": redirect, "code_verifier": sent})
+            assert token.status_code == expected, token.text
