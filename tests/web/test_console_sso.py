@@ -24,7 +24,7 @@ from cloud_broker.errors import ConfigError
 from cloud_broker.web.checks import Busy, CheckSlots
 from cloud_broker.web.issuer import MAX_RESPONSE, Issuer, IssuerUnavailable, SsoRefused
 from cloud_broker.web.sessions import COOKIE
-from cloud_broker.web.sso import NO_SIGN_IN, STATE_MISMATCH, SingleSignOn
+from cloud_broker.web.sso import NO_SIGN_IN, STATE_MISMATCH, NotAnApprover, SingleSignOn
 from cloud_broker.web.sso_state import MAX_SEALED, PENDING_TTL, PendingSignIn, StateSeal
 from tests.api.conftest import Clock
 from tests.web.conftest import ConsoleUnderTest, console_under_test
@@ -36,12 +36,12 @@ DISCOVERY = {"issuer": ISSUER, "authorization_endpoint": f"{ISSUER}/authorize", 
 CHUNK = 4096
 
 
-def _issuer(handler: Any, clock: Clock | None = None, **kwargs: Any) -> Issuer:
+def issuer_with(handler: Any, clock: Clock | None = None, **kwargs: Any) -> Issuer:
     return Issuer(SETTINGS, "the-client-secret", "https://broker.example.com/console/sso/callback",
                   clock or Clock(), transport=httpx.MockTransport(handler), **kwargs)
 
 
-def _pending(clock: Clock) -> PendingSignIn:
+def pending_sign_in(clock: Clock) -> PendingSignIn:
     return PendingSignIn(state="s" * 43, nonce="n" * 43, verifier="v" * 64, next="/history", started_at=clock())
 
 
@@ -50,7 +50,7 @@ def _pending(clock: Clock) -> PendingSignIn:
 def test_a_sealed_sign_in_opens_again_unchanged_and_hides_its_values() -> None:
     clock = Clock()
     seal = StateSeal(os.urandom(32), clock)
-    pending = _pending(clock)
+    pending = pending_sign_in(clock)
     sealed = seal.seal(pending)
     assert seal.open(sealed) == pending
     assert pending.verifier not in sealed and pending.nonce not in sealed and len(sealed) < MAX_SEALED
@@ -65,18 +65,18 @@ def test_a_sealed_sign_in_opens_again_unchanged_and_hides_its_values() -> None:
 ])
 def test_an_altered_or_foreign_state_cookie_opens_to_nothing(spoil: Any) -> None:
     seal = StateSeal(os.urandom(32), Clock())
-    assert seal.open(spoil(seal.seal(_pending(Clock())))) is None
+    assert seal.open(spoil(seal.seal(pending_sign_in(Clock())))) is None
 
 
 def test_a_state_cookie_sealed_under_another_key_opens_to_nothing() -> None:
     clock = Clock()
-    assert StateSeal(os.urandom(32), clock).open(StateSeal(os.urandom(32), clock).seal(_pending(clock))) is None
+    assert StateSeal(os.urandom(32), clock).open(StateSeal(os.urandom(32), clock).seal(pending_sign_in(clock))) is None
 
 
 def test_a_state_cookie_older_than_its_lifetime_opens_to_nothing() -> None:
     clock = Clock()
     seal = StateSeal(os.urandom(32), clock)
-    sealed = seal.seal(_pending(clock))
+    sealed = seal.seal(pending_sign_in(clock))
     clock.offset += PENDING_TTL - timedelta(seconds=1)
     assert seal.open(sealed) is not None
     clock.offset += timedelta(seconds=2)
@@ -99,7 +99,7 @@ class Endless(httpx.SyncByteStream):
 
 def test_an_endless_answer_is_cut_off_after_the_size_limit() -> None:
     body = Endless()
-    issuer = _issuer(lambda request: httpx.Response(200, stream=body))
+    issuer = issuer_with(lambda request: httpx.Response(200, stream=body))
     with pytest.raises(IssuerUnavailable, match="too large"):
         issuer.metadata()
     assert body.chunks <= MAX_RESPONSE // CHUNK + 1
@@ -107,7 +107,7 @@ def test_an_endless_answer_is_cut_off_after_the_size_limit() -> None:
 
 def test_an_answer_declared_too_large_is_refused_unread() -> None:
     body = Endless()
-    issuer = _issuer(lambda request: httpx.Response(200, stream=body, headers={"Content-Length": str(10**9)}))
+    issuer = issuer_with(lambda request: httpx.Response(200, stream=body, headers={"Content-Length": str(10**9)}))
     with pytest.raises(IssuerUnavailable, match="too large"):
         issuer.metadata()
     assert body.chunks == 0
@@ -122,7 +122,7 @@ def test_a_compressed_answer_is_refused_and_asked_for_uncompressed() -> None:
         return httpx.Response(200, stream=body, headers={"Content-Encoding": "gzip"})
 
     with pytest.raises(IssuerUnavailable, match="compressed"):
-        _issuer(handler).metadata()
+        issuer_with(handler).metadata()
     assert asked == ["identity"] and body.chunks == 0
 
 
@@ -139,7 +139,7 @@ def test_a_provider_that_never_answers_is_given_up_on() -> None:
 
 
 def test_discovery_naming_another_issuer_is_refused() -> None:
-    issuer = _issuer(lambda request: httpx.Response(200, json={**DISCOVERY, "issuer": "https://evil.example.com"}))
+    issuer = issuer_with(lambda request: httpx.Response(200, json={**DISCOVERY, "issuer": "https://evil.example.com"}))
     with pytest.raises(IssuerUnavailable, match="names another issuer"):
         issuer.metadata()
 
@@ -152,7 +152,7 @@ def test_discovery_is_fetched_once_then_again_after_an_hour() -> None:
         return httpx.Response(200, json=DISCOVERY)
 
     clock = Clock()
-    issuer = _issuer(handler, clock)
+    issuer = issuer_with(handler, clock)
     for _ in range(3):
         issuer.metadata()
     assert fetched == [f"{ISSUER}/.well-known/openid-configuration"]
@@ -163,8 +163,8 @@ def test_discovery_is_fetched_once_then_again_after_an_hour() -> None:
 
 def test_the_authorization_url_carries_an_s256_challenge_never_the_verifier() -> None:
     clock = Clock()
-    pending = _pending(clock)
-    url = _issuer(lambda request: httpx.Response(200, json=DISCOVERY), clock).authorization_url(pending)
+    pending = pending_sign_in(clock)
+    url = issuer_with(lambda request: httpx.Response(200, json=DISCOVERY), clock).authorization_url(pending)
     query = parse_qs(urlsplit(url).query)
     assert url.startswith(f"{ISSUER}/authorize?")
     assert query["code_challenge_method"] == ["S256"] and query["code_challenge"][0] != pending.verifier
@@ -180,7 +180,7 @@ def test_a_token_endpoint_error_refuses_without_echoing_the_provider() -> None:
         return httpx.Response(200, json=DISCOVERY)
 
     with pytest.raises(SsoRefused) as refused:
-        _issuer(handler).verified_claims("abc123", _pending(Clock()))
+        issuer_with(handler).verified_claims("abc123", pending_sign_in(Clock()))
     assert refused.value.reason == "the provider's token endpoint refused the request (HTTP 400)"
 
 
@@ -195,7 +195,7 @@ def _sso(calls: list[str], slots: CheckSlots | None = None) -> tuple[SingleSignO
     config = parse_config({"broker": {"public_url": "https://broker.example.com", "console_sso": {
         "issuer": ISSUER, "client_id": "console", "client_secret_env": "SSO_SECRET"}}})
     seal = StateSeal(os.urandom(32), clock)
-    return SingleSignOn(config, _issuer(handler, clock), seal, clock, slots), seal
+    return SingleSignOn(config, issuer_with(handler, clock), seal, clock, slots), seal
 
 
 @pytest.mark.parametrize(("params", "cookie", "reason"), [
@@ -255,3 +255,26 @@ def test_the_console_is_not_installed_without_the_client_secret(emulator: Any, t
     with pytest.raises(ConfigError) as refused:
         console_under_test(emulator, tmp_path, with_sso, secrets={"OTHER": "x"})
     assert "environment variable SSO_SECRET is not set" in str(refused.value)
+
+
+@pytest.mark.parametrize(("claims", "approver"), [
+    ({"email": "alice@example.com"}, "alice"),
+    ({"email": "alice@example.com", "email_verified": True}, "alice"),
+    ({"email": "alice@example.com", "email_verified": False}, None),
+    ({"email": "alice@example.com", "email_verified": "false"}, None),
+    ({"email": "mallory@example.com"}, None),
+    ({"email": ["alice@example.com"]}, None),
+    ({"preferred_username": "alice@example.com"}, None),
+])
+def test_the_configured_claim_must_name_a_declared_approver(claims: dict[str, Any], approver: str | None) -> None:
+    config = parse_config({"approvers": [{"name": "alice", "sso_id": "alice@example.com"}], "broker": {
+        "public_url": "https://broker.example.com", "console_sso": {
+            "issuer": ISSUER, "client_id": "console", "client_secret_env": "SSO_SECRET"}}})
+    clock = Clock()
+    sso = SingleSignOn(config, issuer_with(lambda request: httpx.Response(404), clock), StateSeal(os.urandom(32), clock),
+                       clock)
+    if approver is None:
+        with pytest.raises(NotAnApprover):
+            sso.approver_named_by(claims)
+    else:
+        assert sso.approver_named_by(claims) == approver

@@ -82,14 +82,16 @@ class SingleSignOn:
             raise SsoRefused("the provider's answer carries no usable code")
         with self.slots.slot():
             claims = self.issuer.verified_claims(code, pending)
-        return SignedIn(approver=self._approver(claims), next=pending.next)
+        return SignedIn(approver=self.approver_named_by(claims), next=pending.next)
 
-    def _approver(self, claims: Mapping[str, Any]) -> str:
+    def approver_named_by(self, claims: Mapping[str, Any]) -> str:
+        """The approver whose ``sso_id`` (or name) the configured claim holds; NotAnApprover otherwise."""
         claim = self.settings.approver_claim
         value = claims.get(claim)
         if not isinstance(value, str) or not value:
             raise NotAnApprover(f"the ID token carries no {claim} claim, so it names no approver")
-        if claim == "email" and claims.get("email_verified") is False:
+        # Some providers send the flag as a string; an address they have not verified is anyone's.
+        if claim == "email" and claims.get("email_verified") in (False, "false"):
             raise NotAnApprover("the provider has not verified this e-mail address, so it names no approver")
         account = self._config.approver_by_sso(value)
         if account is None:
