@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -103,6 +104,27 @@ def test_an_endless_answer_is_cut_off_after_the_size_limit() -> None:
     with pytest.raises(IssuerUnavailable, match="too large"):
         issuer.metadata()
     assert body.chunks <= MAX_RESPONSE // CHUNK + 1
+
+
+class Trickle(httpx.SyncByteStream):
+    """An answer of one byte at a time, each after a pause, counting the bytes sent."""
+
+    def __init__(self) -> None:
+        self.sent = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        while self.sent < 1000:
+            time.sleep(0.01)
+            self.sent += 1
+            yield b" "
+
+
+def test_an_answer_that_trickles_in_is_given_up_on_at_the_deadline() -> None:
+    body = Trickle()
+    issuer = issuer_with(lambda request: httpx.Response(200, stream=body), deadline=timedelta(milliseconds=50))
+    with pytest.raises(IssuerUnavailable, match="too slow"):
+        issuer.metadata()
+    assert body.sent < 1000  # cut off, not read to its end
 
 
 def test_an_answer_declared_too_large_is_refused_unread() -> None:

@@ -1,8 +1,9 @@
 """The OpenID provider as the console talks to it: discovery, the authorization URL, the code
 exchange with PKCE, and the ID token's verification (authlib and joserfc do the protocol).
 
-Every call to the provider has a timeout and reads at most ``MAX_RESPONSE`` bytes, so a slow
-or hostile provider can hold one worker thread for seconds, never for ever, nor fill memory.
+Every call to the provider has a timeout per step and a deadline for its whole answer, and
+reads at most ``MAX_RESPONSE`` bytes, so a slow or hostile provider can hold one worker thread
+for seconds, never for ever (not even by trickling bytes), nor fill memory.
 Discovery and the key set are cached; an unknown key id fetches the key set again at most once
 per ``KEYS_REFETCH``. Nothing here logs or returns a code, a token or the client secret: the
 reasons on ``SsoRefused`` are fixed words chosen by code.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -33,6 +35,8 @@ from cloud_broker.web.sso_state import PendingSignIn
 
 MAX_RESPONSE = 256 * 1024
 TIMEOUT = httpx.Timeout(5.0)
+# The whole answer of one call, however it trickles in.
+DEADLINE = timedelta(seconds=10)
 METADATA_TTL = timedelta(hours=1)
 KEYS_REFETCH = timedelta(minutes=1)
 # Clock skew tolerated between the provider and the broker when reading exp and iat.
@@ -73,12 +77,13 @@ class Issuer:
 
     def __init__(self, settings: ConsoleSso, client_secret: str, redirect_uri: str,
                  clock: Callable[[], datetime], *, transport: httpx.BaseTransport | None = None,
-                 timeout: httpx.Timeout = TIMEOUT) -> None:
+                 timeout: httpx.Timeout = TIMEOUT, deadline: timedelta = DEADLINE) -> None:
         self.settings = settings
         self.redirect_uri = redirect_uri
         self._secret = client_secret
         self._clock = clock
         self._http = httpx.Client(timeout=timeout, follow_redirects=False, transport=transport)
+        self._deadline = deadline
         self._lock = threading.Lock()
         self._metadata: Metadata | None = None
         self._keys: tuple[KeySet, datetime] | None = None
@@ -180,11 +185,12 @@ class Issuer:
                       content: str | None = None, refusal: type[SsoRefused] = IssuerUnavailable) -> Mapping[str, Any]:
         # Uncompressed only: a small compressed answer must not become a large one in memory.
         sent = {**headers, "Accept-Encoding": "identity"}
+        give_up_at = time.monotonic() + self._deadline.total_seconds()
         try:
             with self._http.stream(method, url, headers=sent, content=content) as response:
                 if response.status_code != 200:
                     raise refusal(f"the provider's {what} refused the request (HTTP {response.status_code})")
-                body = _bounded_body(response)
+                body = _bounded_body(response, give_up_at)
         except httpx.HTTPError:
             raise IssuerUnavailable(f"the provider's {what} could not be reached") from None
         try:
@@ -196,8 +202,9 @@ class Issuer:
         return document
 
 
-def _bounded_body(response: httpx.Response) -> bytes:
-    """At most ``MAX_RESPONSE`` bytes of an uncompressed body, or IssuerUnavailable."""
+def _bounded_body(response: httpx.Response, give_up_at: float) -> bytes:
+    """At most ``MAX_RESPONSE`` bytes of an uncompressed body, read before ``give_up_at``
+    (``time.monotonic``), or IssuerUnavailable."""
     if response.headers.get("content-encoding", "identity").lower() != "identity":
         raise IssuerUnavailable("the provider answered compressed although asked not to")
     declared = response.headers.get("content-length", "")
@@ -208,6 +215,8 @@ def _bounded_body(response: httpx.Response) -> bytes:
         body += chunk
         if len(body) > MAX_RESPONSE:
             raise IssuerUnavailable("the provider's answer is too large")
+        if time.monotonic() > give_up_at:
+            raise IssuerUnavailable("the provider's answer is too slow")
     return bytes(body)
 
 
