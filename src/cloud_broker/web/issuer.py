@@ -239,6 +239,6 @@ def _metadata_of(document: Mapping[str, Any], issuer: str, now: datetime) -> Met
 
 def _claim_label(claim: str) -> str:
     labels = {"iss": "issuer (iss)", "aud": "audience (aud)", "nonce": "nonce", "azp": "authorized party (azp)",
-              "at_hash": "access token hash (at_hash)", "iat": "issue time (iat)", "nbf": "start time (nbf)",
+              "at_hash": "access token hash (at_hash)", "iat": "time of issuance (iat)", "nbf": "start time (nbf)",
               "sub": "subject (sub)", "exp": "expiry (exp)"}
     return labels.get(claim, "claims")

@@ -26,7 +26,7 @@ CALLBACK = "/sso/callback"
 # thread for up to the provider's timeouts.
 EXCHANGE_SLOTS = 4
 EXCHANGE_QUEUE = 4
-# Longer than any code a provider issues; a longer one is not worth sending to it.
+# Longer than any code a provider hands out; a longer one is not worth sending to it.
 MAX_CODE = 4096
 NO_SIGN_IN = (f"this browser has no sign-in in progress, or it began more than "
               f"{int(PENDING_TTL.total_seconds()) // 60} minutes ago; start again")
