@@ -149,9 +149,6 @@ class Issuer:
         return self._request_json("POST", endpoint, headers=headers, content=form, what="token endpoint",
                                   refusal=SsoRefused)
 
-    def close(self) -> None:
-        self._http.close()
-
     def _decode(self, id_token: str) -> jwt.Token:
         registry = JWSRegistry(algorithms=list(self.metadata().algorithms))
         try:
