@@ -12,7 +12,8 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -119,27 +120,38 @@ def csrf_of(html: str) -> str:
     return found.group(1)
 
 
-@pytest.fixture
-def ct(emulator: Any, tmp_path: Path, store_url: str) -> Iterator[ConsoleUnderTest]:
+def console_under_test(emulator: Any, tmp_path: Path, edit: Callable[[dict[str, Any]], None] | None = None,
+                       secrets: Mapping[str, str] | None = None, store_url: str | None = None) -> ConsoleUnderTest:
+    """The broker and its console on ``console_config``, changed first by ``edit`` if given, on
+    ``store_url`` (a SQLite file under ``tmp_path`` by default)."""
     import boto3
 
     host_key = new_api_key()
     agents = {k: str(uuid.uuid4()) for k in ("agent", "other", "foreign")}
-    config = parse_config(console_config(emulator.role_arn, hash_api_key(host_key), agents))
+    data = console_config(emulator.role_arn, hash_api_key(host_key), agents)
+    if edit is not None:
+        edit(data)
+    config = parse_config(data)
     session = boto3.Session(aws_access_key_id=emulator.source_access_key_id,
                             aws_secret_access_key=emulator.source_secret_access_key, region_name="us-east-1")
     clock = Clock()
     vault = Vault(os.urandom(32))
-    deps = Deps(config=config, store=SqlStore.open(store_url),
+    deps = Deps(config=config, store=SqlStore.open(store_url or f"sqlite:///{tmp_path / 'broker.db'}"),
                 providers={"aws": AwsStsProvider(session, endpoint_url=emulator.endpoint_url)},
                 vault=vault, clock=clock)
     broker = Broker(deps)
     tokens = TokenIssuer(vault.derive_key(SIGNING_KEY_PURPOSE))
     app = create_app(broker, tokens)
-    install_console(app, broker)
+    install_console(app, broker, secrets)
     client = TestClient(app, raise_server_exceptions=False)
-    yield ConsoleUnderTest(app, client, broker, tokens, clock, agents["agent"], agents["foreign"])
-    client.close()
+    return ConsoleUnderTest(app, client, broker, tokens, clock, agents["agent"], agents["foreign"])
+
+
+@pytest.fixture
+def ct(emulator: Any, tmp_path: Path, store_url: str) -> Iterator[ConsoleUnderTest]:
+    under_test = console_under_test(emulator, tmp_path, store_url=store_url)
+    yield under_test
+    under_test.client.close()
 
 
 @dataclass
@@ -155,21 +167,28 @@ def free_socket() -> socket.socket:
     return sock
 
 
+@contextmanager
+def serving(app: FastAPI, sock: socket.socket) -> Iterator[str]:
+    """``app`` on a real uvicorn server on ``sock`` (127.0.0.1), in a thread of this process; yields its URL."""
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    wait_for(lambda: server.started, "uvicorn did not start")
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()
+
+
 @pytest.fixture
 def live(ct: ConsoleUnderTest) -> Iterator[LiveServer]:
     """The console app on a real uvicorn server on 127.0.0.1, in a thread of this process."""
-    import uvicorn
-
-    sock = free_socket()
-    server = uvicorn.Server(uvicorn.Config(ct.app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    _wait_for(lambda: server.started, "uvicorn did not start")
-    port = sock.getsockname()[1]
-    yield LiveServer(url=f"http://127.0.0.1:{port}", ct=ct)
-    server.should_exit = True
-    thread.join(timeout=30)
-    sock.close()
+    with serving(ct.app, free_socket()) as url:
+        yield LiveServer(url=url, ct=ct)
 
 
 @pytest.fixture(scope="session")
@@ -194,7 +213,7 @@ def page(browser: Any) -> Iterator[Any]:
     context.close()
 
 
-def _wait_for(condition: Any, message: str) -> None:
+def wait_for(condition: Any, message: str) -> None:
     """Poll ``condition`` (a startup, not a timing assertion); give up after a generous while."""
     for _ in range(600):
         if condition():

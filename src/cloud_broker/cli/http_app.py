@@ -16,7 +16,7 @@ def build_app(wired: Wired) -> FastAPI:
     from cloud_broker.web import install_console
 
     app = create_app(wired.broker, wired.tokens)
-    install_console(app, wired.broker)
+    install_console(app, wired.broker, wired.secrets)
     signing_secret = wired.slack_signing_secret
     slack = wired.config.notifications.slack
     if signing_secret and slack is not None:

@@ -141,6 +141,25 @@ class BrokerConfig(ConfigModel):
     def approver(self, name: str) -> ApproverAccount | None:
         return self._approvers.get(name)
 
+    def approver_by_sso(self, value: str) -> ApproverAccount | None:
+        """The approver an ID token's ``approver_claim`` value names; None without single sign-on,
+        or for anyone not declared (compared exactly: an IdP's spelling is the identity)."""
+        sso = self.broker.console_sso
+        if sso is None or not value:
+            return None
+        if sso.maps_to == "name":
+            return self.approver(value)
+        return next((a for a in self.approvers if a.sso_id is not None and a.sso_id == value), None)
+
+    def may_sign_in(self, name: str) -> bool:
+        """Whether ``name`` can reach the console at all: with a password, or by single sign-on."""
+        account = self.approver(name)
+        if account is None:
+            return False
+        sso = self.broker.console_sso
+        by_sso = sso is not None and (sso.maps_to == "name" or account.sso_id is not None)
+        return account.password_hash is not None or by_sso
+
     def approver_by_slack_user(self, user_id: str) -> ApproverAccount | None:
         """The approver a Slack click belongs to; None for anyone not declared."""
         return next((a for a in self.approvers if a.slack_user_id and a.slack_user_id == user_id), None)
@@ -162,4 +181,6 @@ class BrokerConfig(ConfigModel):
         names += [a.callback.secret_env for a in self.agents if a.callback]
         if self.notifications.slack:
             names += [self.notifications.slack.bot_token_env, self.notifications.slack.signing_secret_env]
+        if self.broker.console_sso:
+            names.append(self.broker.console_sso.client_secret_env)
         return sorted(set(names))

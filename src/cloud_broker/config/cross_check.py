@@ -86,6 +86,7 @@ def cross_check(data: Mapping[str, Any], entries: Entries, model: type[BrokerCon
         *duplicates(data, "agents", "name"),
         *duplicates(data, "approvers", "name"),
         *_duplicate_slack_users(data),
+        *_duplicate_sso_ids(data),
         *_duplicate_api_keys(data),
         *references(data, "hosts", "team", declared.teams),
         *references(data, "agents", "team", declared.teams),
@@ -146,6 +147,11 @@ def _duplicate_rule_names(data: Mapping[str, Any], section: str) -> Iterable[Pro
 def _duplicate_slack_users(data: Mapping[str, Any]) -> Iterable[Problem]:
     """One Slack user is one approver: otherwise a click could count for someone else."""
     yield from duplicates(data, "approvers", "slack_user_id", what="slack_user_id")
+
+
+def _duplicate_sso_ids(data: Mapping[str, Any]) -> Iterable[Problem]:
+    """One single sign-on identity is one approver: otherwise a sign-in would act for two people."""
+    yield from duplicates(data, "approvers", "sso_id", what="sso_id")
 
 
 def _approver_references(data: Mapping[str, Any], section: str, declared: Declared) -> Iterable[Problem]:

@@ -21,6 +21,9 @@ def secret_variables(config: BrokerConfig) -> list[tuple[Loc, str]]:
     if slack is not None:
         named += [(("notifications", "slack", "bot_token_env"), slack.bot_token_env),
                   (("notifications", "slack", "signing_secret_env"), slack.signing_secret_env)]
+    sso = config.broker.console_sso
+    if sso is not None:
+        named.append((("broker", "console_sso", "client_secret_env"), sso.client_secret_env))
     named += [(("notifications", "webhooks", i, "secret_env"), w.secret_env)
               for i, w in enumerate(config.notifications.webhooks)]
     named += [(("agents", i, "callback", "secret_env"), a.callback.secret_env)

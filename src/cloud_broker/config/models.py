@@ -8,7 +8,7 @@ entry). Whatever needs two entries — unknown references, duplicates — is che
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
@@ -32,6 +32,8 @@ Text = Annotated[str, Field(min_length=1, max_length=1000)]
 EnvName = Annotated[str, AfterValidator(syntax.env_name)]
 HttpUrl = Annotated[str, AfterValidator(syntax.http_url)]
 ChatId = Annotated[str, Field(min_length=1, max_length=256)]
+SecureUrl = Annotated[str, AfterValidator(syntax.secure_url)]
+SsoId = Annotated[str, Field(min_length=1, max_length=256)]
 
 # The published MCP client refreshes its token 600 s before expiry, so a shorter token would
 # be refreshed on every call.
@@ -46,6 +48,22 @@ class ConfigModel(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+class ConsoleSso(ConfigModel):
+    """Console sign-in through an OpenID Connect provider, beside the local passwords.
+
+    The client secret is named by environment variable, never written here. The ID token's
+    ``approver_claim`` (e.g. ``email``, ``preferred_username``) names the person; ``maps_to``
+    says what its value must equal, exactly: an approver's ``sso_id`` (the default, so that
+    names in broker.yaml stay short) or their ``name``. Anyone else is refused.
+    """
+
+    issuer: Annotated[str, AfterValidator(syntax.issuer_url)]
+    client_id: Annotated[str, Field(min_length=1, max_length=256)]
+    client_secret_env: EnvName
+    approver_claim: Annotated[str, AfterValidator(syntax.claim_name)] = "email"
+    maps_to: Literal["sso_id", "name"] = "sso_id"
+
+
 class BrokerSettings(ConfigModel):
     """Server settings that belong with the policy; everything else comes from the environment."""
 
@@ -54,6 +72,8 @@ class BrokerSettings(ConfigModel):
     pending_timeout_seconds: Annotated[int, Field(strict=True, ge=60, le=7 * 86_400)] = 3600
     # Where approvers reach the console; used for links in Slack messages and webhooks.
     public_url: HttpUrl | None = None
+    # Single sign-on for the console; the provider sends approvers back to public_url.
+    console_sso: ConsoleSso | None = None
     console_session_seconds: Annotated[int, Field(strict=True, ge=300, le=86_400)] = 8 * 3600
     # Open (unexpired) pending grants one run may hold. A task rarely waits on more than one or
     # two human decisions at once; 5 leaves room for parallel steps while a run that files
@@ -86,6 +106,18 @@ class BrokerSettings(ConfigModel):
             )
         return self
 
+    @model_validator(mode="after")
+    def _sso_has_a_secure_address(self) -> BrokerSettings:
+        """The redirect URI is built from public_url: without it there is nowhere to come back
+        to, and over plain http to another machine the sign-in code would travel in clear."""
+        if self.console_sso is None:
+            return self
+        if self.public_url is None:
+            raise ValueError("console_sso needs public_url: the sign-in provider sends approvers back to "
+                             "<public_url>/console/sso/callback")
+        syntax.secure_url(self.public_url)
+        return self
+
     @property
     def jwt_ttl(self) -> timedelta:
         return timedelta(seconds=self.jwt_ttl_seconds)
@@ -101,13 +133,15 @@ class BrokerSettings(ConfigModel):
 
 class ApproverAccount(ConfigModel):
     """A person who may resolve grants. ``password_hash`` (argon2, from
-    ``cloud-broker approvers hash-password``) enables console sign-in; ``slack_user_id`` lets
-    their clicks in Slack count; ``chat_ids`` are the sender ids their chat messages carry, so a
+    ``cloud-broker approvers hash-password``) enables console sign-in with a password, and
+    ``sso_id`` (the value of ``broker.console_sso.approver_claim``) with single sign-on;
+    ``slack_user_id`` lets their clicks in Slack count; ``chat_ids`` are the sender ids their chat messages carry, so a
     request their own message triggered is recognised and they cannot approve it."""
 
     name: Approver
     display_name: Text | None = None
     password_hash: Annotated[str, AfterValidator(syntax.argon2_hash)] | None = None
+    sso_id: SsoId | None = None
     slack_user_id: Annotated[str, AfterValidator(syntax.slack_id)] | None = None
     chat_ids: tuple[ChatId, ...] = ()
 

@@ -60,6 +60,40 @@ def http_url(value: str) -> str:
     return value
 
 
+_CLAIM = re.compile(r"[A-Za-z][A-Za-z0-9_.:-]{0,63}")
+_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def claim_name(value: str) -> str:
+    if not _CLAIM.fullmatch(value):
+        raise ValueError(f"{value!r} is not a claim name such as 'email' or 'preferred_username'")
+    return value
+
+
+def secure_url(value: str) -> str:
+    """https, or http only to this machine (a provider or console under test): anything else
+    would send sign-in codes and tokens in clear text across a network."""
+    from urllib.parse import urlsplit
+
+    http_url(value)
+    parts = urlsplit(value)
+    if parts.scheme != "https" and parts.hostname not in _LOOPBACK_HOSTS:
+        raise ValueError(f"{value!r} must be an https URL (http is accepted only for localhost or 127.0.0.1)")
+    return value
+
+
+def issuer_url(value: str) -> str:
+    """An OpenID issuer identifier: a secure URL without query or fragment, compared exactly
+    with the ``iss`` of every ID token (so written as the provider publishes it)."""
+    from urllib.parse import urlsplit
+
+    secure_url(value)
+    parts = urlsplit(value)
+    if parts.query or parts.fragment:
+        raise ValueError(f"{value!r} is not an issuer: an issuer URL has no query or fragment")
+    return value
+
+
 def slack_id(value: str) -> str:
     if not _SLACK_ID.fullmatch(value):
         raise ValueError(f"{value!r} is not a Slack id such as 'C0123ABCD' or 'U0123ABCD'")

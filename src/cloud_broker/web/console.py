@@ -7,6 +7,7 @@ security headers and cookie never touch the JSON API next to it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import quote
 
@@ -17,7 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cloud_broker.domain.grants import IllegalTransition
-from cloud_broker.errors import BrokerError
+from cloud_broker.errors import BrokerError, ConfigError
 from cloud_broker.service.broker import Broker
 from cloud_broker.service.review import Review
 from cloud_broker.web import actions, login, pages
@@ -28,8 +29,11 @@ from cloud_broker.web.guard import (
     base_path,
     optional_session,
 )
+from cloud_broker.web.issuer import Issuer
 from cloud_broker.web.render import Renderer
 from cloud_broker.web.sessions import Sessions
+from cloud_broker.web.sso import CALLBACK, SingleSignOn
+from cloud_broker.web.sso_state import KEY_PURPOSE, StateSeal
 
 log = logging.getLogger("cloud_broker.console")
 
@@ -37,8 +41,12 @@ STATIC = Path(__file__).parent / "static"
 MOUNT = "/console"
 
 
-def install_console(app: FastAPI, broker: Broker) -> None:
-    """Mount the console at ``/console`` of ``app``, serving approvers of ``broker``'s config."""
+def install_console(app: FastAPI, broker: Broker, secrets: Mapping[str, str] | None = None) -> None:
+    """Mount the console at ``/console`` of ``app``, serving approvers of ``broker``'s config.
+
+    ``secrets``: the values of the environment variables broker.yaml names; single sign-on needs
+    its client secret among them and refuses to be installed without it.
+    """
     deps = broker.deps
     console_app = FastAPI(title="cloud-broker console", docs_url=None, redoc_url=None, openapi_url=None)
     console_app.state.console = Console(
@@ -46,6 +54,7 @@ def install_console(app: FastAPI, broker: Broker) -> None:
         review=Review(deps, broker.approvals),
         sessions=Sessions(deps.config, deps.store, deps.clock),
         renderer=Renderer(deps.config, deps.clock),
+        sso=single_sign_on(broker, secrets or {}),
     )
     console_app.add_middleware(SecurityHeaders)
     _install_error_pages(console_app)
@@ -53,6 +62,22 @@ def install_console(app: FastAPI, broker: Broker) -> None:
         console_app.include_router(module.router)
     console_app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.mount(MOUNT, console_app)
+
+
+def single_sign_on(broker: Broker, secrets: Mapping[str, str]) -> SingleSignOn | None:
+    """The configured single sign-on, or None; a ConfigError when its client secret is missing."""
+    deps = broker.deps
+    settings = deps.config.broker.console_sso
+    if settings is None:
+        return None
+    client_secret = secrets.get(settings.client_secret_env)
+    if not client_secret:
+        raise ConfigError([(f"broker.console_sso.client_secret_env: environment variable {settings.client_secret_env} "
+                            "is not set: single sign-on cannot start without it")])
+    # public_url is required with console_sso (see BrokerSettings).
+    redirect_uri = f"{str(deps.config.broker.public_url).rstrip('/')}{MOUNT}{CALLBACK}"
+    issuer = Issuer(settings, client_secret, redirect_uri, deps.clock)
+    return SingleSignOn(deps.config, issuer, StateSeal(deps.vault.derive_key(KEY_PURPOSE), deps.clock), deps.clock)
 
 
 def _install_error_pages(console_app: FastAPI) -> None:

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from cloud_broker.service.review import Review
     from cloud_broker.web.render import Renderer
     from cloud_broker.web.sessions import Sessions
+    from cloud_broker.web.sso import SingleSignOn
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,7 @@ class Console:
     review: Review
     sessions: Sessions
     renderer: Renderer
+    sso: SingleSignOn | None = None
 
 
 def console_of(request: Request) -> Console:

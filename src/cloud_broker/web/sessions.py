@@ -238,10 +238,17 @@ class Sessions:
             log.info("console sign-in failed from %s", address)
             return None
         self.throttle.succeeded(attempt)
-        return self._create(name)
+        return self.open_session(name, address, "password")
+
+    def open_session(self, approver: str, address: str, method: str) -> NewSession:
+        """A session for ``approver``, whose identity ``method`` (a password, single sign-on) has
+        just proven; the same kind of session whichever proved it, and logged the same way."""
+        log.info("console sign-in of %s by %s from %s", approver, method, address)
+        return self._create(approver)
 
     def find(self, token: str | None) -> ConsoleSession | None:
-        """The live session for a cookie value; expired rows are removed on sight."""
+        """The live session for a cookie value; expired rows are removed on sight, and so are
+        those of an approver removed from broker.yaml or left with no way to sign in."""
         if not token or len(token) > 128:
             return None
         digest = _digest(token)
@@ -249,7 +256,7 @@ class Sessions:
             session = uow.find_console_session(digest)
             if session is None:
                 return None
-            if session.expires_at <= self._clock() or not self._may_sign_in(session.approver):
+            if session.expires_at <= self._clock() or not self._config.may_sign_in(session.approver):
                 uow.delete_console_session(digest)
                 return None
         return session
@@ -267,11 +274,6 @@ class Sessions:
         except (VerificationError, InvalidHashError):
             return False
         return stored is not None
-
-    def _may_sign_in(self, name: str) -> bool:
-        """Removing an approver, or their password, from broker.yaml ends their sessions."""
-        account = self._config.approver(name)
-        return account is not None and account.password_hash is not None
 
     def _create(self, approver: str) -> NewSession:
         token = secrets.token_urlsafe(32)
