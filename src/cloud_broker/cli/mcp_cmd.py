@@ -51,7 +51,14 @@ def mcp(
     agent_id: Annotated[str | None, typer.Option("--agent-id", envvar="AGT_AGENT_ID", help="Embedded mode: the agent")] = None,
     run_id: Annotated[str | None, typer.Option("--run-id", envvar="AGT_RUN_ID", help="Embedded mode: the run (default: new)")] = None,
 ) -> None:
-    """Serve the aws_* tools over stdio (MCP)."""
+    """Serve the aws_* and gcp_* tools over stdio (MCP): against the broker at AGT_HOST, or, with
+    --config, an embedded broker in this process.
+
+    \b
+    Example:
+      AGT_HOST=http://127.0.0.1:8080 AGT_API_KEY=… AGT_AGENT_ID=… cloud-broker mcp
+      cloud-broker mcp --config /abs/path/broker.yaml --agent-id AGENT_UUID
+    """
     if config is None:
         from cloud_broker.mcp.server import main
 

@@ -38,7 +38,13 @@ def serve(
     log_level: Annotated[LogLevel, typer.Option("--log-level", help="How much the broker logs (never a secret)",
                                                 case_sensitive=False)] = LogLevel.info,
 ) -> None:
-    """Serve the broker HTTP API. Example: cloud-broker serve --config broker.yaml --port 8080"""
+    """Serve the broker HTTP API (and the approver console) until interrupted.
+
+    \b
+    Example:
+      cloud-broker serve --config /etc/cloud-broker/broker.yaml --port 8080
+      cloud-broker serve --sandbox --sandbox-info sandbox.json
+    """
     logging.basicConfig(level=log_level.value.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if sandbox:
         from cloud_broker.cli.sandbox import run_sandbox
