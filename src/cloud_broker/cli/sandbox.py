@@ -18,6 +18,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 
+from cloud_broker.cli.request_deadline import REQUEST_READ_TIMEOUT_SECONDS
 from cloud_broker.cli.serve import run_api
 from cloud_broker.cli.wiring import wire
 from cloud_broker.config import hash_api_key, new_api_key
@@ -90,7 +91,7 @@ gcp_ceilings:
 
 
 def run_sandbox(*, host: str, port: int, state_dir: Path | None, info_path: Path | None,
-                requests_per_minute: int = 60, delivery: str = "inline") -> None:
+                requests_per_minute: int = 60, delivery: str = "inline", read_timeout: float = REQUEST_READ_TIMEOUT_SECONDS) -> None:
     """``delivery`` is the team's ``credentials_delivery`` (an unknown value fails as broker.yaml would)."""
     from cloud_broker.sandbox.emulator import start_emulator
     from cloud_broker.sandbox.gcp import start_gcp_double
@@ -110,7 +111,7 @@ def run_sandbox(*, host: str, port: int, state_dir: Path | None, info_path: Path
                   f"(sign in as {SANDBOX_APPROVER}; password in {state / 'console-password'}), state in {state}",
                   flush=True)
 
-        run_api(wired, host, port, on_ready=ready)
+        run_api(wired, host, port, on_ready=ready, read_timeout=read_timeout)
 
 
 def write_sandbox_state(state: Path, emulator: Any, gcp: Any, *, requests_per_minute: int = 60,

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cloud_broker.cli.options import ConfigOpt, DbOpt, StateOpt, wired_from
+from cloud_broker.cli.request_deadline import REQUEST_READ_TIMEOUT_SECONDS, guard_request_reads
 
 if TYPE_CHECKING:
     from cloud_broker.cli.wiring import Wired
@@ -37,6 +38,10 @@ def serve(
         "--sandbox-delivery", help="The sandbox team's credentials_delivery: inline (default) or runtime_only")] = "inline",
     log_level: Annotated[LogLevel, typer.Option("--log-level", help="How much the broker logs (never a secret)",
                                                 case_sensitive=False)] = LogLevel.info,
+    request_read_timeout: Annotated[float, typer.Option(
+        "--request-read-timeout", min=0.1, max=600,
+        help="Seconds a client has to send a whole request, headers and body; then 408 and close")
+    ] = REQUEST_READ_TIMEOUT_SECONDS,
 ) -> None:
     """Serve the broker HTTP API (and the approver console) until interrupted.
 
@@ -50,7 +55,7 @@ def serve(
         from cloud_broker.cli.sandbox import run_sandbox
 
         run_sandbox(host=host, port=port, state_dir=state_dir, info_path=sandbox_info, requests_per_minute=sandbox_rate,
-                    delivery=sandbox_delivery)
+                    delivery=sandbox_delivery, read_timeout=request_read_timeout)
         return
     from cloud_broker.cli.options import settings_from
 
@@ -63,7 +68,7 @@ def serve(
         print(f"cloud-broker serve: listening on http://{host}:{bound_port}, store {shown_url(settings.db_url)}, "
               f"config {settings.config_path}", flush=True)
 
-    run_api(wired, host, port, on_ready=ready)
+    run_api(wired, host, port, on_ready=ready, read_timeout=request_read_timeout)
 
 
 def shown_url(url: str) -> str:
@@ -73,9 +78,10 @@ def shown_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def run_api(wired: Wired, host: str, port: int, on_ready: object = None) -> None:
+def run_api(wired: Wired, host: str, port: int, on_ready: object = None,
+            read_timeout: float = REQUEST_READ_TIMEOUT_SECONDS) -> None:
     """Run uvicorn until interrupted, sweeping and dispatching notifications in the background;
-    ``on_ready(port)`` once bound."""
+    ``on_ready(port)`` once bound; a request not read within ``read_timeout`` s is cut off."""
     import uvicorn
 
     from cloud_broker.cli.background import background_work
@@ -86,6 +92,7 @@ def run_api(wired: Wired, host: str, port: int, on_ready: object = None) -> None
                                            # The peer address is the client's: a forwarded header
                                            # would let any local process pose as another address.
                                            proxy_headers=False))
+    guard_request_reads(server.config, read_timeout)
     if on_ready is not None:
         threading.Thread(target=_announce, args=(server, on_ready), daemon=True).start()
     _freeze_startup_heap()
