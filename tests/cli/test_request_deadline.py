@@ -147,7 +147,7 @@ def test_a_trickle_is_cut_off_on_h11_too() -> None:
     thread.start()
     while not server.started:
         time.sleep(0.02)
-    url = "http://127.0.0.1:%d" % server.servers[0].sockets[0].getsockname()[1]
+    url = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
     try:
         sent, answer = _trickle(url, b"GET / HTTP/1.1\r\nHost: x\r\nX-Pad: ", b"a" * PAD)
         assert sent < PAD // 4 and (answer == b"" or answer.startswith(b"HTTP/1.1 408"))

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cloud_broker.cli.options import ConfigOpt, DbOpt, StateOpt, wired_from
+from cloud_broker.cli.options import ConfigOpt, DbOpt, StateOpt, fail, wired_from
 from cloud_broker.cli.request_deadline import REQUEST_READ_TIMEOUT_SECONDS, guard_request_reads
 
 if TYPE_CHECKING:
@@ -29,13 +29,14 @@ def serve(
     port: Annotated[int, typer.Option("--port", min=0, max=65535)] = 8080,
     db: DbOpt = None,
     state_dir: StateOpt = None,
-    sandbox: Annotated[bool, typer.Option("--sandbox", help="Start an AWS emulator, a GCP double and a ready-made setup")] = False,
+    sandbox: Annotated[bool, typer.Option("--sandbox", help="Start an AWS emulator, a GCP double and a ready-made "
+                                          "setup; with --config, serve that file against the emulator instead")] = False,
     sandbox_info: Annotated[Path | None, typer.Option("--sandbox-info", help="Write the sandbox's details here (JSON)")] = None,
     sandbox_rate: Annotated[int, typer.Option(
         "--sandbox-rate", min=1, max=10_000,
-        help="The sandbox agent's grant requests per minute (broker.max_requests_per_agent_per_minute)")] = 60,
+        help="The ready-made sandbox agent's grant requests per minute (broker.max_requests_per_agent_per_minute)")] = 60,
     sandbox_delivery: Annotated[str, typer.Option(
-        "--sandbox-delivery", help="The sandbox team's credentials_delivery: inline (default) or runtime_only")] = "inline",
+        "--sandbox-delivery", help="The ready-made sandbox team's credentials_delivery: inline (default) or runtime_only")] = "inline",
     log_level: Annotated[LogLevel, typer.Option("--log-level", help="How much the broker logs (never a secret)",
                                                 case_sensitive=False)] = LogLevel.info,
     request_read_timeout: Annotated[float, typer.Option(
@@ -49,13 +50,12 @@ def serve(
     Example:
       cloud-broker serve --config /etc/cloud-broker/broker.yaml --port 8080
       cloud-broker serve --sandbox --sandbox-info sandbox.json
+      cloud-broker serve --sandbox --config broker.yaml   # your ceilings, no AWS
     """
     logging.basicConfig(level=log_level.value.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if sandbox:
-        from cloud_broker.cli.sandbox import run_sandbox
-
-        run_sandbox(host=host, port=port, state_dir=state_dir, info_path=sandbox_info, requests_per_minute=sandbox_rate,
-                    delivery=sandbox_delivery, read_timeout=request_read_timeout)
+        _serve_sandbox(config, db, host, port, state_dir, sandbox_info, sandbox_rate, sandbox_delivery,
+                       request_read_timeout)
         return
     from cloud_broker.cli.options import settings_from
 
@@ -69,6 +69,24 @@ def serve(
               f"config {settings.config_path}", flush=True)
 
     run_api(wired, host, port, on_ready=ready, read_timeout=request_read_timeout)
+
+
+def _serve_sandbox(config: Path | None, db: str | None, host: str, port: int, state_dir: Path | None,
+                   info_path: Path | None, rate: int, delivery: str, read_timeout: float) -> None:
+    """The sandbox keeps its store in its state dir: a grant minted by an emulator must never
+    land in a real store, so ``--db`` is refused rather than ignored. ``--config`` is served
+    against the emulator."""
+    from cloud_broker.cli.sandbox import run_sandbox
+    from cloud_broker.errors import BrokerError, InvalidInput
+
+    if db is not None:
+        raise fail(InvalidInput("--sandbox keeps its own SQLite store in its state dir and does not take --db "
+                                "(use --state-dir to choose where; a sandbox grant must not land in a real store)"))
+    try:
+        run_sandbox(host=host, port=port, state_dir=state_dir, info_path=info_path, requests_per_minute=rate,
+                    delivery=delivery, read_timeout=read_timeout, own_config=config)
+    except BrokerError as exc:
+        raise fail(exc) from None
 
 
 def shown_url(url: str) -> str:
