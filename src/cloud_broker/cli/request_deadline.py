@@ -79,8 +79,8 @@ class _ReadDeadline:
 
     def _expire(self) -> None:
         self._deadline = None
-        if self.transport.is_closing():
-            return
+        if self.transport.is_closing() or self.transport.get_protocol() is not self:
+            return  # closed already, or handed over to another protocol (an upgrade)
         log.warning("closed a connection from %s: no complete request within %g s",
                     self.client[0] if self.client else "?", self.read_timeout)
         cycle = self.cycle
