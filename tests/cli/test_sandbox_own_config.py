@@ -3,18 +3,15 @@
 
 from __future__ import annotations
 
-import asyncio
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
 import boto3
+import httpx
 from typer.testing import CliRunner
 
-from cloud_broker.cli.agent_session import agent_session
 from cloud_broker.cli.main import app
-from cloud_broker.cli.sandbox_process import SandboxProcess, child_env
+from cloud_broker.cli.sandbox_process import SandboxProcess
 from cloud_broker.config import hash_api_key, new_api_key
 
 ACCOUNT = "210987654321"
@@ -68,21 +65,15 @@ def _own_config(tmp_path: Path, key: str) -> Path:
 def test_the_operators_own_config_mints_in_the_emulator_under_its_own_role(tmp_path: Path) -> None:
     key = new_api_key()
     config = _own_config(tmp_path, key)
-    check = subprocess.run([sys.executable, "-m", "cloud_broker", "config", "check", "--skip-env", str(config)],
-                           capture_output=True, text=True, env=child_env(), timeout=60, check=False)
-    assert check.returncode == 0, check.stderr  # the file is valid as an operator would write it
-    with SandboxProcess(extra_args=("--config", str(config))) as sandbox:
-        env = {"AGT_HOST": sandbox.info["api_url"], "AGT_API_KEY": key, "AGT_AGENT_ID": AGENT,
-               "AGT_RUN_ID": str(uuid.uuid4())}
-
-        async def flow() -> tuple[dict[str, object], dict[str, object]]:
-            async with agent_session(env) as agent:
-                request = {"account_id": ACCOUNT, "actions": ["sts:GetCallerIdentity"], "resources": ["*"],
-                           "regions": ["eu-west-1"], "reason": "trying my ceilings"}
-                grant = (await agent.call("aws_request_access", request)).json
-                return grant, (await agent.call("aws_get_credentials", {"grant_id": grant["grant_id"]})).json
-
-        grant, fetched = asyncio.run(flow())
+    with SandboxProcess(extra_args=("--config", str(config))) as sandbox, \
+            httpx.Client(base_url=sandbox.info["api_url"], timeout=30) as api:
+        token = api.post("/host/exchange", json={"host_key": key}).json()["token"]
+        request = {"agent_id": AGENT, "run_id": str(uuid.uuid4()), "account_id": ACCOUNT, "reason": "my ceilings",
+                   "actions": ["sts:GetCallerIdentity"], "resources": ["*"], "regions": ["eu-west-1"]}
+        auth = {"Authorization": f"Bearer {token}"}
+        grant = api.post("/aws/grants", json=request, headers=auth).json()
+        fetched = api.post(f"/aws/grants/{grant['grant_id']}/credentials", headers=auth,
+                           params={"agent_id": AGENT}).json()
         served = (sandbox.state_dir / "broker.yaml").read_text()
         creds = fetched["credentials"]
         sts = boto3.client("sts", endpoint_url=sandbox.info["aws_endpoint_url"], region_name="eu-west-1",
