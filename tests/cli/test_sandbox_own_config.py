@@ -8,6 +8,7 @@ from pathlib import Path
 
 import boto3
 import httpx
+import pytest
 from typer.testing import CliRunner
 
 from cloud_broker.cli.main import app
@@ -116,4 +117,15 @@ def test_a_file_with_two_aws_accounts_is_refused_with_both_named(tmp_path: Path)
     done = CliRunner().invoke(app, ["serve", "--sandbox", "--config", str(config), "--state-dir", str(tmp_path / "s")])
     assert done.exit_code == 2, done.output
     assert f"names 2 AWS accounts (123456789012, {ACCOUNT}); the sandbox's emulator plays one" in done.stderr
+    assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--sandbox-info", "x.json"], "apply only with --sandbox"),
+    (["--sandbox-rate", "5"], "apply only with --sandbox"),
+    (["--sandbox", "--config", "broker.yaml", "--sandbox-delivery", "runtime_only"], "shape the generated setup"),
+])
+def test_a_sandbox_option_that_would_do_nothing_is_refused(tmp_path: Path, args: list[str], message: str) -> None:
+    done = CliRunner().invoke(app, ["serve", "--state-dir", str(tmp_path / "s"), *args])
+    assert done.exit_code == 2 and message in done.stderr
     assert not (tmp_path / "s").exists()

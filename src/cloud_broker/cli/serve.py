@@ -17,6 +17,10 @@ if TYPE_CHECKING:
     from cloud_broker.cli.wiring import Wired
 
 
+# The ready-made sandbox's defaults; any other value given with --config, or without --sandbox, is refused.
+SANDBOX_RATE, SANDBOX_DELIVERY = 60, "inline"
+
+
 class LogLevel(str, Enum):
     debug = "debug"
     info = "info"
@@ -34,9 +38,11 @@ def serve(
     sandbox_info: Annotated[Path | None, typer.Option("--sandbox-info", help="Write the sandbox's details here (JSON)")] = None,
     sandbox_rate: Annotated[int, typer.Option(
         "--sandbox-rate", min=1, max=10_000,
-        help="The ready-made sandbox agent's grant requests per minute (broker.max_requests_per_agent_per_minute)")] = 60,
+        help="The ready-made sandbox agent's grant requests per minute (broker.max_requests_per_agent_per_minute)")
+    ] = SANDBOX_RATE,
     sandbox_delivery: Annotated[str, typer.Option(
-        "--sandbox-delivery", help="The ready-made sandbox team's credentials_delivery: inline (default) or runtime_only")] = "inline",
+        "--sandbox-delivery", help="The ready-made sandbox team's credentials_delivery: inline (default) or runtime_only")
+    ] = SANDBOX_DELIVERY,
     log_level: Annotated[LogLevel, typer.Option("--log-level", help="How much the broker logs (never a secret)",
                                                 case_sensitive=False)] = LogLevel.info,
     request_read_timeout: Annotated[float, typer.Option(
@@ -53,6 +59,8 @@ def serve(
       cloud-broker serve --sandbox --config broker.yaml   # your ceilings, no AWS
     """
     logging.basicConfig(level=log_level.value.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    tuned = (sandbox_rate, sandbox_delivery) != (SANDBOX_RATE, SANDBOX_DELIVERY)
+    _refuse_unused_sandbox_options(sandbox, config, sandbox_info, tuned)
     if sandbox:
         _serve_sandbox(config, db, host, port, state_dir, sandbox_info, sandbox_rate, sandbox_delivery,
                        request_read_timeout)
@@ -69,6 +77,17 @@ def serve(
               f"config {settings.config_path}", flush=True)
 
     run_api(wired, host, port, on_ready=ready, read_timeout=request_read_timeout)
+
+
+def _refuse_unused_sandbox_options(sandbox: bool, config: Path | None, info: Path | None, tuned: bool) -> None:
+    """An option that would do nothing is refused, not ignored: the operator believes it applies."""
+    from cloud_broker.errors import InvalidInput
+
+    if not sandbox and (info is not None or tuned):
+        raise fail(InvalidInput("--sandbox-info, --sandbox-rate and --sandbox-delivery apply only with --sandbox"))
+    if sandbox and config is not None and tuned:
+        raise fail(InvalidInput("--sandbox-rate and --sandbox-delivery shape the generated setup; with --config "
+                                "the file's own broker.max_requests_per_agent_per_minute and teams apply"))
 
 
 def _serve_sandbox(config: Path | None, db: str | None, host: str, port: int, state_dir: Path | None,
