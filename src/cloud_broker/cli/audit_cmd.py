@@ -21,8 +21,10 @@ def audit(
     grant_id: Annotated[str | None, typer.Option("--grant", help="Only this grant's rows")] = None,
     agent_id: Annotated[str | None, typer.Option("--agent", help="Only this agent's rows")] = None,
     since: Annotated[str | None, typer.Option(
-        "--since", help="Only rows at or after this time: ISO 8601 (UTC unless it says), or 90s, 15m, 2h, 7d ago")] = None,
-    newest_first: Annotated[bool, typer.Option("--newest-first", help="Newest row first (default: oldest first)")] = False,
+        "--since", help="Only rows at or after this time: ISO 8601 (UTC unless it says), or 90s, 15m, 2h, 7d ago"),
+    ] = None,
+    newest_first: Annotated[bool, typer.Option("--newest-first", help="Newest row first (default: oldest first)"),
+                            ] = False,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="Print at most this many rows "
                                               "(and say so on stderr when more match)")] = None,
     config: ConfigOpt = None,
