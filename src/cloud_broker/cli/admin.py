@@ -1,4 +1,4 @@
-"""Operator commands that act on the store directly: approve, deny, revoke, sweep, audit, jobs.
+"""Operator commands that act on the store directly: approve, deny, revoke, sweep, jobs.
 
 They record decisions; they never call the cloud. An approval's mint and a revocation's cloud
 side are jobs that a running broker process (``serve``, or the embedded MCP server) runs with
@@ -39,7 +39,12 @@ def approve(
     state_dir: StateOpt = None,
 ) -> None:
     """Approve a pending grant, optionally narrowed. Once enough approvers agreed, the running
-    broker mints it. Example: cloud-broker approve GRANT_ID --approver alice --action s3:GetObject"""
+    broker mints it.
+
+    \b
+    Example:
+      cloud-broker approve GRANT_ID --approver alice --action s3:GetObject
+    """
     from cloud_broker.service.approvals import Narrowing
 
     narrowing = Narrowing(
@@ -99,7 +104,11 @@ def revoke(
     `revoke GRANT_ID --approver NAME --reason …` revokes one grant as an approver. The operator's
     kill switch, `revoke --grant ID | --agent ID | --run ID | --team NAME --reason …`, also denies
     pending grants of the selection, and in GCP disables the ceiling's service account.
-    Example: cloud-broker revoke --agent 6f1c… --reason "agent misbehaving"
+
+    \b
+    Example:
+      cloud-broker revoke --agent AGENT_ID --reason "agent misbehaving"
+      cloud-broker revoke GRANT_ID --approver alice --reason "done"
     """
     if grant_id is not None:
         if approver is None or any((grant, agent, run, team)):
@@ -157,7 +166,12 @@ def resume(
     state_dir: StateOpt = None,
 ) -> None:
     """Lift the kill switch's stop of an agent, a run or a team: it may request grants again (the
-    grants the kill switch ended stay ended). Example: cloud-broker resume --agent 6f1c…"""
+    grants the kill switch ended stay ended).
+
+    \b
+    Example:
+      cloud-broker resume --agent AGENT_ID
+    """
     from cloud_broker.service.kill_switch import Selection
 
     try:
@@ -169,7 +183,12 @@ def resume(
 
 def deny(grant_id: str, approver: ApproverOpt, reason: ReasonOpt, config: ConfigOpt = None,
          db: DbOpt = None, state_dir: StateOpt = None) -> None:
-    """Deny a pending grant."""
+    """Deny a pending grant; the reason is shown to the agent.
+
+    \b
+    Example:
+      cloud-broker deny GRANT_ID --approver alice --reason "use the reports bucket"
+    """
     _settle("deny", grant_id, approver, reason, wired_from(config, db, state_dir))
 
 
@@ -188,7 +207,12 @@ def _settle(verb: str, grant_id: str, approver: str, reason: str, wired: Wired) 
 
 def sweep(config: ConfigOpt = None, db: DbOpt = None, state_dir: StateOpt = None) -> None:
     """Expire grants past their TTL, settle interrupted mints, and remove revocation statements
-    whose sessions have all expired (this calls the cloud, with the broker's identity)."""
+    whose sessions have all expired (this calls the cloud, with the broker's identity).
+
+    \b
+    Example:
+      cloud-broker sweep --config broker.yaml
+    """
     counts = wired_from(config, db, state_dir).broker.sweeper.sweep(collect=True)
     typer.echo(json.dumps(counts))
 
@@ -196,22 +220,17 @@ def sweep(config: ConfigOpt = None, db: DbOpt = None, state_dir: StateOpt = None
 GrantOpt = Annotated[str | None, typer.Option("--grant", help="Only this grant's rows")]
 
 
-def audit(grant_id: GrantOpt = None, config: ConfigOpt = None, db: DbOpt = None, state_dir: StateOpt = None) -> None:
-    """Print the audit trail as JSON lines."""
-    _print_rows(wired_from(config, db, state_dir), "audit", grant_id)
-
-
 def deliveries(grant_id: GrantOpt = None, config: ConfigOpt = None, db: DbOpt = None,
                state_dir: StateOpt = None) -> None:
     """Print the job log (Slack pages, webhooks, agent pushes, mints, cloud revocations) as JSON
-    lines, without payloads. Example: cloud-broker jobs --grant GRANT_ID"""
-    _print_rows(wired_from(config, db, state_dir), "deliveries", grant_id)
+    lines, without payloads.
 
-
-def _print_rows(wired: Wired, table: str, grant_id: str | None) -> None:
-    with wired.broker.deps.store.unit_of_work() as uow:
-        rows = uow.list_audit(grant_id=grant_id) if table == "audit" else uow.list_deliveries(grant_id=grant_id)
-        for row in rows:
+    \b
+    Example:
+      cloud-broker jobs --grant GRANT_ID
+    """
+    with wired_from(config, db, state_dir).broker.deps.store.unit_of_work() as uow:
+        for row in uow.list_deliveries(grant_id=grant_id):
             fields = asdict(row)
             fields.pop("payload", None)  # what was sent is for the console, not for a terminal log
             typer.echo(json.dumps(fields, default=str))

@@ -11,7 +11,8 @@ from typing import Annotated
 
 import typer
 
-approvers_app = typer.Typer(help="Approver accounts for the console.", no_args_is_help=True)
+approvers_app = typer.Typer(help="Approver accounts for the console.\n\n\b\nExample:\n"
+                            "  cloud-broker approvers hash-password", no_args_is_help=True)
 
 MIN_PASSWORD = 12
 MAX_PASSWORD = 1024
@@ -21,7 +22,13 @@ MAX_PASSWORD = 1024
 def hash_password(
     stdin: Annotated[bool, typer.Option("--stdin", help="Read the password from the first line of stdin")] = False,
 ) -> None:
-    """Print the argon2id hash of a password, for approvers[].password_hash in broker.yaml."""
+    """Print the argon2id hash of a password, for approvers[].password_hash in broker.yaml.
+
+    \b
+    Example:
+      cloud-broker approvers hash-password
+      printf '%s\\n' "$PASSWORD" | cloud-broker approvers hash-password --stdin
+    """
     from argon2 import PasswordHasher
 
     password = _from_stdin() if stdin else typer.prompt("Password", hide_input=True, confirmation_prompt=True)

@@ -10,9 +10,11 @@ import typer
 
 from cloud_broker.cli.options import ConfigOpt, DbOpt, StateOpt, wired_from
 
-config_app = typer.Typer(help="Validate broker.yaml.", no_args_is_help=True)
-hosts_app = typer.Typer(help="Host API keys.", no_args_is_help=True)
-token_app = typer.Typer(help="Host tokens issued in advance (AGT_TOKEN).", no_args_is_help=True)
+config_app = typer.Typer(help="Validate broker.yaml.\n\n\b\nExample:\n  cloud-broker config check broker.yaml",
+                         no_args_is_help=True)
+hosts_app = typer.Typer(help="Host API keys.\n\n\b\nExample:\n  cloud-broker hosts new-key", no_args_is_help=True)
+token_app = typer.Typer(help="Host tokens issued in advance (AGT_TOKEN).\n\n\b\nExample:\n"
+                        "  cloud-broker token issue --host laptop-01 --config broker.yaml", no_args_is_help=True)
 
 
 @config_app.command("check")
@@ -24,7 +26,12 @@ def check(
     """Report every problem in PATH with its location; exit 1 if there is any.
 
     Also reports secrets the file names by environment variable that are unset here, since
-    `serve` refuses to start without them. Example: cloud-broker config check broker.yaml
+    `serve` refuses to start without them.
+
+    \b
+    Example:
+      cloud-broker config check broker.yaml
+      cloud-broker config check --skip-env broker.yaml
     """
     import os
 
@@ -41,7 +48,12 @@ def check(
 
 @hosts_app.command("new-key")
 def new_key() -> None:
-    """Print a fresh host API key (give it to the host) and its hash (put it in broker.yaml)."""
+    """Print a fresh host API key (give it to the host) and its hash (put it in broker.yaml).
+
+    \b
+    Example:
+      cloud-broker hosts new-key
+    """
     from cloud_broker.config import hash_api_key, new_api_key
 
     key = new_api_key()
@@ -60,7 +72,12 @@ def issue(
     """Print a signed token for HOST. The published MCP client trusts one for 50 minutes.
 
     It is bound to no key: removing a key does not revoke it; the host's ``tokens_not_before``
-    in broker.yaml (or removing the host) does."""
+    in broker.yaml (or removing the host) does.
+
+    \b
+    Example:
+      cloud-broker token issue --host laptop-01 --ttl-seconds 3600 --config broker.yaml
+    """
     from cloud_broker.api.tokens import OPERATOR
 
     wired = wired_from(config, db, state_dir)

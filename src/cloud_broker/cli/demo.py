@@ -41,7 +41,12 @@ READ_REPORTS = {
 
 
 def demo() -> None:
-    """Run the worked example against an in-process AWS emulator and GCP double; no cloud account needed."""
+    """Run the worked example against an in-process AWS emulator and GCP double; no cloud account needed.
+
+    \b
+    Example:
+      cloud-broker demo
+    """
     with SandboxProcess() as sandbox:
         typer.echo(f"sandbox broker at {sandbox.info['api_url']}, AWS emulator at {sandbox.info['aws_endpoint_url']}, "
                    f"GCP double at {sandbox.info['gcs_endpoint_url']}\n")

@@ -18,7 +18,9 @@ from cloud_broker.errors import BrokerError
 if TYPE_CHECKING:
     from cloud_broker.config import BrokerConfig
 
-enroll_app = typer.Typer(help="Emit what a cloud account needs for the broker (templates, modules).",
+enroll_app = typer.Typer(help="Emit what a cloud account needs for the broker (templates, modules).\n\n\b\n"
+                              "Example:\n  cloud-broker enroll aws --account-id 123456789012 "
+                              "--broker-principal arn:aws:iam::111122223333:role/cloud-broker",
                          no_args_is_help=True)
 
 OutOpt = Annotated[Path, typer.Option("--out", help="Directory to write the files into")]
@@ -45,8 +47,10 @@ def aws(
 ) -> None:
     """Write a CloudFormation template, a Terraform module and the broker.yaml entry for the role.
 
-    Example: cloud-broker enroll aws --account-id 123456789012
-    --broker-principal arn:aws:iam::111122223333:role/cloud-broker --config broker.yaml
+    \b
+    Example:
+      cloud-broker enroll aws --account-id 123456789012 \\
+        --broker-principal arn:aws:iam::111122223333:role/cloud-broker --config broker.yaml
     """
     from cloud_broker.families.aws.enrolment import cloudformation, fragment, terraform
     from cloud_broker.families.aws.enrolment.documents import build_documents
@@ -84,8 +88,10 @@ def gcp(
 ) -> None:
     """Write a Terraform module (service accounts, roles, bindings) and the broker.yaml entry.
 
-    Example: cloud-broker enroll gcp --project reports-prod-42
-    --broker-principal broker@ops-1234.iam.gserviceaccount.com --config broker.yaml
+    \b
+    Example:
+      cloud-broker enroll gcp --project reports-prod-42 \\
+        --broker-principal broker@ops-1234.iam.gserviceaccount.com --config broker.yaml
     """
     from cloud_broker.families.gcp import lookups
     from cloud_broker.families.gcp.catalogue import GcpCatalogue

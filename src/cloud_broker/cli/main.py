@@ -6,14 +6,27 @@ from typing import Annotated
 
 import typer
 
-from cloud_broker.cli import admin, approvers_cmd, config_cmd, db_cmd, demo, enroll, mcp_cmd, runtime_cmd, serve
+from cloud_broker.cli import (
+    admin,
+    approvers_cmd,
+    audit_cmd,
+    config_cmd,
+    db_cmd,
+    demo,
+    enroll,
+    mcp_cmd,
+    runtime_cmd,
+    serve,
+)
 
 app = typer.Typer(
     name="cloud-broker",
-    help="Just-in-time, scoped, short-lived cloud credentials for AI agents.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain help: typer's rich formatter prints a type such as <bool> after every flag (it asks
+    # each option for its type without checking is_flag); the plain formatter shows flags as flags.
+    rich_markup_mode=None,
 )
 app.command("serve")(serve.serve)
 app.command("mcp")(mcp_cmd.mcp)
@@ -28,7 +41,7 @@ app.command("resume")(admin.resume)
 app.command("jobs")(admin.deliveries)
 app.command("deliveries", hidden=True)(admin.deliveries)  # the command's earlier name
 app.command("sweep")(admin.sweep)
-app.command("audit")(admin.audit)
+app.command("audit")(audit_cmd.audit)
 app.add_typer(config_cmd.config_app, name="config")
 app.add_typer(config_cmd.hosts_app, name="hosts")
 app.add_typer(config_cmd.token_app, name="token")
@@ -48,4 +61,10 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
                                                 help="Print the version and exit")] = False) -> None:
-    """Just-in-time, scoped, short-lived cloud credentials for AI agents."""
+    """Just-in-time, scoped, short-lived cloud credentials for AI agents.
+
+    \b
+    Example:
+      cloud-broker serve --sandbox
+      cloud-broker COMMAND --help
+    """

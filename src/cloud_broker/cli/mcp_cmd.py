@@ -51,12 +51,43 @@ def mcp(
     agent_id: Annotated[str | None, typer.Option("--agent-id", envvar="AGT_AGENT_ID", help="Embedded mode: the agent")] = None,
     run_id: Annotated[str | None, typer.Option("--run-id", envvar="AGT_RUN_ID", help="Embedded mode: the run (default: new)")] = None,
 ) -> None:
-    """Serve the aws_* tools over stdio (MCP)."""
-    if config is None:
-        from cloud_broker.mcp.server import main
+    """Serve the aws_* and gcp_* tools over stdio (MCP): against the broker at AGT_HOST, or, with
+    --config, an embedded broker in this process.
 
-        raise typer.Exit(code=main())
+    \b
+    Example:
+      AGT_HOST=http://127.0.0.1:8080 AGT_API_KEY=… AGT_AGENT_ID=… cloud-broker mcp
+      cloud-broker mcp --config /abs/path/broker.yaml --agent-id AGENT_UUID
+    """
+    if config is None:
+        raise typer.Exit(code=_remote())
     raise typer.Exit(code=_embedded(config, db, state_dir, agent_id, run_id or str(uuid.uuid4())))
+
+
+def _remote() -> int:
+    """Against the broker at AGT_HOST; an unreachable broker is named, with the variable that set it."""
+    import functools
+
+    import anyio
+    import httpx
+
+    from cloud_broker.cli.broker_reach import NamedBrokerTransport
+    from cloud_broker.errors import ConfigError
+    from cloud_broker.mcp.server import run_stdio
+    from cloud_broker.mcp.settings import load_settings
+    from cloud_broker.mcp.stderr import stderr_line
+
+    try:
+        settings = load_settings(os.environ)
+    except ConfigError as exc:
+        stderr_line("; ".join(exc.problems))
+        return 1
+    transport = NamedBrokerTransport(httpx.AsyncHTTPTransport(), source="AGT_HOST")
+    try:
+        anyio.run(functools.partial(run_stdio, settings, transport=transport))
+    except KeyboardInterrupt:
+        return 130
+    return 0
 
 
 def _embedded(config: Path, db: str | None, state_dir: Path | None, agent_id: str | None, run_id: str) -> int:

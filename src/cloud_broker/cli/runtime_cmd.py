@@ -48,7 +48,12 @@ def _embedded(config: Path | None, db: str | None, state_dir: Path | None) -> Em
 
 def credential_process(secret_ref: RefArg, config: ConfigOpt = None, db: DbOpt = None,
                        state_dir: StateOpt = None) -> None:
-    """Print the AWS credential_process JSON for SECRET_REF (run by AWS SDKs, via a profile)."""
+    """Print the AWS credential_process JSON for SECRET_REF (run by AWS SDKs, via a profile).
+
+    \b
+    Example:
+      cloud-broker credential-process secret_ref://aws/GRANT_ID
+    """
     if not secret_ref.startswith("secret_ref://aws/"):
         fail("credential-process", "credential_process serves AWS grants only (secret_ref://aws/…); "
                                    "use `cloud-broker exec` for other families")
@@ -72,7 +77,12 @@ def aws_profile(
     db: DbOpt = None,
     state_dir: StateOpt = None,
 ) -> None:
-    """Print (or --write) an AWS profile whose credential_process resolves SECRET_REF each time."""
+    """Print (or --write) an AWS profile whose credential_process resolves SECRET_REF each time.
+
+    \b
+    Example:
+      cloud-broker aws-profile secret_ref://aws/GRANT_ID --region us-east-1 --write
+    """
     from cloud_broker.cli.aws_profile import (
         PROFILE_NAME,
         config_path,
@@ -105,7 +115,12 @@ def exec_(
     db: DbOpt = None,
     state_dir: StateOpt = None,
 ) -> None:
-    """Run COMMAND with SECRET_REF's credentials set for it alone; its exit code is passed through."""
+    """Run COMMAND with SECRET_REF's credentials set for it alone; its exit code is passed through.
+
+    \b
+    Example:
+      cloud-broker exec secret_ref://aws/GRANT_ID -- aws s3 ls s3://reports
+    """
     # Option parsing stops at SECRET_REF (so COMMAND's own options stay its own), which leaves
     # the separator in place, and our own options given between SECRET_REF and it.
     if "--" in command:

@@ -13,11 +13,14 @@ import os
 import secrets
 import tempfile
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from argon2 import PasswordHasher
 
+from cloud_broker.cli.request_deadline import REQUEST_READ_TIMEOUT_SECONDS
+from cloud_broker.cli.sandbox_own_config import prepare_own_config, role_arns
 from cloud_broker.cli.serve import run_api
 from cloud_broker.cli.wiring import wire
 from cloud_broker.config import hash_api_key, new_api_key
@@ -90,15 +93,28 @@ gcp_ceilings:
 
 
 def run_sandbox(*, host: str, port: int, state_dir: Path | None, info_path: Path | None,
-                requests_per_minute: int = 60, delivery: str = "inline") -> None:
-    """``delivery`` is the team's ``credentials_delivery`` (an unknown value fails as broker.yaml would)."""
-    from cloud_broker.sandbox.emulator import start_emulator
+                requests_per_minute: int = 60, delivery: str = "inline",
+                read_timeout: float = REQUEST_READ_TIMEOUT_SECONDS, own_config: Path | None = None) -> None:
+    """``delivery`` is the team's ``credentials_delivery`` (an unknown value fails as broker.yaml would).
+    ``own_config``: serve that file against the emulator instead of the generated setup (see
+    :mod:`cloud_broker.cli.sandbox_own_config`); it is checked before anything starts."""
+    from cloud_broker.sandbox.emulator import REGION, SOURCE_USER, start_emulator
     from cloud_broker.sandbox.gcp import start_gcp_double
 
+    document: dict[str, Any] | None = None
+    seeding: tuple[Callable[[str], None], ...] = ()
+    if own_config is not None:
+        document, step = prepare_own_config(own_config, SOURCE_USER, REGION)
+        seeding = (step,)
     state = state_dir or Path(tempfile.mkdtemp(prefix="cloud-broker-sandbox-"))
-    with start_emulator() as emulator, start_gcp_double() as gcp:
-        info = write_sandbox_state(state, emulator, gcp, requests_per_minute=requests_per_minute,
-                                   delivery=delivery)
+    with start_emulator(extra_seeding=seeding) as emulator, start_gcp_double() as gcp:
+        if document is None:
+            info = write_sandbox_state(state, emulator, gcp, requests_per_minute=requests_per_minute,
+                                       delivery=delivery)
+            sign_in = f"sign in as {SANDBOX_APPROVER}; password in {state / 'console-password'}"
+        else:
+            info = write_own_config_state(state, emulator, gcp, document, own_config)  # type: ignore[arg-type]
+            sign_in = f"config {own_config} without its notifications; sign in as one of its approvers"
         wired = wire(Settings.build(state_dir=state, env={}), serving=True)
 
         def ready(bound_port: int) -> None:
@@ -107,10 +123,30 @@ def run_sandbox(*, host: str, port: int, state_dir: Path | None, info_path: Path
             if info_path is not None:
                 _write_private_json(info_path, info)
             print(f"cloud-broker sandbox ready: API {info['api_url']}, console {info['console_url']} "
-                  f"(sign in as {SANDBOX_APPROVER}; password in {state / 'console-password'}), state in {state}",
-                  flush=True)
+                  f"({sign_in}), AWS emulator {emulator.endpoint_url}, state in {state}", flush=True)
 
-        run_api(wired, host, port, on_ready=ready)
+        run_api(wired, host, port, on_ready=ready, read_timeout=read_timeout)
+
+
+def write_own_config_state(state: Path, emulator: Any, gcp: Any, document: dict[str, Any],
+                           source: Path) -> dict[str, Any]:
+    """``state`` set up to serve ``document`` (an operator's broker.yaml) on the running clouds."""
+    import yaml
+
+    state.mkdir(parents=True, exist_ok=True, mode=0o700)
+    write_aws_profile(state, emulator)
+    write_gcp_sandbox(state, gcp)
+    (state / "broker.yaml").write_text(f"# {source}, served by `cloud-broker serve --sandbox` without notifications\n"
+                                       + yaml.safe_dump(document, sort_keys=False))
+    return {
+        "aws_endpoint_url": emulator.endpoint_url,
+        "region": emulator.region,
+        "role_arns": role_arns(document),
+        "gcp_project_id": gcp.project_id,
+        "gcs_endpoint_url": gcp.gcs_endpoint_url,
+        "config": str(source),
+        "state_dir": str(state),
+    }
 
 
 def write_sandbox_state(state: Path, emulator: Any, gcp: Any, *, requests_per_minute: int = 60,

@@ -10,10 +10,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cloud_broker.cli.options import ConfigOpt, DbOpt, StateOpt, wired_from
+from cloud_broker.cli.options import ConfigOpt, DbOpt, StateOpt, fail, wired_from
+from cloud_broker.cli.request_deadline import REQUEST_READ_TIMEOUT_SECONDS, guard_request_reads
 
 if TYPE_CHECKING:
     from cloud_broker.cli.wiring import Wired
+
+
+# The ready-made sandbox's defaults; any other value given with --config, or without --sandbox, is refused.
+SANDBOX_RATE, SANDBOX_DELIVERY = 60, "inline"
 
 
 class LogLevel(str, Enum):
@@ -28,23 +33,37 @@ def serve(
     port: Annotated[int, typer.Option("--port", min=0, max=65535)] = 8080,
     db: DbOpt = None,
     state_dir: StateOpt = None,
-    sandbox: Annotated[bool, typer.Option("--sandbox", help="Start an AWS emulator, a GCP double and a ready-made setup")] = False,
+    sandbox: Annotated[bool, typer.Option("--sandbox", help="Start an AWS emulator, a GCP double and a ready-made "
+                                          "setup; with --config, serve that file against the emulator instead")] = False,
     sandbox_info: Annotated[Path | None, typer.Option("--sandbox-info", help="Write the sandbox's details here (JSON)")] = None,
     sandbox_rate: Annotated[int, typer.Option(
         "--sandbox-rate", min=1, max=10_000,
-        help="The sandbox agent's grant requests per minute (broker.max_requests_per_agent_per_minute)")] = 60,
+        help="The ready-made sandbox agent's grant requests per minute (broker.max_requests_per_agent_per_minute)")
+    ] = SANDBOX_RATE,
     sandbox_delivery: Annotated[str, typer.Option(
-        "--sandbox-delivery", help="The sandbox team's credentials_delivery: inline (default) or runtime_only")] = "inline",
+        "--sandbox-delivery", help="The ready-made sandbox team's credentials_delivery: inline (default) or runtime_only")
+    ] = SANDBOX_DELIVERY,
     log_level: Annotated[LogLevel, typer.Option("--log-level", help="How much the broker logs (never a secret)",
                                                 case_sensitive=False)] = LogLevel.info,
+    request_read_timeout: Annotated[float, typer.Option(
+        "--request-read-timeout", min=0.1, max=600,
+        help="Seconds a client has to send a whole request, headers and body; then 408 and close")
+    ] = REQUEST_READ_TIMEOUT_SECONDS,
 ) -> None:
-    """Serve the broker HTTP API. Example: cloud-broker serve --config broker.yaml --port 8080"""
-    logging.basicConfig(level=log_level.value.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if sandbox:
-        from cloud_broker.cli.sandbox import run_sandbox
+    """Serve the broker HTTP API (and the approver console) until interrupted.
 
-        run_sandbox(host=host, port=port, state_dir=state_dir, info_path=sandbox_info, requests_per_minute=sandbox_rate,
-                    delivery=sandbox_delivery)
+    \b
+    Example:
+      cloud-broker serve --config /etc/cloud-broker/broker.yaml --port 8080
+      cloud-broker serve --sandbox --sandbox-info sandbox.json
+      cloud-broker serve --sandbox --config broker.yaml   # your ceilings, no AWS
+    """
+    logging.basicConfig(level=log_level.value.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    tuned = (sandbox_rate, sandbox_delivery) != (SANDBOX_RATE, SANDBOX_DELIVERY)
+    _refuse_unused_sandbox_options(sandbox, config, sandbox_info, tuned)
+    if sandbox:
+        _serve_sandbox(config, db, host, port, state_dir, sandbox_info, sandbox_rate, sandbox_delivery,
+                       request_read_timeout)
         return
     from cloud_broker.cli.options import settings_from
 
@@ -57,7 +76,36 @@ def serve(
         print(f"cloud-broker serve: listening on http://{host}:{bound_port}, store {shown_url(settings.db_url)}, "
               f"config {settings.config_path}", flush=True)
 
-    run_api(wired, host, port, on_ready=ready)
+    run_api(wired, host, port, on_ready=ready, read_timeout=request_read_timeout)
+
+
+def _refuse_unused_sandbox_options(sandbox: bool, config: Path | None, info: Path | None, tuned: bool) -> None:
+    """An option that would do nothing is refused, not ignored: the operator believes it applies."""
+    from cloud_broker.errors import InvalidInput
+
+    if not sandbox and (info is not None or tuned):
+        raise fail(InvalidInput("--sandbox-info, --sandbox-rate and --sandbox-delivery apply only with --sandbox"))
+    if sandbox and config is not None and tuned:
+        raise fail(InvalidInput("--sandbox-rate and --sandbox-delivery shape the generated setup; with --config "
+                                "the file's own broker.max_requests_per_agent_per_minute and teams apply"))
+
+
+def _serve_sandbox(config: Path | None, db: str | None, host: str, port: int, state_dir: Path | None,
+                   info_path: Path | None, rate: int, delivery: str, read_timeout: float) -> None:
+    """The sandbox keeps its store in its state dir: a grant minted by an emulator must never
+    land in a real store, so ``--db`` is refused rather than ignored. ``--config`` is served
+    against the emulator."""
+    from cloud_broker.cli.sandbox import run_sandbox
+    from cloud_broker.errors import BrokerError, InvalidInput
+
+    if db is not None:
+        raise fail(InvalidInput("--sandbox keeps its own SQLite store in its state dir and does not take --db "
+                                "(use --state-dir to choose where; a sandbox grant must not land in a real store)"))
+    try:
+        run_sandbox(host=host, port=port, state_dir=state_dir, info_path=info_path, requests_per_minute=rate,
+                    delivery=delivery, read_timeout=read_timeout, own_config=config)
+    except BrokerError as exc:
+        raise fail(exc) from None
 
 
 def shown_url(url: str) -> str:
@@ -67,9 +115,10 @@ def shown_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def run_api(wired: Wired, host: str, port: int, on_ready: object = None) -> None:
+def run_api(wired: Wired, host: str, port: int, on_ready: object = None,
+            read_timeout: float = REQUEST_READ_TIMEOUT_SECONDS) -> None:
     """Run uvicorn until interrupted, sweeping and dispatching notifications in the background;
-    ``on_ready(port)`` once bound."""
+    ``on_ready(port)`` once bound; a request not read within ``read_timeout`` s is cut off."""
     import uvicorn
 
     from cloud_broker.cli.background import background_work
@@ -80,6 +129,7 @@ def run_api(wired: Wired, host: str, port: int, on_ready: object = None) -> None
                                            # The peer address is the client's: a forwarded header
                                            # would let any local process pose as another address.
                                            proxy_headers=False))
+    guard_request_reads(server.config, read_timeout)
     if on_ready is not None:
         threading.Thread(target=_announce, args=(server, on_ready), daemon=True).start()
     _freeze_startup_heap()

@@ -140,7 +140,15 @@ def aws_provider(settings: Settings) -> Provider:
     from cloud_broker.families.aws.provider import AwsStsProvider
 
     if not settings.aws_config_file.exists():
-        return AwsStsProvider()
+        from botocore.exceptions import ProfileNotFound
+
+        try:
+            return AwsStsProvider()
+        except ProfileNotFound as exc:  # AWS_PROFILE names a profile no AWS config file defines
+            problem = (f"AWS_PROFILE names the profile '{exc.kwargs.get('profile')}', which no AWS config file "
+                       "defines (~/.aws/config, ~/.aws/credentials, or AWS_CONFIG_FILE and "
+                       "AWS_SHARED_CREDENTIALS_FILE): create it, or unset AWS_PROFILE")
+            raise ConfigError([problem]) from None
     core = botocore.session.Session()
     core.set_config_variable("config_file", str(settings.aws_config_file))
     core.set_config_variable("credentials_file", str(settings.aws_credentials_file))
