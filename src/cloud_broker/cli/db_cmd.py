@@ -7,7 +7,7 @@ import typer
 from cloud_broker.cli.options import DbOpt, StateOpt, fail, settings_from
 from cloud_broker.errors import BrokerError
 
-db_app = typer.Typer(help="The store's schema. Example: cloud-broker db upgrade --db postgresql+psycopg://broker@db/broker",
+db_app = typer.Typer(help="The store's schema.\n\n\b\nExample:\n  cloud-broker db upgrade --db postgresql+psycopg://broker@db/broker",
                      no_args_is_help=True)
 
 
@@ -16,7 +16,10 @@ def upgrade_cmd(db: DbOpt = None, state_dir: StateOpt = None) -> None:
     """Bring the store's schema to this release's revision. Run it once per upgrade, with every
     broker stopped or still on the old release; brokers refuse a schema they do not know.
     Several runs at once are safe: they take turns on a lock.
-    Example: cloud-broker db upgrade --db postgresql+psycopg://broker@db.internal/broker"""
+
+    \b
+    Example:
+      cloud-broker db upgrade --db postgresql+psycopg://broker@db.internal/broker"""
     from cloud_broker.store.schema import upgrade
     from cloud_broker.store.sql import create_store_engine
 
@@ -36,7 +39,10 @@ def upgrade_cmd(db: DbOpt = None, state_dir: StateOpt = None) -> None:
 @db_app.command("status")
 def status_cmd(db: DbOpt = None, state_dir: StateOpt = None) -> None:
     """Print the store's schema revision and this release's; exit 1 when they differ.
-    Example: cloud-broker db status --state-dir /var/lib/cloud-broker"""
+
+    \b
+    Example:
+      cloud-broker db status --state-dir /var/lib/cloud-broker"""
     from cloud_broker.store.schema import read_state
     from cloud_broker.store.sql import create_store_engine
 
