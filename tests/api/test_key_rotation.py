@@ -21,6 +21,7 @@ from cloud_broker.api.app import create_app
 from cloud_broker.api.tokens import SIGNING_KEY_PURPOSE, TokenIssuer
 from cloud_broker.cli.key_rotation import RESEALED, ROTATED, Transaction, rotate
 from cloud_broker.cli.wiring import Wired, wire
+from cloud_broker.errors import Unauthenticated
 from cloud_broker.service.broker import Broker
 from cloud_broker.settings import Settings
 from cloud_broker.vault import MASTER_KEY_ENV, PREVIOUS_KEYS_ENV, SealedSecret, Vault, key_id_of
@@ -83,6 +84,8 @@ def _assert_trail(bt: BrokerUnderTest, old_id: str, new_id: str) -> None:
     assert rows[1].detail["rows"] == 1
     assert rows[2].detail == {"rows_resealed": 3, "from_key_ids": {old_id: 3}, "to_key_id": new_id,
                               "rows_left_by_key_id": {old_id: 0}}
+    trail = repr(rows)
+    assert not any(base64.b64encode(k).decode() in trail or k.hex() in trail for k in (bt.master_key, NEW_KEY))
 
 
 def test_rotation_reseals_every_secret_audits_it_and_the_old_key_can_then_be_dropped(bt: BrokerUnderTest) -> None:
@@ -192,3 +195,14 @@ def test_tokens_signed_under_the_old_key_verify_during_the_roll_and_fail_once_it
         for wired in phases.values():
             wired.broker.deps.store.engine.dispose()  # type: ignore[attr-defined]
     assert not (tmp_path / "state" / "master.key").exists(), "keys from the environment never touch the disk"
+
+
+def test_an_expired_token_signed_under_a_previous_key_is_refused_as_expired_not_as_forged() -> None:
+    old_key, new_key = os.urandom(32), os.urandom(32)
+    signed = TokenIssuer(old_key).issue("host-a", now=datetime(2020, 1, 1, tzinfo=UTC))
+    with pytest.raises(Unauthenticated) as caught:
+        TokenIssuer(new_key, previous_keys=[old_key]).verify_token(signed)
+    assert caught.value.code == "TOKEN_EXPIRED"
+    with pytest.raises(Unauthenticated) as forged:
+        TokenIssuer(new_key, previous_keys=[os.urandom(32)]).verify_token(signed)
+    assert forged.value.code == "TOKEN_INVALID"
