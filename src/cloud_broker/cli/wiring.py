@@ -66,6 +66,7 @@ def wire(
     from cloud_broker.notify.pager import BrokerPager
 
     env = os.environ if env is None else env
+    require_shared_key(settings, env)  # first: whatever else is wrong, this one is said
     config = config or load_config(settings.config_path)
     secrets = notification_secrets(config, env, required=serving, source=str(settings.config_path))
     vault = open_vault(settings, env)
