@@ -87,6 +87,8 @@ def wire(
 
 
 class UnsharedMasterKey(VaultError):
+    """A shared store, but a master key that would be this host's own (``require_shared_key``)."""
+
     code = "MASTER_KEY_NOT_SHARED"
 
 
