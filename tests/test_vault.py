@@ -13,12 +13,16 @@ import pytest
 from cloud_broker.errors import BrokerError, InvalidInput
 from cloud_broker.vault import (
     MASTER_KEY_ENV,
+    PREVIOUS_KEYS_DIR,
+    PREVIOUS_KEYS_ENV,
     SealedSecret,
+    UnknownKey,
     Vault,
     VaultError,
     format_secret_ref,
     key_id_of,
     mask,
+    new_key_file,
     parse_secret_ref,
 )
 
@@ -225,3 +229,107 @@ def test_processes_racing_to_create_the_key_file_all_get_the_same_key(tmp_path: 
         key_ids = pool.map(_key_id_from, [path] * 8)
     assert len(set(key_ids)) == 1
     assert sorted(p.name for p in (tmp_path / "state").iterdir()) == ["master.key"], "no temporary file is left"
+
+
+# The keyring: one current key seals, previous keys only open.
+
+THIRD_KEY = bytes(range(2, 34))
+
+
+def _b64(key: bytes) -> str:
+    return base64.b64encode(key).decode()
+
+
+def test_the_current_key_seals_and_a_previous_key_still_opens_what_it_sealed() -> None:
+    old_sealed = Vault(OTHER_KEY).seal("grant-1", SECRET)
+    ring = Vault(KEY, [OTHER_KEY])
+    assert ring.open("grant-1", old_sealed) == SECRET
+    assert ring.seal("grant-2", SECRET).key_id == key_id_of(KEY) == ring.key_id
+    assert ring.previous_key_ids == (key_id_of(OTHER_KEY),)
+
+
+def test_reseal_moves_a_secret_to_the_current_key() -> None:
+    old_sealed = Vault(OTHER_KEY).seal("grant-1", SECRET)
+    fresh = Vault(KEY, [OTHER_KEY]).reseal("grant-1", old_sealed)
+    assert fresh.key_id == key_id_of(KEY) and fresh.blob != old_sealed.blob
+    assert Vault(KEY).open("grant-1", fresh) == SECRET
+
+
+def test_a_secret_under_a_key_the_ring_does_not_hold_fails_closed_naming_the_key_id_only() -> None:
+    sealed = Vault(THIRD_KEY).seal("grant-1", SECRET)
+    ring = Vault(KEY, [OTHER_KEY])
+    with pytest.raises(UnknownKey) as caught:
+        ring.open("grant-1", sealed)
+    message = str(caught.value)
+    assert key_id_of(THIRD_KEY) in message and PREVIOUS_KEYS_ENV in message and "keys rotate" in message
+    for key in (KEY, OTHER_KEY, THIRD_KEY):
+        assert _b64(key) not in message and key.hex() not in message
+    assert caught.value.code == "VAULT_UNKNOWN_KEY"
+
+
+def test_previous_keys_come_from_the_environment_beside_the_current_one(tmp_path: Path) -> None:
+    env = {MASTER_KEY_ENV: _b64(KEY), PREVIOUS_KEYS_ENV: f"{_b64(OTHER_KEY)}, {_b64(THIRD_KEY)}"}
+    ring = Vault.from_environment(tmp_path / "master.key", env)
+    assert ring.key_id == key_id_of(KEY)
+    assert ring.previous_key_ids == (key_id_of(OTHER_KEY), key_id_of(THIRD_KEY))
+    assert "previous_key_ids" in repr(ring) and _b64(OTHER_KEY) not in repr(ring)
+    assert not (tmp_path / "master.key").exists()
+
+
+def test_a_bad_previous_key_is_refused_by_position_without_echoing_it(tmp_path: Path) -> None:
+    bad = "c2VjcmV0LXZhbHVlLXRoYXQtaXMtdG9vLXNob3J0"
+    env = {MASTER_KEY_ENV: _b64(KEY), PREVIOUS_KEYS_ENV: f"{_b64(OTHER_KEY)},{bad}"}
+    with pytest.raises(VaultError) as caught:
+        Vault.from_environment(tmp_path / "master.key", env)
+    assert f"entry 2 of {PREVIOUS_KEYS_ENV}" in str(caught.value) and bad not in str(caught.value)
+    assert _b64(OTHER_KEY) not in str(caught.value) and caught.value.__cause__ is None
+
+
+def test_previous_keys_without_the_current_key_in_the_environment_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(VaultError, match=f"{PREVIOUS_KEYS_ENV} is set but {MASTER_KEY_ENV} is not"):
+        Vault.from_environment(tmp_path / "master.key", {PREVIOUS_KEYS_ENV: _b64(OTHER_KEY)})
+    assert not (tmp_path / "master.key").exists()
+
+
+def _private_file(path: Path, content: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    os.write(fd, content)
+    os.close(fd)
+
+
+def test_previous_keys_come_from_the_folder_beside_the_key_file(tmp_path: Path) -> None:
+    _private_file(tmp_path / "master.key", KEY)
+    _private_file(tmp_path / PREVIOUS_KEYS_DIR / "2026-01.key", OTHER_KEY)
+    _private_file(tmp_path / PREVIOUS_KEYS_DIR / "2026-06.key", _b64(THIRD_KEY).encode() + b"\n")
+    _private_file(tmp_path / PREVIOUS_KEYS_DIR / ".being-written", b"x")
+    ring = Vault.from_environment(tmp_path / "master.key", {})
+    assert ring.key_id == key_id_of(KEY)
+    assert ring.previous_key_ids == (key_id_of(OTHER_KEY), key_id_of(THIRD_KEY))
+
+
+def test_a_previous_key_file_others_may_read_is_refused(tmp_path: Path) -> None:
+    _private_file(tmp_path / "master.key", KEY)
+    _private_file(tmp_path / PREVIOUS_KEYS_DIR / "old.key", OTHER_KEY)
+    (tmp_path / PREVIOUS_KEYS_DIR / "old.key").chmod(0o644)
+    with pytest.raises(VaultError, match="chmod 600"):
+        Vault.from_environment(tmp_path / "master.key", {})
+
+
+def test_without_create_a_missing_key_file_is_refused_and_not_made(tmp_path: Path) -> None:
+    with pytest.raises(VaultError, match="there is no master key"):
+        Vault.from_environment(tmp_path / "master.key", {}, create=False)
+    assert not (tmp_path / "master.key").exists()
+
+
+def test_a_new_key_file_is_private_base64_usable_as_either_source_and_never_replaced(tmp_path: Path) -> None:
+    path = tmp_path / "next.key"
+    key_id = new_key_file(path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    encoded = path.read_text().strip()
+    assert Vault.from_environment(tmp_path / "unused", {MASTER_KEY_ENV: encoded}).key_id == key_id
+    assert Vault.from_environment(path, {}).key_id == key_id
+    with pytest.raises(VaultError, match="already exists"):
+        new_key_file(path)
+    assert path.read_text().strip() == encoded
+    assert new_key_file(tmp_path / "other.key") != key_id

@@ -3,10 +3,15 @@
 Sealing is AES-256-GCM with a fresh 96-bit random nonce per message. The grant id is the
 associated data, so a ciphertext copied into another grant's row fails to open rather than
 handing one grant's credentials to another. The key id (a SHA-256 prefix of the key) is
-stored beside each ciphertext so that key rotation can be added without a format change.
+stored beside each ciphertext, so a secret is opened with the key that sealed it.
 
-The master key comes from ``CLOUD_BROKER_MASTER_KEY`` (base64 of 32 bytes) or from a key
-file created on first run with mode 0600; a key file that others may read is refused.
+The vault is a keyring, so the master key can be changed while brokers run: one current key
+seals, previous keys only open (and verify the host tokens they signed, ``api.tokens``) until
+``cloud-broker keys rotate`` has re-sealed everything under the current one. The keys come from
+``CLOUD_BROKER_MASTER_KEY`` and ``CLOUD_BROKER_PREVIOUS_MASTER_KEYS`` (base64 of 32 bytes each,
+the previous ones comma-separated), or else from the state dir: ``master.key``, created on
+first run with mode 0600, and the files in ``previous-master-keys/``. A key file that others
+may read is refused. No key value is ever put in a message, a log or a repr.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import hashlib
 import os
 import re
 import stat
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +34,9 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cloud_broker.errors import BrokerError, InvalidInput
 
 MASTER_KEY_ENV = "CLOUD_BROKER_MASTER_KEY"
+PREVIOUS_KEYS_ENV = "CLOUD_BROKER_PREVIOUS_MASTER_KEYS"
+# Beside the key file: one file per previous key, each as ``master.key`` may be written.
+PREVIOUS_KEYS_DIR = "previous-master-keys"
 KEY_BYTES = 32
 NONCE_BYTES = 12
 _TAG_BYTES = 16
@@ -65,76 +73,141 @@ def key_id_of(key: bytes) -> str:
     return hashlib.sha256(key).hexdigest()[:_KEY_ID_HEX]
 
 
+class UnknownKey(VaultError):
+    """A secret was sealed with a master key this process does not hold: it stays sealed."""
+
+    code = "VAULT_UNKNOWN_KEY"
+
+
 class Vault:
-    """Seals and opens credential blobs with one master key."""
+    """A keyring: the current key seals; it and every previous key open what they sealed."""
 
-    __slots__ = ("_aead", "_key", "key_id")
+    __slots__ = ("_aeads", "_keys", "key_id")
 
-    def __init__(self, key: bytes) -> None:
-        if len(key) != KEY_BYTES:
-            raise VaultError(f"the master key must be exactly {KEY_BYTES} bytes")
-        self._aead = AESGCM(key)
-        self._key = key
+    def __init__(self, key: bytes, previous: Iterable[bytes] = ()) -> None:
+        self._keys: dict[str, bytes] = {}  # the current key first
+        for each in (key, *previous):
+            if len(each) != KEY_BYTES:
+                raise VaultError(f"a master key must be exactly {KEY_BYTES} bytes")
+            self._keys.setdefault(key_id_of(each), each)
+        self._aeads = {key_id: AESGCM(each) for key_id, each in self._keys.items()}
         self.key_id = key_id_of(key)
 
+    @property
+    def previous_key_ids(self) -> tuple[str, ...]:
+        """The keys that only open (and only verify tokens), in the order they were given."""
+        return tuple(key_id for key_id in self._keys if key_id != self.key_id)
+
+    def knows(self, key_id: str) -> bool:
+        return key_id in self._keys
+
     def derive_key(self, purpose: bytes) -> bytes:
-        """A 32-byte key for ``purpose`` (HKDF-SHA256), so one master secret serves every use
-        without any use learning another's key."""
-        return HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=purpose).derive(self._key)
+        """A 32-byte key for ``purpose`` (HKDF-SHA256) from the current key, so one master secret
+        serves every use without any use learning another's key."""
+        return _derive(self._keys[self.key_id], purpose)
+
+    def derive_previous_keys(self, purpose: bytes) -> tuple[bytes, ...]:
+        """``derive_key`` of each previous key: what was signed before the current key took over
+        still verifies while the previous key is kept."""
+        return tuple(_derive(self._keys[key_id], purpose) for key_id in self.previous_key_ids)
 
     def __repr__(self) -> str:
-        return f"Vault(key_id={self.key_id!r})"
+        return f"Vault(key_id={self.key_id!r}, previous_key_ids={self.previous_key_ids!r})"
 
     @classmethod
-    def from_environment(cls, key_file: Path, env: Mapping[str, str]) -> Vault:
-        """The key from ``CLOUD_BROKER_MASTER_KEY`` if set, else from ``key_file`` (created if absent).
+    def from_environment(cls, key_file: Path, env: Mapping[str, str], *, create: bool = True) -> Vault:
+        """The keys from the environment if ``CLOUD_BROKER_MASTER_KEY`` is set, else from
+        ``key_file`` (created if absent and ``create``) and the previous-keys folder beside it.
 
-        The environment wins so that deployments with a secret manager never touch the disk.
+        The environment wins so that deployments with a secret manager never touch the disk; the
+        two sources are never mixed, so what a process holds is always read from one place.
         """
+        previous = env.get(PREVIOUS_KEYS_ENV, "")
         encoded = env.get(MASTER_KEY_ENV)
         if encoded is not None:
-            return cls(_decode_env_key(encoded))
-        return cls(_read_or_create_key_file(Path(key_file)))
+            return cls(_decode_env_key(encoded), _decode_previous_keys(previous))
+        if previous.strip():
+            raise VaultError(f"{PREVIOUS_KEYS_ENV} is set but {MASTER_KEY_ENV} is not: previous keys come "
+                             f"from the environment only beside the current key; set both, or neither")
+        key_file = Path(key_file)
+        current = _read_or_create_key_file(key_file) if create else _read_existing_key_file(key_file)
+        return cls(current, _read_previous_key_files(key_file.parent / PREVIOUS_KEYS_DIR))
 
     def seal(self, grant_id: str, plaintext: bytes) -> SealedSecret:
-        """Encrypts ``plaintext`` for ``grant_id``; only the same grant id can open it."""
+        """Encrypts ``plaintext`` for ``grant_id`` with the current key; only the same grant id can open it."""
         if not grant_id:
             raise ValueError("a grant id is required to seal a secret")
         nonce = os.urandom(NONCE_BYTES)
-        ciphertext = self._aead.encrypt(nonce, plaintext, grant_id.encode("utf-8"))
+        ciphertext = self._aeads[self.key_id].encrypt(nonce, plaintext, grant_id.encode("utf-8"))
         return SealedSecret(key_id=self.key_id, blob=nonce + ciphertext)
 
     def open(self, grant_id: str, sealed: SealedSecret) -> bytes:
-        """The plaintext; raises ``VaultError`` on a foreign key, another grant's blob or tampering."""
-        if sealed.key_id != self.key_id:
-            raise VaultError(
-                f"the credentials of grant {grant_id} were sealed with key {sealed.key_id}, "
-                f"but this broker's master key is {self.key_id}"
+        """The plaintext, opened with the key ``sealed.key_id`` names. Raises ``UnknownKey`` when
+        this process does not hold that key, ``VaultError`` on another grant's blob or tampering."""
+        aead = self._aeads.get(sealed.key_id)
+        if aead is None:
+            raise UnknownKey(
+                f"the credentials of grant {grant_id} were sealed with master key {sealed.key_id}, which this "
+                f"broker does not hold (it holds {', '.join(self._keys)}); give it that key in "
+                f"{PREVIOUS_KEYS_ENV} until `cloud-broker keys rotate` reports no row under it"
             )
         if len(sealed.blob) < NONCE_BYTES + _TAG_BYTES:
             raise VaultError(f"the sealed credentials of grant {grant_id} are truncated")
         nonce, ciphertext = sealed.blob[:NONCE_BYTES], sealed.blob[NONCE_BYTES:]
         try:
-            return self._aead.decrypt(nonce, ciphertext, grant_id.encode("utf-8"))
+            return aead.decrypt(nonce, ciphertext, grant_id.encode("utf-8"))
         except InvalidTag:
             raise VaultError(
                 f"the sealed credentials of grant {grant_id} failed authentication: "
                 "they were altered, or belong to another grant"
             ) from None
 
+    def reseal(self, grant_id: str, sealed: SealedSecret) -> SealedSecret:
+        """``sealed`` opened with its own key and sealed again with the current one; the
+        plaintext lives only inside this call."""
+        return self.seal(grant_id, self.open(grant_id, sealed))
 
-def _decode_env_key(encoded: str) -> bytes:
+
+def _derive(key: bytes, purpose: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=purpose).derive(key)
+
+
+def new_key_file(path: Path) -> str:
+    """Write a fresh key to ``path`` (mode 0600, base64 text: the form the environment variables
+    take, and one a key file may hold) and return its key id. An existing file is never replaced."""
+    key = os.urandom(KEY_BYTES)
+    try:
+        _write_private_file(Path(path), base64.b64encode(key) + b"\n")
+    except FileExistsError:
+        raise VaultError(f"{path} already exists; it was not replaced (choose another name)") from None
+    return key_id_of(key)
+
+
+def _decode_env_key(encoded: str, name: str = MASTER_KEY_ENV) -> bytes:
     # The value is never echoed, not even in the chained exception.
+    key = _decode_base64_key(encoded.encode("utf-8", "replace"))
+    if key is None:
+        raise VaultError(
+            f"{name} must be the base64 encoding of exactly {KEY_BYTES} random bytes "
+            "(create one with: cloud-broker keys new --out FILE); the value set is not (it is not shown)"
+        )
+    return key
+
+
+def _decode_previous_keys(encoded: str) -> list[bytes]:
+    """``CLOUD_BROKER_PREVIOUS_MASTER_KEYS``: comma-separated; empty means none."""
+    if not encoded.strip():
+        return []
+    entries = encoded.split(",")
+    return [_decode_env_key(entry, f"entry {n} of {PREVIOUS_KEYS_ENV}") for n, entry in enumerate(entries, 1)]
+
+
+def _decode_base64_key(encoded: bytes) -> bytes | None:
     try:
         key = base64.b64decode(encoded.strip(), validate=True)
     except (binascii.Error, ValueError):
-        key = b""
-    if len(key) != KEY_BYTES:
-        raise VaultError(
-            f"{MASTER_KEY_ENV} must be the base64 encoding of exactly {KEY_BYTES} random bytes "
-            "(create one with: openssl rand -base64 32); the value set is not (it is not shown)"
-        )
-    return key
+        return None
+    return key if len(key) == KEY_BYTES else None
 
 
 def _read_or_create_key_file(path: Path) -> bytes:
@@ -152,8 +225,29 @@ def _read_or_create_key_file(path: Path) -> bytes:
         raise VaultError(f"the master key file {path} is a dangling symbolic link; remove it or fix it") from None
 
 
+def _read_existing_key_file(path: Path) -> bytes:
+    try:
+        return _read_key_file(path)
+    except FileNotFoundError:
+        raise VaultError(f"there is no master key: {MASTER_KEY_ENV} is not set and {path} does not exist") from None
+
+
+def _read_previous_key_files(folder: Path) -> list[bytes]:
+    """Every key file in ``folder`` (none when it is absent), by name; dot-files are skipped
+    (a key file being written is one)."""
+    try:
+        names = sorted(entry.name for entry in os.scandir(folder) if not entry.name.startswith("."))
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        raise VaultError(f"cannot list the previous master keys in {folder}: {exc.strerror}") from None
+    return [_read_key_file(folder / name) for name in names]
+
+
 def _read_key_file(path: Path) -> bytes:
-    """Raises FileNotFoundError when absent; VaultError when present but unusable."""
+    """Raises FileNotFoundError when absent; VaultError when present but unusable. The file
+    holds the 32 bytes themselves (as the broker creates it) or their base64 encoding (as
+    ``cloud-broker keys new`` writes it)."""
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
@@ -162,9 +256,11 @@ def _read_key_file(path: Path) -> bytes:
         raise VaultError(f"cannot read the master key file {path}: {exc.strerror}") from None
     with os.fdopen(fd, "rb") as handle:
         _check_key_file_mode(path, os.fstat(handle.fileno()))
-        key = handle.read(KEY_BYTES + 1)
-    if len(key) != KEY_BYTES:
-        raise VaultError(f"the master key file {path} must hold exactly {KEY_BYTES} bytes; it holds {len(key)}")
+        content = handle.read(4 * KEY_BYTES)
+    key = content if len(content) == KEY_BYTES else _decode_base64_key(content)
+    if key is None:
+        raise VaultError(f"the master key file {path} must hold exactly {KEY_BYTES} bytes, or their base64 "
+                         f"encoding; it holds {len(content)} bytes that are neither")
     return key
 
 
@@ -179,27 +275,31 @@ def _check_key_file_mode(path: Path, status: os.stat_result) -> None:
 
 
 def _create_key_file(path: Path) -> bytes:
-    """Write the key to a private temporary file, then link it into place: the name appears
-    only once it holds the whole key, so a process racing us never reads a partial file, and
-    ``link`` fails (FileExistsError) rather than replace a key someone else created."""
     key = os.urandom(KEY_BYTES)
+    _write_private_file(path, key)
+    return key
+
+
+def _write_private_file(path: Path, content: bytes) -> None:
+    """Write ``content`` to a private temporary file, then link it into place: the name appears
+    only once it holds everything, so a process racing us never reads a partial file, and
+    ``link`` fails (FileExistsError) rather than replace a key someone else created."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd = os.open(temporary, flags, 0o600)
         with os.fdopen(fd, "wb") as handle:
-            handle.write(key)
+            handle.write(content)
             handle.flush()
             os.fsync(handle.fileno())
         os.link(temporary, path)
     except FileExistsError:
         raise
     except OSError as exc:
-        raise VaultError(f"cannot create the master key file {path}: {exc.strerror}") from None
+        raise VaultError(f"cannot create the key file {path}: {exc.strerror}") from None
     finally:
         temporary.unlink(missing_ok=True)
-    return key
 
 
 def format_secret_ref(provider: str, run_id: str, grant_id: str) -> str:

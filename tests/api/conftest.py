@@ -59,6 +59,8 @@ class BrokerUnderTest:
     foreign_agent_id: str
     emulator: Any
     raw_config: dict[str, Any] = field(default_factory=dict)
+    # The vault's master key, for a process that must share it (a CLI run on PostgreSQL).
+    master_key: bytes = field(default=b"", repr=False)
 
     def headers(self, host: str = "host-a") -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens.issue(host)}"}
@@ -175,7 +177,8 @@ def broker_under_test(
                             aws_secret_access_key=emulator.source_secret_access_key, region_name="us-east-1")
     db_path = tmp_path / "broker.db"
     clock = Clock()
-    vault = Vault(os.urandom(32))
+    master_key = os.urandom(32)
+    vault = Vault(master_key)
     sts = AwsStsProvider(session, endpoint_url=emulator.endpoint_url)
     db_url = store_url or f"sqlite:///{db_path}"
     opened = SqlStore.open(db_url)
@@ -187,7 +190,7 @@ def broker_under_test(
     try:
         with TestClient(create_app(broker, tokens), raise_server_exceptions=False) as client:
             yield BrokerUnderTest(client, broker, tokens, clock, db_path, db_url, host_key,
-                                  agents["agent"], agents["other"], agents["foreign"], emulator, raw)
+                                  agents["agent"], agents["other"], agents["foreign"], emulator, raw, master_key)
     finally:
         opened.engine.dispose()
         forget_revocations(sts, emulator)

@@ -7,6 +7,7 @@ settled as failed with a reason that says why.
 
 from __future__ import annotations
 
+import base64
 import os
 import subprocess
 import sys
@@ -21,6 +22,7 @@ import yaml
 
 from cloud_broker.service.minting import INTERRUPTED, MINT
 from cloud_broker.service.sweeper import MINT_WAIT, NOBODY_MINTED
+from cloud_broker.vault import MASTER_KEY_ENV
 
 from .conftest import BrokerUnderTest, broker_under_test, s3_client
 from .test_approvals import WRITE, CountingProvider
@@ -68,6 +70,8 @@ def test_the_approve_command_records_the_decision_and_never_calls_the_cloud(
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(AWS_CONFIG_FILE=str(tmp_path / "none"), AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
                AWS_EC2_METADATA_DISABLED="true")
+    # The broker's own master key: on PostgreSQL a process without the shared key is refused.
+    env[MASTER_KEY_ENV] = base64.b64encode(jb.master_key).decode()
     done = subprocess.run(
         [sys.executable, "-m", "cloud_broker", "approve", grant_id, "--approver", "alice", "--wait", "1",
          "--config", str(config), "--db", jb.db_url, "--state-dir", str(tmp_path / "cli")],

@@ -1,7 +1,9 @@
 """Short-lived host tokens (JWT, HS256), each bound to what it was issued on.
 
 The signing key is derived from the master key (``Vault.derive_key``), so an operator keeps one secret,
-and a token signed by one broker instance verifies on every instance sharing that key.
+and a token signed by one broker instance verifies on every instance sharing that key. While the
+master key changes, tokens signed under a previous key still verify (``previous_keys``, derived
+from the previous master keys) and new ones are signed with the current key only.
 
 A signature only proves that the broker issued the token, not that the host may still use it:
 removing a leaked host key from broker.yaml must end the tokens exchanged for it at once, not
@@ -20,9 +22,10 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 import jwt
 
@@ -91,10 +94,16 @@ class VerifiedToken:
 
 
 class TokenIssuer:
-    """Signs and verifies host tokens; the token's subject is the host's name."""
+    """Signs and verifies host tokens; the token's subject is the host's name.
 
-    def __init__(self, signing_key: bytes, ttl: timedelta = DEFAULT_TOKEN_TTL) -> None:
+    ``previous_keys`` only verify: a token signed by a broker still on the previous master key
+    keeps working during a key roll, and stops once that key is dropped.
+    """
+
+    def __init__(self, signing_key: bytes, ttl: timedelta = DEFAULT_TOKEN_TTL,
+                 previous_keys: Sequence[bytes] = ()) -> None:
         self._key = signing_key
+        self._verifying = (signing_key, *previous_keys)
         self.ttl = ttl
 
     def issue(
@@ -130,23 +139,32 @@ class TokenIssuer:
         Raises ``Unauthenticated`` and never echoes the token. It does not say whether the
         binding still holds: ``api.auth.caller_host`` checks that against the configuration.
         """
-        try:
-            claims = jwt.decode(
-                token,
-                self._key,
-                algorithms=["HS256"],
-                audience=AUDIENCE,
-                issuer=ISSUER,
-                leeway=_LEEWAY,
-                options={"require": ["exp", "iat", "sub", "aud", "iss"]},
-            )
-        except jwt.ExpiredSignatureError:
-            raise Unauthenticated("token expired; exchange the host key again", code="TOKEN_EXPIRED") from None
-        except jwt.PyJWTError:
-            raise Unauthenticated("invalid token", code="TOKEN_INVALID") from None
+        claims = self._claims(token)
         return VerifiedToken(
             host=str(claims["sub"]),
             issued_at=datetime.fromtimestamp(float(claims["iat"]), UTC),
             expires=float(claims["exp"]),
             binding=TokenBinding.from_claim(claims.get(BINDING_CLAIM)),
         )
+
+    def _claims(self, token: str) -> dict[str, Any]:
+        """Tries each key in turn; only a bad signature moves on to the next key, so an expired
+        or malformed token is refused for what it is."""
+        for key in self._verifying:
+            try:
+                return jwt.decode(
+                    token,
+                    key,
+                    algorithms=["HS256"],
+                    audience=AUDIENCE,
+                    issuer=ISSUER,
+                    leeway=_LEEWAY,
+                    options={"require": ["exp", "iat", "sub", "aud", "iss"]},
+                )
+            except jwt.InvalidSignatureError:
+                continue
+            except jwt.ExpiredSignatureError:
+                raise Unauthenticated("token expired; exchange the host key again", code="TOKEN_EXPIRED") from None
+            except jwt.PyJWTError:
+                break
+        raise Unauthenticated("invalid token", code="TOKEN_INVALID")

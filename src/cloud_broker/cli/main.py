@@ -14,6 +14,7 @@ from cloud_broker.cli import (
     db_cmd,
     demo,
     enroll,
+    keys_cmd,
     mcp_cmd,
     runtime_cmd,
     serve,
@@ -48,6 +49,7 @@ app.add_typer(config_cmd.token_app, name="token")
 app.add_typer(approvers_cmd.approvers_app, name="approvers")
 app.add_typer(enroll.enroll_app, name="enroll")
 app.add_typer(db_cmd.db_app, name="db")
+app.add_typer(keys_cmd.keys_app, name="keys")
 
 
 def _version(value: bool) -> None:

@@ -17,7 +17,7 @@ from cloud_broker.service.broker import Broker
 from cloud_broker.service.deps import Deps
 from cloud_broker.settings import Settings
 from cloud_broker.store.sql import SqlStore
-from cloud_broker.vault import Vault
+from cloud_broker.vault import MASTER_KEY_ENV, PREVIOUS_KEYS_ENV, Vault, VaultError
 
 if TYPE_CHECKING:
     from cloud_broker.notify.dispatcher import Dispatcher
@@ -53,7 +53,10 @@ def wire(
     *,
     serving: bool = False,
 ) -> Wired:
-    """Load config, open the store (migrating it), load the key, and build the broker.
+    """Load config, load the keys, open the store (migrating it), and build the broker.
+
+    Against a shared store (PostgreSQL) the master key must come from the environment
+    (``require_shared_key``); nothing is written before that is checked.
 
     ``serving``: this process will page and push (``serve``, embedded ``mcp``), so every secret
     broker.yaml names must be in the environment; one-shot commands need none of them.
@@ -63,10 +66,10 @@ def wire(
     from cloud_broker.notify.pager import BrokerPager
 
     env = os.environ if env is None else env
+    require_shared_key(settings, env)  # first: whatever else is wrong, this one is said
     config = config or load_config(settings.config_path)
     secrets = notification_secrets(config, env, required=serving, source=str(settings.config_path))
-    settings.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    vault = Vault.from_environment(settings.key_file, env)
+    vault = open_vault(settings, env)
     bare = Deps(
         config=config,
         store=SqlStore.open(settings.db_url),
@@ -78,8 +81,45 @@ def wire(
     tokens = TokenIssuer(
         vault.derive_key(SIGNING_KEY_PURPOSE),
         ttl=timedelta(seconds=config.broker.jwt_ttl_seconds),
+        previous_keys=vault.derive_previous_keys(SIGNING_KEY_PURPOSE),
     )
     return Wired(broker=Broker(deps), tokens=tokens, config=config, secrets=secrets, slack=slack)
+
+
+class UnsharedMasterKey(VaultError):
+    """A shared store, but a master key that would be this host's own (``require_shared_key``)."""
+
+    code = "MASTER_KEY_NOT_SHARED"
+
+
+def require_shared_key(settings: Settings, env: Mapping[str, str]) -> None:
+    """Refuse a shared store (PostgreSQL) unless the master key comes from the environment.
+
+    A key file is per host: each broker would create its own, could not open the credentials
+    the others sealed, and would refuse the tokens they signed. Checked before anything is
+    written (state dir, key file, schema), so a refusal leaves no trace.
+    """
+    from sqlalchemy.engine import make_url
+
+    backend = make_url(settings.db_url).get_backend_name()
+    if backend == "sqlite" or env.get(MASTER_KEY_ENV) is not None:
+        return
+    raise UnsharedMasterKey(
+        f"the store is {backend}, shared by several broker processes, but {MASTER_KEY_ENV} is not set, so this "
+        f"process would use a key file of its own host ({settings.key_file}); each host would then hold a "
+        "different master key, could not open the credentials the others sealed, and would refuse the tokens "
+        f"they signed. Set {MASTER_KEY_ENV} to the same key on every broker (and {PREVIOUS_KEYS_ENV} to the "
+        "same previous keys while rotating); create one with: cloud-broker keys new --out FILE"
+    )
+
+
+def open_vault(settings: Settings, env: Mapping[str, str], *, create: bool = True) -> Vault:
+    """The keyring of ``settings`` (see ``Vault.from_environment``), after ``require_shared_key``.
+    ``create``: a missing key file is created (a broker's first start) rather than refused."""
+    require_shared_key(settings, env)
+    if create:
+        settings.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return Vault.from_environment(settings.key_file, env, create=create)
 
 
 def notification_secrets(config: BrokerConfig, env: Mapping[str, str], *, required: bool = True,

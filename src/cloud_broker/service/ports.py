@@ -157,6 +157,30 @@ class NoPager:
         return {"ok": False, "reason": "no_approval_channel_configured"}
 
 
+class SecretRotation(Protocol):
+    """The sealed secrets as a whole, by the master key that sealed them: what re-sealing them
+    under a new key needs (``cloud-broker keys rotate``). One transaction, as ``UnitOfWork``."""
+
+    def count_secrets_by_key(self) -> dict[str, int]:
+        """Stored secrets per key id (key ids with none are absent)."""
+        ...
+
+    def list_secrets_not_under(self, key_id: str, *, after: str = "", limit: int = 500) -> list[tuple[str, SealedSecret]]:
+        """Up to ``limit`` ``(grant_id, sealed)`` not sealed under ``key_id`` whose grant id sorts
+        after ``after``, in grant-id order. Paging by grant id means a row that cannot be re-sealed
+        is passed over rather than met again on every page."""
+        ...
+
+    def reseal_secret(self, grant_id: str, expected: SealedSecret, sealed: SealedSecret) -> bool:
+        """Store ``sealed`` for ``grant_id`` only if its row still holds ``expected`` (key id and
+        ciphertext): False when another writer changed or deleted it first (compare-and-swap)."""
+        ...
+
+    def append_audit(self, event: AuditEvent) -> int:
+        """As ``UnitOfWork.append_audit``: the rotation's trail commits with what it re-sealed."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. Writes are visible to others only after the context exits cleanly."""
 

@@ -258,6 +258,23 @@ class SqlUnitOfWork(OutboxRows):
     def last_audit_seq(self) -> int:
         return int(self._c.execute(select(func.coalesce(func.max(audit_events.c.seq), 0))).scalar_one())
 
+    def count_secrets_by_key(self) -> dict[str, int]:
+        query = select(grant_secrets.c.key_id, func.count()).group_by(grant_secrets.c.key_id)
+        return {str(key_id): int(count) for key_id, count in self._c.execute(query)}
+
+    def list_secrets_not_under(self, key_id: str, *, after: str = "", limit: int = 500) -> list[tuple[str, SealedSecret]]:
+        query = (select(grant_secrets).where(grant_secrets.c.key_id != key_id, grant_secrets.c.grant_id > after)
+                 .order_by(grant_secrets.c.grant_id).limit(limit))
+        return [(row["grant_id"], SealedSecret(key_id=row["key_id"], blob=bytes(row["blob"])))
+                for row in self._c.execute(query).mappings()]
+
+    def reseal_secret(self, grant_id: str, expected: SealedSecret, sealed: SealedSecret) -> bool:
+        query = (update(grant_secrets)
+                 .where(grant_secrets.c.grant_id == grant_id, grant_secrets.c.key_id == expected.key_id,
+                        grant_secrets.c.blob == expected.blob)
+                 .values(key_id=sealed.key_id, blob=sealed.blob))
+        return self._c.execute(query).rowcount == 1
+
 
 _LISTS = ("approvals",)
 
