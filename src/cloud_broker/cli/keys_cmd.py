@@ -25,14 +25,19 @@ if TYPE_CHECKING:
     from cloud_broker.store.sql import SqlStore
     from cloud_broker.vault import Vault
 
-keys_app = typer.Typer(help="The master key that seals stored credentials and signs host tokens.",
+keys_app = typer.Typer(help="The master key that seals stored credentials and signs host tokens.\n\n\b\n"
+                            "Example:\n  cloud-broker keys rotate --db postgresql+psycopg://broker@db/broker",
                        no_args_is_help=True)
 
 
 @keys_app.command("new")
 def new(out: Annotated[Path, typer.Option("--out", help="File to create (mode 0600); never replaced")]) -> None:
     """Write a fresh master key to a new file, in the form CLOUD_BROKER_MASTER_KEY takes; print
-    only its key id. Example: cloud-broker keys new --out next.key"""
+    only its key id.
+
+    \b
+    Example:
+      cloud-broker keys new --out next.key"""
     from cloud_broker.vault import new_key_file
 
     try:
@@ -45,7 +50,10 @@ def new(out: Annotated[Path, typer.Option("--out", help="File to create (mode 06
 @keys_app.command("status")
 def status(db: DbOpt = None, state_dir: StateOpt = None) -> None:
     """Print the key ids this process holds and how many stored secrets each key id seals.
-    Example: cloud-broker keys status --db postgresql+psycopg://broker@db/broker"""
+
+    \b
+    Example:
+      cloud-broker keys status --db postgresql+psycopg://broker@db/broker"""
     from cloud_broker.cli.key_rotation import key_use
 
     vault, store = _open(db, state_dir)
@@ -66,7 +74,11 @@ def rotate(
 ) -> None:
     """Re-seal every stored secret not under the current master key with the current key (run it
     with the new key current and the old ones previous). Exit 1 while any row is left under
-    another key. Example: cloud-broker keys rotate --db postgresql+psycopg://broker@db/broker"""
+    another key.
+
+    \b
+    Example:
+      cloud-broker keys rotate --db postgresql+psycopg://broker@db/broker"""
     from cloud_broker.cli import key_rotation
 
     vault, store = _open(db, state_dir)
