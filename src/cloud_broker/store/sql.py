@@ -36,6 +36,7 @@ from cloud_broker.service.ports import AuditEvent, DuplicateRequest, GrantFilter
 from cloud_broker.store.audit_watch import CHANNEL as AUDIT_CHANNEL
 from cloud_broker.store.audit_watch import AuditWatch
 from cloud_broker.store.outbox_rows import OutboxRows
+from cloud_broker.store.sign_in_rows import SignInRows
 from cloud_broker.store.tables import audit_events, grant_secrets, grants, json_list
 from cloud_broker.vault import SealedSecret
 
@@ -109,7 +110,7 @@ class SqlStore:
         return AuditWatch(self.engine)
 
 
-class SqlUnitOfWork(OutboxRows):
+class SqlUnitOfWork(OutboxRows, SignInRows):
     """The store's verbs inside one transaction; see ``service.ports.UnitOfWork``."""
 
     def __init__(self, connection: Connection) -> None:

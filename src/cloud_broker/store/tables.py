@@ -163,6 +163,18 @@ outbox_cursors = Table(
     Column("seq", COUNTER, nullable=False),
 )
 
+# Failed console sign-ins within the throttle's window (migration 0009), shared by every process.
+sign_in_failures = Table(
+    "sign_in_failures",
+    metadata,
+    Column("id", COUNTER, primary_key=True, autoincrement=True),
+    # "pair:<name> <address>", "name:<name>" or "address:<address or /64>"
+    Column("key", String(320), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Index("sign_in_failures_key", "key", "at"),
+    Index("sign_in_failures_at", "at"),
+)
+
 
 def json_list(value: Any) -> tuple[str, ...]:
     return tuple(str(v) for v in value or ())

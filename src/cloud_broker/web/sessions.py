@@ -137,8 +137,8 @@ class Throttle:
     was never checked. So argon2 runs at most ``ADDRESS_FAILURES_ALLOWED`` times per address
     and window for wrong passwords, whatever names the address tries.
 
-    Per process: several broker processes each allow the limit. Good enough to stop online
-    guessing; argon2's cost makes each guess slow anyway.
+    Per process, and the first line: ``shared_throttle.SharedThrottle`` counts the same limits
+    in the store, so that several broker processes together allow them once.
     """
 
     def __init__(self, clock: Callable[[], datetime]) -> None:
@@ -215,7 +215,11 @@ class Sessions:
         self._clock = clock
         self._hasher = PasswordHasher()
         self._dummy_hash = self._hasher.hash(secrets.token_urlsafe(16))
+        from cloud_broker.web.shared_throttle import SharedThrottle
+
+        # In memory first (cheap, per process), then in the store (shared by every process).
         self.throttle = Throttle(clock)
+        self.shared_throttle = SharedThrottle(store, clock)
         self.checks = checks or CheckSlots()
 
     @property
@@ -228,16 +232,23 @@ class Sessions:
         name = name.strip()[:MAX_NAME]
         attempt = self.throttle.reserve(name, address)
         try:
+            self.shared_throttle.reserve(attempt)
+        except Throttled:
+            self.throttle.not_checked(attempt)
+            raise
+        try:
             with self.checks.slot():
                 ok = self._password_ok(name, password[:MAX_PASSWORD])
         except Busy:
             self.throttle.not_checked(attempt)
+            self.shared_throttle.not_checked(attempt)
             raise
         if not ok:
             # Not the name: people type passwords into the name field.
             log.info("console sign-in failed from %s", address)
             return None
         self.throttle.succeeded(attempt)
+        self.shared_throttle.succeeded(attempt)
         return self.open_session(name, address, "password")
 
     def open_session(self, approver: str, address: str, method: str) -> NewSession:
