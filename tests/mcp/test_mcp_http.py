@@ -16,6 +16,7 @@ import pytest
 from mcp_embedded import WAIT_SECONDS, connect_embedded
 from mcp_http import http_mcp, notifications
 
+from cloud_broker.api.routes_events import MAX_STREAMS_PER_HOST
 from cloud_broker.mcp.http_endpoint import SessionLimits
 from tests.api.conftest import ACCOUNT, BrokerUnderTest, bt  # noqa: F401 - `bt` is the fixture, reused
 
@@ -136,6 +137,10 @@ async def test_sessions_are_capped_per_host_and_in_total_and_a_delete_makes_room
     assert over_host.json()["error_code"] == over_total.json()["error_code"] == "TOO_MANY_SESSIONS"
     assert "host 'host-a'" in over_host.json()["error"] and "the broker holds 2" in over_total.json()["error"]
     assert deleted.status_code == 200 and room.session_id and gone.status_code == 404
+
+
+def test_every_session_a_host_may_hold_can_follow_its_grant_events() -> None:
+    assert SessionLimits().per_host < MAX_STREAMS_PER_HOST
 
 
 async def test_an_idle_session_is_closed_and_its_id_then_answers_404(bt: BrokerUnderTest) -> None:  # noqa: F811

@@ -51,7 +51,9 @@ Scope = MutableMapping[str, Any]
 @dataclass(frozen=True)
 class SessionLimits:
     """What HTTP sessions may cost the broker. Each holds a server, a broker client and a grant
-    event stream, so the caps are far below the SDK's default of 10,000."""
+    event stream, so the caps are far below the SDK's default of 10,000; ``per_host`` stays
+    below the API's event streams per host (20), so every session gets its stream and the host
+    still has some left for stdio servers."""
 
     per_host: int = 16
     total: int = 64
@@ -187,6 +189,7 @@ class McpHttpEndpoint:
                     session = HttpSession(caller.owner, manager.handle_request, token)
                     task_status.started(session)
                     await session.run_until_over(self.limits.idle_seconds)
+                    self._unlist(session)  # its id answers 404 from now on, while the session winds down
         except Exception as exc:
             if session is None:
                 raise  # the opening request hears of it
@@ -197,6 +200,9 @@ class McpHttpEndpoint:
                 self._forget(session)
 
     def _forget(self, session: HttpSession) -> None:
+        self._unlist(session)
+        self._release(session.owner.host)
+
+    def _unlist(self, session: HttpSession) -> None:
         if session.session_id is not None and self._sessions.get(session.session_id) is session:
             del self._sessions[session.session_id]
-        self._release(session.owner.host)
