@@ -85,10 +85,27 @@ class HttpMcp:
         return session
 
 
+class BearerLog:
+    """ASGI middleware noting the bearer of every broker API call (``/mcp`` requests left out)."""
+
+    def __init__(self, app: Any, seen: list[tuple[str, str]]) -> None:
+        self.app, self.seen = app, seen
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"] != MCP_PATH:
+            bearer = dict(scope["headers"]).get(b"authorization", b"").decode().partition(" ")[2]
+            self.seen.append((scope["path"], bearer))
+        await self.app(scope, receive, send)
+
+
 @asynccontextmanager
-async def http_mcp(bt: BrokerUnderTest, limits: SessionLimits | None = None) -> AsyncIterator[HttpMcp]:
-    """``/mcp`` mounted on the broker app of ``bt``, its lifespan open, and a client on it."""
+async def http_mcp(bt: BrokerUnderTest, limits: SessionLimits | None = None,
+                   bearers: list[tuple[str, str]] | None = None) -> AsyncIterator[HttpMcp]:
+    """``/mcp`` mounted on the broker app of ``bt``, its lifespan open, and a client on it;
+    ``bearers`` collects the token each in-process broker call carried."""
     app = create_app(bt.broker, bt.tokens)
+    if bearers is not None:
+        app.add_middleware(BearerLog, seen=bearers)
     endpoint = mount_mcp(app, bt.broker, bt.tokens, limits)
     async with (
         endpoint.run(),

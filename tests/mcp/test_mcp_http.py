@@ -73,6 +73,21 @@ async def test_a_grant_requested_over_http_is_listed_and_its_approval_is_pushed_
     assert json.loads(read["contents"][0]["text"])["status"] == "active"
 
 
+async def test_the_sessions_broker_calls_carry_the_token_the_runtime_presented_last(
+    bt: BrokerUnderTest,  # noqa: F811
+) -> None:
+    bearers: list[tuple[str, str]] = []
+    async with http_mcp(bt, bearers=bearers) as mcp:
+        session = await mcp.open()
+        first = session.headers["Authorization"].partition(" ")[2]
+        renewed = bt.tokens.issue("host-a")
+        session.headers["Authorization"] = f"Bearer {renewed}"
+        await session.rpc("tools/call", {"name": "aws_describe_scope", "arguments": {"account_id": ACCOUNT}})
+    scope_calls = [bearer for path, bearer in bearers if path == "/aws/scope"]
+    assert first != renewed and scope_calls == [renewed]
+    assert {bearer for path, bearer in bearers if path.endswith("/inventory")} == {first}
+
+
 @pytest.mark.parametrize(("authorization", "code"), [(None, "UNAUTHENTICATED"), ("Bearer not-a-token", "TOKEN_INVALID"),
                                                     ("Basic aG9zdDprZXk=", "UNAUTHENTICATED")])
 async def test_no_or_a_bad_token_is_refused_with_401_and_opens_no_session(
