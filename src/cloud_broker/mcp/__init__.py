@@ -1,4 +1,5 @@
-"""The MCP face of cloud-broker: agent-facing tools over stdio, backed by the broker API.
+"""The MCP face of cloud-broker: agent-facing tools over stdio, and over streamable HTTP at
+``/mcp`` on ``serve``, backed by the broker API.
 
 Modules, from the wire inwards:
 
