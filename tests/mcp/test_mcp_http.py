@@ -13,10 +13,13 @@ from typing import Any
 import anyio
 import anyio.to_thread
 import pytest
+from fastapi.testclient import TestClient
 from mcp_embedded import WAIT_SECONDS, connect_embedded
-from mcp_http import http_mcp, notifications
+from mcp_http import ACCEPT, INITIALIZE, http_mcp, notifications
 
+from cloud_broker.api.app import create_app
 from cloud_broker.api.routes_events import MAX_STREAMS_PER_HOST
+from cloud_broker.cli.http_app import mount_mcp
 from cloud_broker.mcp.http_endpoint import SessionLimits
 from tests.api.conftest import ACCOUNT, BrokerUnderTest, bt  # noqa: F401 - `bt` is the fixture, reused
 
@@ -184,3 +187,15 @@ async def test_oversized_bodies_later_protocol_versions_and_sessionless_gets_are
     assert "initialize" in modern.json()["error"] and "mcp-session-id" in get.json()["error"]
 
 
+
+
+def test_the_apps_lifespan_runs_the_endpoint_as_uvicorn_does(bt: BrokerUnderTest) -> None:  # noqa: F811
+    app = create_app(bt.broker, bt.tokens)
+    endpoint = mount_mcp(app, bt.broker, bt.tokens)
+    initialize = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": INITIALIZE}
+    headers = {**bt.headers(), "X-Agent-Id": bt.agent_id, "Accept": ACCEPT}
+    with TestClient(app) as client:
+        opened = client.post("/mcp", json=initialize, headers=headers)
+        held = endpoint.open_sessions()
+    assert opened.status_code == 200 and opened.headers["mcp-session-id"] and held == 1
+    assert endpoint.open_sessions() == 0  # the lifespan's end closed it

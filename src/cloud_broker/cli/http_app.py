@@ -4,7 +4,9 @@ do not know about each other."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -51,5 +53,13 @@ def mount_mcp(app: FastAPI, broker: Broker, tokens: TokenIssuer, limits: Session
     # An ASGI app as the endpoint: Starlette passes requests through untouched (SSE included).
     app.router.routes.append(Route(MCP_PATH, HostAgentGuard(endpoint, broker, tokens),
                                    methods=["GET", "POST", "DELETE"], include_in_schema=False))
-    app.router.lifespan_context = lambda _app: endpoint.run()
+    before = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app_: Any) -> AsyncIterator[Any]:
+        # Around whatever lifespan the app already had, not instead of it.
+        async with before(app_) as state, endpoint.run():
+            yield state
+
+    app.router.lifespan_context = lifespan
     return endpoint
