@@ -1,7 +1,8 @@
-"""One ``cloud-broker serve --sandbox`` process for the end-to-end tests, and the published
-TypeScript MCP server (``@integrity-labs/cloud-broker`` 0.7.18, unchanged, from the npm registry),
-installed once into a temporary folder and never committed. It needs Node.js and npm, which
-this project's machines carry; elsewhere its tests are skipped with that reason."""
+"""One ``cloud-broker serve --sandbox`` process for the end-to-end tests, the published
+TypeScript MCP server (``@integrity-labs/cloud-broker`` 0.7.18, unchanged, from the npm registry)
+and the official TypeScript MCP SDK (``@modelcontextprotocol/sdk``, for its streamable HTTP
+client), each installed once into a temporary folder and never committed. They need Node.js and
+npm, which this project's machines carry; elsewhere their tests are skipped with that reason."""
 
 from __future__ import annotations
 
@@ -21,19 +22,33 @@ from cloud_broker.sandbox.gcp import start_gcp_double
 from tests.api.conftest import forget_revocations
 
 PACKAGE = "@integrity-labs/cloud-broker@0.7.18"
+TS_SDK = "@modelcontextprotocol/sdk@1.32.2"
+
+
+def npm_install(package: str, prefix: Path) -> Path:
+    """Install ``package`` into ``prefix`` (skipping the test without Node.js and npm); its node_modules."""
+    npm = shutil.which("npm")
+    if not shutil.which("node") or not npm:
+        pytest.skip("Node.js and npm are needed to run the TypeScript MCP packages")
+    subprocess.run([npm, "install", "--prefix", str(prefix), "--no-audit", "--no-fund", "--loglevel=error", package],
+                   check=True, capture_output=True, timeout=300)
+    return prefix / "node_modules"
 
 
 @pytest.fixture(scope="package")
 def published_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[str]]:
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if not node or not npm:
-        pytest.skip("Node.js and npm are needed to run the published TypeScript client")
-    prefix = tmp_path_factory.mktemp("published-client")
-    subprocess.run([npm, "install", "--prefix", str(prefix), "--no-audit", "--no-fund", "--loglevel=error", PACKAGE],
-                   check=True, capture_output=True, timeout=300)
-    entry = prefix / "node_modules" / "@integrity-labs" / "cloud-broker" / "dist" / "index.js"
+    entry = npm_install(PACKAGE, tmp_path_factory.mktemp("published-client")) / "@integrity-labs" / "cloud-broker"
+    entry = entry / "dist" / "index.js"
     assert entry.exists()
-    yield [node, str(entry)]
+    yield [str(shutil.which("node")), str(entry)]
+
+
+@pytest.fixture(scope="package")
+def ts_sdk(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The official TypeScript MCP SDK's package folder (its ``dist/esm`` holds the client)."""
+    folder = npm_install(TS_SDK, tmp_path_factory.mktemp("ts-sdk")) / "@modelcontextprotocol" / "sdk"
+    assert (folder / "dist" / "esm" / "client" / "streamableHttp.js").exists()
+    return folder
 
 
 @pytest.fixture(scope="package")

@@ -47,19 +47,28 @@ def caller_host(
     _declared: Annotated[None, Security(HOST_TOKEN)] = None,
 ) -> str:
     """The calling host's name; raises ``Unauthenticated`` (never echoing the token) otherwise."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
+    verified = authenticate(request.headers.get("authorization", ""), tokens, broker.deps.config)
+    request.state.host = verified.host
+    request.state.token_expires = verified.expires
+    return verified.host
+
+
+def authenticate(authorization: str, tokens: TokenIssuer, config: BrokerConfig) -> VerifiedToken:
+    """The host token of an ``Authorization`` header, verified and still standing on ``config``.
+
+    One check for every door into the broker (the API routes, and apps mounted beside them such
+    as ``/mcp``); raises ``Unauthenticated`` without echoing the token.
+    """
+    scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("a Bearer token is required", code="UNAUTHENTICATED")
     verified = tokens.verify_token(token.strip())
-    refusal = revocation(verified, broker.deps.config)
+    refusal = revocation(verified, config)
     if refusal is not None:
         # The name comes from a signed claim; worth a warning, as a revoked key still in use may be a leak.
         log.warning("refused a revoked token of host %r: %s", verified.host, refusal)
         raise Unauthenticated(refusal, code=REVOKED)
-    request.state.host = verified.host
-    request.state.token_expires = verified.expires
-    return verified.host
+    return verified
 
 
 def revocation(token: VerifiedToken, config: BrokerConfig) -> str | None:

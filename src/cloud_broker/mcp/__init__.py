@@ -1,8 +1,12 @@
-"""The MCP face of cloud-broker: agent-facing tools over stdio, backed by the broker API.
+"""The MCP face of cloud-broker: agent-facing tools over stdio, and over streamable HTTP at
+``/mcp`` on ``serve``, backed by the broker API.
 
 Modules, from the wire inwards:
 
     server.py         run_stdio()/main(): start-up, inventory, stdio serving (light imports)
+    lean_import.py    the SDK loaded without its package re-exports, for a faster start
+    http_endpoint.py  /mcp on `serve`: streamable HTTP sessions, each built like the stdio server
+    http_session.py   one such session: its SDK transport, its bearer, its idle timer
     protocol.py       the MCP SDK wiring (heavy imports live here, loaded off the event loop)
     tools.py          the tool catalogue: validate, call the broker, shape the text result
     schemas.py        advertised JSON schemas and the pydantic models that enforce them

@@ -42,6 +42,7 @@ from cloud_broker.mcp.events import GrantEventStream
 from cloud_broker.mcp.family import FamilyTools
 from cloud_broker.mcp.grants import GrantResources
 from cloud_broker.mcp.inventory import InventoryError, parse_delivery, parse_inventory
+from cloud_broker.mcp.lean_import import lean_packages
 from cloud_broker.mcp.schemas import SourceContext
 from cloud_broker.mcp.settings import McpSettings, load_settings
 from cloud_broker.mcp.stderr import stderr_line
@@ -175,7 +176,10 @@ async def run_stdio(
 
 
 def main(env: Mapping[str, str] | None = None) -> int:
-    """Read the environment, serve, and return the process exit code (1 on missing config)."""
+    """Read the environment, serve, and return the process exit code (1 on missing config).
+
+    This owns the process, so the SDK is loaded without its package re-exports (see :mod:`lean_import`)."""
+    lean_packages()
     try:
         settings = load_settings(os.environ if env is None else env)
     except ConfigError as exc:

@@ -1,0 +1,208 @@
+"""``/mcp`` on ``cloud-broker serve``: MCP's streamable HTTP transport, one session per runtime.
+
+A runtime connects to the broker directly instead of spawning ``cloud-broker mcp`` per agent
+session. Every session is built by :func:`~cloud_broker.mcp.server.open_app`, exactly as the
+stdio server is (the same tools, resources and notifications), and bound to the host and agent
+that opened it; its broker calls go in-process into the broker app (the streaming ASGI transport
+of the embedded mode) with the host token the runtime presented.
+
+Authentication is not done here: the app mounting this endpoint puts a guard in front (see
+``cloud_broker.api.host_guard``) that verifies every request and leaves the caller in the scope's
+``state``. What this endpoint bounds is cost: sessions per host and in total, an idle timeout,
+and the request body size (also passed to the SDK). Refusals are raised as
+:class:`~cloud_broker.errors.BrokerError`, which the guard turns into the API's error envelope.
+
+Handshake-era sessions (``initialize``, protocol versions up to 2025-11-25) are served; a
+request announcing a later protocol version is refused (400) rather than served sessionless.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Mapping, MutableMapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+from anyio.abc import TaskGroup, TaskStatus
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
+from starlette.datastructures import Headers
+
+from cloud_broker.errors import InvalidInput, NotFound, TooManyRequests, Unauthenticated, Unavailable
+from cloud_broker.mcp.asgi_stream import StreamingASGITransport, streaming_asgi_transport
+from cloud_broker.mcp.family import FamilyTools
+from cloud_broker.mcp.http_session import Answer, HttpSession, Owner, PresentedToken
+from cloud_broker.mcp.server import open_app
+from cloud_broker.mcp.settings import McpSettings
+
+log = logging.getLogger("cloud_broker.mcp")
+
+INPROCESS_URL = "http://cloud-broker.in-process"
+SESSION_HEADER = "mcp-session-id"
+VERSION_HEADER = "mcp-protocol-version"
+
+Scope = MutableMapping[str, Any]
+
+
+@dataclass(frozen=True)
+class SessionLimits:
+    """What HTTP sessions may cost the broker. Each holds a server, a broker client and a grant
+    event stream, so the caps are far below the SDK's default of 10,000; ``per_host`` stays
+    below the API's event streams per host (20), so every session gets its stream and the host
+    still has some left for stdio servers."""
+
+    per_host: int = 16
+    total: int = 64
+    idle_seconds: float = 600.0
+    body_bytes: int = 512 * 1024
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The authenticated caller the guard left in the scope, and the token it presented."""
+
+    owner: Owner
+    run_id: str
+    bearer: str = field(repr=False)
+
+    @classmethod
+    def of(cls, scope: Scope) -> Caller:
+        """Fail closed: a scope that did not pass the guard has no caller."""
+        state = scope.get("state") or {}
+        host, agent_id = state.get("host"), state.get("agent_id")
+        bearer = Headers(scope=scope).get("authorization", "").partition(" ")[2].strip()
+        if not host or not agent_id or not bearer:
+            raise Unauthenticated("a Bearer host token is required")
+        return cls(Owner(host, agent_id), state.get("run_id") or str(uuid.uuid4()), bearer)
+
+
+class McpHttpEndpoint:
+    """The ASGI app behind ``/mcp``; :meth:`run` must be open while it serves (the app's lifespan)."""
+
+    def __init__(
+        self,
+        broker_app: Any,
+        limits: SessionLimits | None = None,
+        *,
+        families: Mapping[str, FamilyTools] | None = None,
+    ) -> None:
+        """``broker_app`` is the broker's ASGI app, which the sessions' broker clients call in-process."""
+        self._broker_app = broker_app
+        self.limits = limits or SessionLimits()
+        self._families = families
+        self._sessions: dict[str, HttpSession] = {}
+        self._held: Counter[str] = Counter()
+        self._tasks: TaskGroup | None = None
+        self._transport: StreamingASGITransport | None = None
+
+    @asynccontextmanager
+    async def run(self) -> AsyncIterator[None]:
+        """Serve while open; on exit every session is closed and its tasks cancelled."""
+        async with streaming_asgi_transport(self._broker_app) as transport, anyio.create_task_group() as tasks:
+            self._transport, self._tasks = transport, tasks
+            try:
+                yield
+            finally:
+                self._tasks = None
+                tasks.cancel_scope.cancel()
+
+    def open_sessions(self, host: str | None = None) -> int:
+        """Sessions held (opening or open), of ``host`` or in total."""
+        return self._held[host] if host is not None else sum(self._held.values())
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        caller = Caller.of(scope)
+        headers = Headers(scope=scope)
+        version = headers.get(VERSION_HEADER)
+        if version is not None and version not in HANDSHAKE_PROTOCOL_VERSIONS:
+            raise InvalidInput(f"this endpoint serves MCP sessions opened by initialize (protocol versions "
+                               f"{', '.join(HANDSHAKE_PROTOCOL_VERSIONS)})")
+        session_id = headers.get(SESSION_HEADER)
+        if session_id is not None:
+            await self._existing(session_id, caller).serve(scope, receive, send)
+            return
+        if scope.get("method") != "POST":
+            raise InvalidInput(f"the {SESSION_HEADER} header is required: open a session with a POST of initialize")
+        await self._open(caller, scope, receive, send)
+
+    def _existing(self, session_id: str, caller: Caller) -> HttpSession:
+        session = self._sessions.get(session_id)
+        if session is None or session.owner != caller.owner:
+            # Someone else's session reads as no session at all.
+            raise NotFound("unknown or expired MCP session: open a new one with initialize", code="SESSION_NOT_FOUND")
+        session.token.present(caller.bearer)
+        return session
+
+    async def _open(self, caller: Caller, scope: Scope, receive: Any, send: Any) -> None:
+        if self._tasks is None:
+            raise Unavailable("the MCP endpoint is not running", code="MCP_UNAVAILABLE")
+        self._admit(caller.owner.host)
+        try:
+            session: HttpSession = await self._tasks.start(self._hold, caller)
+        except BaseException:
+            self._release(caller.owner.host)
+            raise
+
+        def register(answer: Answer) -> None:
+            # At the response's start: the client may use the session before this request ends.
+            if answer.session_id is not None and answer.status is not None and answer.status < 400:
+                session.session_id = answer.session_id
+                self._sessions[answer.session_id] = session
+
+        try:
+            await session.serve(scope, receive, send, on_answer=register)
+        finally:
+            if session.session_id is None:
+                session.close()  # nothing was established: a failed or abandoned initialize, or none
+
+    def _admit(self, host: str) -> None:
+        """Count the session before any await, so concurrent openings cannot pass the caps together."""
+        if self._held[host] >= self.limits.per_host:
+            raise TooManyRequests(f"host '{host}' holds {self.limits.per_host} MCP sessions, its limit: close one "
+                                  "(DELETE /mcp) or let an idle one expire", code="TOO_MANY_SESSIONS")
+        if self.open_sessions() >= self.limits.total:
+            raise TooManyRequests(f"the broker holds {self.limits.total} MCP sessions, its limit: retry later",
+                                  code="TOO_MANY_SESSIONS")
+        self._held[host] += 1
+
+    def _release(self, host: str) -> None:
+        self._held[host] -= 1
+        if self._held[host] <= 0:
+            del self._held[host]
+
+    async def _hold(self, caller: Caller, *, task_status: TaskStatus[HttpSession]) -> None:
+        """The life of one session: its MCP app and SDK transport, until closed or idle."""
+        assert self._transport is not None
+        token = PresentedToken(caller.bearer)
+        settings = McpSettings(host=INPROCESS_URL, agent_id=caller.owner.agent_id, run_id=caller.run_id)
+        session: HttpSession | None = None
+        try:
+            async with open_app(settings, transport=self._transport, token_source=token, warn=log.warning,
+                                grant_events=True, families=self._families) as app:
+                manager = StreamableHTTPSessionManager(app.server, session_idle_timeout=None, max_sessions=1,
+                                                       max_request_body_size=self.limits.body_bytes)
+                async with manager.run():
+                    session = HttpSession(caller.owner, manager.handle_request, token)
+                    task_status.started(session)
+                    await session.run_until_over(self.limits.idle_seconds)
+                    self._unlist(session)  # its id answers 404 from now on, while the session winds down
+        except Exception as exc:
+            if session is None:
+                raise  # the opening request hears of it
+            # Type only: a message could carry anything. One session failing must not end the others.
+            log.error("MCP session ended by %s", type(exc).__name__)
+        finally:
+            if session is not None:
+                self._forget(session)
+
+    def _forget(self, session: HttpSession) -> None:
+        self._unlist(session)
+        self._release(session.owner.host)
+
+    def _unlist(self, session: HttpSession) -> None:
+        if session.session_id is not None and self._sessions.get(session.session_id) is session:
+            del self._sessions[session.session_id]
