@@ -15,6 +15,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from email.message import Message
 from pathlib import Path
 from typing import Any
 
@@ -49,14 +50,16 @@ def clouds(emulator: Any, tmp_path: Path) -> Iterator[tuple[Any, dict[str, Any]]
 class Serve:
     """``cloud-broker serve --state-dir`` on a free port, as an operator runs it."""
 
-    def __init__(self, state: Path, log: Path, **env: str) -> None:
+    def __init__(self, state: Path, log: Path, *args: str, **env: str) -> None:
+        """``args`` go to ``serve`` (e.g. ``--db URL``), ``env`` to its environment."""
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         with open(log, "ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "cloud_broker", "serve", "--state-dir", str(state), "--port", str(self.port)],
+                [sys.executable, "-m", "cloud_broker", "serve", "--state-dir", str(state), "--port", str(self.port),
+                 *args],
                 stdout=out, stderr=subprocess.STDOUT, env=child_env(**env))
         deadline = time.monotonic() + 60
         while not self._up():
@@ -72,15 +75,21 @@ class Serve:
 
     def call(self, method: str, path: str, body: dict[str, Any] | None = None,
              token: str | None = None) -> tuple[int, dict[str, Any]]:
+        status, answer, _ = self.reply(method, path, body, token)
+        return status, answer
+
+    def reply(self, method: str, path: str, body: dict[str, Any] | None = None,
+              token: str | None = None) -> tuple[int, dict[str, Any], Message]:
+        """Status, JSON body and headers of one call."""
         request = urllib.request.Request(f"{self.url}{path}", method=method,
                                          data=json.dumps(body).encode() if body is not None else None,
                                          headers={"Content-Type": "application/json",
                                                   **({"Authorization": f"Bearer {token}"} if token else {})})
         try:
             with _OPENER.open(request, timeout=30) as reply:
-                return reply.status, json.loads(reply.read())
+                return reply.status, json.loads(reply.read()), reply.headers
         except urllib.error.HTTPError as refused:
-            return refused.code, json.loads(refused.read())
+            return refused.code, json.loads(refused.read()), refused.headers
 
     def token(self, host_key: str) -> str:
         status, body = self.call("POST", "/host/exchange", {"host_key": host_key})
