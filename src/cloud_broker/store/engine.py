@@ -8,7 +8,7 @@ PostgreSQL (several broker processes), tuned so that a fault of the store heals 
 - A unit of work that writes takes SQLite's write lock when it begins (``BEGIN IMMEDIATE``);
   one that only reads (``READ_ONLY``) begins deferred and never waits for a writer. On
   PostgreSQL it runs in a ``READ ONLY`` transaction.
-- PostgreSQL's pool is bounded: a flood waits ``POOL_TIMEOUT`` for a connection, then the
+- PostgreSQL's pool is bounded: a flood waits ``PoolBounds.timeout`` for a connection, then the
   caller hears 503, instead of threads piling up behind an unreachable server.
 """
 
