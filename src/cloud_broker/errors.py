@@ -11,7 +11,7 @@
     ├── ConfigError                  broker.yaml is invalid (never reaches HTTP)
     ├── SchemaMismatch               the store's schema is not this code's (never reaches HTTP)
     ├── ProviderError      502       the cloud refused or failed; message is safe to show
-    └── Unavailable        503       the broker cannot record what happened now; retry later
+    └── Unavailable        503       the store cannot serve now (or record what happened); retry later
 
 Messages are shown to the model verbatim, so they must never contain a secret and
 should spell out the error code (the published client shows only the ``error`` string).
@@ -104,8 +104,10 @@ class ProviderError(BrokerError):
 
 
 class Unavailable(BrokerError):
-    """The store refused a write the broker needed; nothing was handed out. ``grant_id`` names
-    the grant concerned, when there is one, so that its caller can follow it up."""
+    """The store cannot serve now (unreachable, read-only, full, busy) or refused a write the
+    broker needed; nothing was handed out, and a retry after ``retry_after_seconds`` may
+    succeed. ``grant_id`` names the grant concerned, when there is one, so that its caller can
+    follow it up."""
 
     status = 503
     code = "STORE_UNAVAILABLE"

@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from email.message import Message
 from pathlib import Path
 from typing import Any
 
@@ -46,15 +47,21 @@ class Serve:
 
     def call(self, method: str, path: str, body: dict[str, Any] | None = None,
              token: str | None = None, timeout: float = 30) -> tuple[int, dict[str, Any]]:
+        status, answer, _ = self.reply(method, path, body, token, timeout)
+        return status, answer
+
+    def reply(self, method: str, path: str, body: dict[str, Any] | None = None,
+              token: str | None = None, timeout: float = 30) -> tuple[int, dict[str, Any], Message]:
+        """Status, JSON body and headers of one call."""
         request = urllib.request.Request(f"{self.url}{path}", method=method,
                                          data=json.dumps(body).encode() if body is not None else None,
                                          headers={"Content-Type": "application/json",
                                                   **({"Authorization": f"Bearer {token}"} if token else {})})
         try:
             with _OPENER.open(request, timeout=timeout) as reply:
-                return reply.status, json.loads(reply.read())
+                return reply.status, json.loads(reply.read()), reply.headers
         except urllib.error.HTTPError as refused:
-            return refused.code, json.loads(refused.read())
+            return refused.code, json.loads(refused.read()), refused.headers
 
     def token(self, host_key: str) -> str:
         status, body = self.call("POST", "/host/exchange", {"host_key": host_key})

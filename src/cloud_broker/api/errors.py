@@ -38,7 +38,7 @@ _ENVELOPE = {"application/json": {"schema": ErrorBody.model_json_schema()}}
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     "4XX": {"description": "Refused; nothing was changed. 400 INVALID_INPUT, 401 (no, bad or revoked token), "
                            "403, 404, 405, 409, 410, 413 PAYLOAD_TOO_LARGE, 429", "content": _ENVELOPE},
-    "5XX": {"description": "The broker failed (500 INTERNAL), the cloud did (502), or the store refused a write (503 STORE_UNAVAILABLE, with Retry-After and the grant_id concerned)", "content": _ENVELOPE},
+    "5XX": {"description": "The broker failed (500 INTERNAL), the cloud did (502), or the store cannot serve now (503 STORE_UNAVAILABLE, with Retry-After, and the grant_id concerned when there is one)", "content": _ENVELOPE},
 }
 """What every route documents besides its success: the one envelope, for any client or server error.
 

@@ -48,7 +48,7 @@ from cloud_broker.api.schemas import absent_when_none
 from cloud_broker.api.state import broker_of, tokens_of
 from cloud_broker.api.tokens import TokenIssuer
 from cloud_broker.domain.ids import canonical_uuid
-from cloud_broker.errors import InvalidInput
+from cloud_broker.errors import InvalidInput, Unavailable
 from cloud_broker.service.broker import Broker
 from cloud_broker.service.feed import GrantEvent, GrantFeed
 from cloud_broker.service.feed_head import FeedHead
@@ -202,7 +202,10 @@ async def _frames(feed: GrantFeed, head: FeedHead, agent_id: str, run_id: str | 
     seen = cursor
     while anyio.current_time() < ends_at:
         read = partial(feed.after, cursor, agent_id=agent_id, run_id=run_id)
-        events, moved_to = await anyio.to_thread.run_sync(read)
+        try:
+            events, moved_to = await anyio.to_thread.run_sync(read)
+        except Unavailable:  # the store is down for now: keep the stream, read again later
+            events, moved_to = [], cursor
         for event in events:
             yield grant_frame(event)
         if events:

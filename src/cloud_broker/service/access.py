@@ -198,7 +198,7 @@ class AgentAccess:
         must act for); without one (GCP's grant routes name none), one of the host's agents.
         A grant of another family, agent or host reads as not found."""
         owner = self.agent(host, agent_id).id if agent_id is not None else None
-        with self._deps.store.unit_of_work() as uow:
+        with self._deps.store.reading() as uow:
             grant = uow.find_grant(canonical_uuid(grant_id))
         if grant is None or grant.family != family or grant.host != host \
                 or (owner is not None and grant.agent_id != owner):

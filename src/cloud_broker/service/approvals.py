@@ -225,7 +225,7 @@ class Approvals:
         return self._load(grant_id)
 
     def _load(self, grant_id: str) -> Grant:
-        with self._deps.store.unit_of_work() as uow:
+        with self._deps.store.reading() as uow:
             return uow.get_grant(canonical_uuid(grant_id))
 
     def _started_it(self, grant: Grant, approver: str) -> bool:

@@ -105,13 +105,13 @@ class GrantFeed:
 
     def head(self) -> int:
         """The position of the newest row: a new subscriber starts here."""
-        with self._deps.store.unit_of_work() as uow:
+        with self._deps.store.reading() as uow:
             return uow.last_audit_seq()
 
     def after(self, seq: int, *, agent_id: str | None = None, run_id: str | None = None,
               limit: int = FEED_BATCH) -> tuple[list[GrantEvent], int]:
         """Grant events after ``seq`` (of one agent, or one run) and the position to continue from."""
-        with self._deps.store.unit_of_work() as uow:
+        with self._deps.store.reading() as uow:
             rows = uow.list_audit_after(seq, agent_id=agent_id, run_id=run_id, limit=limit)
             grants = uow.find_grants({r.grant_id for r in rows if r.grant_id})
         events = [e for e in (self._event(row, grants.get(row.grant_id or "")) for row in rows) if e is not None]

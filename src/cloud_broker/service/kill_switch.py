@@ -111,14 +111,14 @@ class KillSwitch:
     def _selected(self, selection: Selection) -> list[Grant]:
         """Every open grant of the selection, read page by page (a team may hold many)."""
         if selection.grant_id:
-            with self._deps.store.unit_of_work() as uow:
+            with self._deps.store.reading() as uow:
                 found = uow.find_grant(selection.grant_id.lower())
             return [found] if found is not None else []
         where = GrantFilter(statuses=(GrantStatus.ACTIVE, GrantStatus.MINTING, GrantStatus.PENDING),
                             team=selection.team, agent_id=selection.agent_id.lower() if selection.agent_id else None,
                             run_id=selection.run_id.lower() if selection.run_id else None,
                             oldest_first=True, limit=PAGE)
-        with self._deps.store.unit_of_work() as uow:
+        with self._deps.store.reading() as uow:
             return uow.search_grants(where)
 
     def _stop_minting(self, grant: Grant, actor: str, reason: str) -> Stopped:
@@ -127,7 +127,7 @@ class KillSwitch:
         if not fail_interrupted(self._deps, grant, actor, f"stopped by the kill switch while minting: {reason}",
                                 revoke_in_cloud=True, kill_switch=True):
             raise Conflict(f"grant {grant.grant_id} changed meanwhile", code="ALREADY_RESOLVED")
-        with self._deps.store.unit_of_work() as uow:
+        with self._deps.store.reading() as uow:
             failed = uow.get_grant(grant.grant_id)
             job = uow.list_deliveries(grant_id=grant.grant_id, kinds=(CLOUD_REVOKE,))[-1]
         return Stopped(failed, job)

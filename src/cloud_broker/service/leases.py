@@ -39,7 +39,7 @@ def renew(store: GrantStore, name: str, token: int | None, now: datetime, lease:
 
 def held(store: GrantStore, name: str, now: datetime) -> bool:
     """Whether someone holds the lease ``name`` at ``now``."""
-    with store.unit_of_work() as uow:
+    with store.reading() as uow:
         until = uow.read_cursor(PREFIX + name)
     return until is not None and until > _ms(now)
 

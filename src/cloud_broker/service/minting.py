@@ -150,7 +150,7 @@ class MintJobs:
         return False
 
     def attempt(self, job: Job) -> Job:
-        with self._deps.store.unit_of_work() as uow:
+        with self._deps.store.reading() as uow:
             grant = uow.find_grant(job.grant_id or "")
         now = self._deps.clock()
         if grant is None or grant.status is not GrantStatus.MINTING:

@@ -334,8 +334,21 @@ class AuditWatch(Protocol):
 
 
 class GrantStore(Protocol):
+    """Hands out transactions. Both kinds raise ``Unavailable`` when the store cannot serve now
+    (unreachable, read-only, full, busy past its timeout); the block's writes are then rolled
+    back (or in doubt, when a PostgreSQL connection was lost during the commit itself)."""
+
     def unit_of_work(self) -> AbstractContextManager[UnitOfWork]:
-        """A transaction: commit on clean exit, roll back on exception."""
+        """A transaction that may write: commit on clean exit, roll back on exception. A block
+        that reads, then writes from what it read (caps, dedupe, expected status), must run in
+        one of these: no other writer commits between its read and its write."""
+        ...
+
+    def reading(self) -> AbstractContextManager[UnitOfWork]:
+        """A transaction that only reads. It does not wait for writers, nor hold them up, and
+        it keeps working while the store refuses writes. Any write verb called on it is
+        refused. Never decide a write from what it read: re-read inside the ``unit_of_work``
+        that writes (or write with an expected status or revision)."""
         ...
 
     def audit_watch(self) -> AuditWatch:

@@ -87,7 +87,7 @@ class SecretRefs:
         Counted from the agent's newest rows only (the cap of them), whatever its history."""
         cap = self._deps.config.broker.max_resolutions_per_agent_per_minute
         since = self._deps.clock() - RATE_WINDOW
-        with self._deps.store.unit_of_work() as uow:
+        with self._deps.store.reading() as uow:
             recent = [at for at in uow.recent_audit_times(agent_id, RESOLVED, cap) if at > since]
         if len(recent) >= cap:
             log.warning("refused a resolution of agent %s: %d in the last minute", agent_id, len(recent))

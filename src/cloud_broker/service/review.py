@@ -82,7 +82,7 @@ class Review:
         now = self._deps.clock()
         where = GrantFilter(statuses=(GrantStatus.PENDING,), scopes=self._deps.config.scopes_reviewed_by(approver),
                             oldest_first=True, each_agent_in_turn=True, limit=QUEUE_LIMIT)
-        with self._deps.store.unit_of_work() as uow:
+        with self._deps.store.reading() as uow:
             rows = uow.search_grants(where)
         return [g for g in rows if g.status_at(now) is GrantStatus.PENDING]
 
@@ -97,7 +97,7 @@ class Review:
         stored = wanted | ({GrantStatus.PENDING, GrantStatus.ACTIVE} if GrantStatus.EXPIRED in wanted else set())
         query = replace(where, statuses=tuple(sorted(stored)), scopes=self._deps.config.scopes_reviewed_by(approver),
                         limit=max(where.limit, HISTORY_SCAN))
-        with self._deps.store.unit_of_work() as uow:
+        with self._deps.store.reading() as uow:
             rows = uow.search_grants(query)
         if wanted:
             rows = [g for g in rows if g.status_at(now) in wanted]
@@ -105,7 +105,7 @@ class Review:
 
     def detail(self, grant_id: str, approver: str) -> GrantReview:
         """The full picture of one grant; Forbidden unless ``approver`` reviews its ceiling."""
-        with self._deps.store.unit_of_work() as uow:
+        with self._deps.store.reading() as uow:
             grant = uow.get_grant(canonical_uuid(grant_id))
             if not self._approvals.may_review(grant, approver):
                 raise Forbidden(f"'{approver}' does not approve for team '{grant.team}' on "

@@ -79,7 +79,7 @@ class Revocations:
     def state(self, grant_id: str) -> CloudRevocation | None:
         """Where the grant's cloud revocation stands; None when it never had one (a withdrawn
         request, an expired grant)."""
-        with self._deps.store.unit_of_work() as uow:
+        with self._deps.store.reading() as uow:
             jobs = uow.list_deliveries(grant_id=grant_id, kinds=(CLOUD_REVOKE,))
         return state_of(jobs[-1]) if jobs else None
 
@@ -89,7 +89,7 @@ class Revocations:
         return False
 
     def attempt(self, job: Job) -> Job:
-        with self._deps.store.unit_of_work() as uow:
+        with self._deps.store.reading() as uow:
             grant = uow.get_grant(job.grant_id or "")
         now = self._deps.clock()
         lease = TargetLease.take(self._deps, grant.family, grant.target, now)

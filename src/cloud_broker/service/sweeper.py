@@ -39,7 +39,7 @@ class Sweeper:
         (at most every few minutes across processes, or now with ``collect``)."""
         now = self._deps.clock()
         unrecorded = self._orphans.settle()
-        with self._deps.store.unit_of_work() as uow:
+        with self._deps.store.reading() as uow:
             due = uow.list_due_for_expiry(now)
             minting = uow.list_grants(statuses=(GrantStatus.MINTING,), limit=1000)
         for grant in due:
@@ -55,7 +55,7 @@ class Sweeper:
         One whose minting process is gone was orphaned by a crash: failed at once, and whatever
         the cloud issued revoked. Otherwise a started job is the job runner's (a second claim
         fails it), and an inline mint older than ``STALE_MINTING`` was interrupted."""
-        with self._deps.store.unit_of_work() as uow:
+        with self._deps.store.reading() as uow:
             jobs = uow.list_deliveries(grant_id=grant.grant_id, kinds=(MINT, MINT_INTENT))
         mint_jobs = [job for job in jobs if job.kind == MINT]
         waiting = [job for job in mint_jobs if job.status == PENDING and job.attempts == 0]

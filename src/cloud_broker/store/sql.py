@@ -6,7 +6,6 @@ from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -16,8 +15,6 @@ from sqlalchemy import (
     Select,
     and_,
     case,
-    create_engine,
-    event,
     false,
     func,
     insert,
@@ -26,7 +23,6 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
 from cloud_broker.domain.grants import Grant, GrantStatus
@@ -35,6 +31,8 @@ from cloud_broker.errors import NotFound
 from cloud_broker.service.ports import AuditEvent, DuplicateRequest, GrantFilter, OpenPending
 from cloud_broker.store.audit_watch import CHANNEL as AUDIT_CHANNEL
 from cloud_broker.store.audit_watch import AuditWatch
+from cloud_broker.store.engine import create_store_engine, mark_read_only, rows_written
+from cloud_broker.store.faults import as_unavailable
 from cloud_broker.store.outbox_rows import OutboxRows
 from cloud_broker.store.sign_in_rows import SignInRows
 from cloud_broker.store.tables import audit_events, grant_secrets, grants, json_list
@@ -45,39 +43,6 @@ AUDIT_ORDER_LOCK = 7_420_311
 # Written as a literal, not a bound parameter, so that SQLite matches the partial indexes
 # declared ``WHERE status = 'pending'``.
 _PENDING: ColumnElement[str] = literal_column("'pending'")
-
-
-def create_store_engine(url: str) -> Engine:
-    """An engine tuned for the broker: SQLite in WAL mode with a busy timeout, so a CLI
-    approval and a running server can share one file."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-        event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin)
-        return engine
-    return create_engine(url, pool_pre_ping=True)
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # The driver's own transaction handling is switched off: it sends BEGIN only before the
-    # first INSERT/UPDATE/DELETE, so a SAVEPOINT issued first would open the transaction and
-    # its release would commit the unit of work halfway. ``_sqlite_begin`` begins instead.
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.close()
-
-
-def _sqlite_begin(connection: Connection) -> None:
-    """Every unit of work takes the write lock at its start (waiting up to the busy timeout):
-    a read-then-write cannot fail halfway because another writer committed in between, and
-    the order of audit rows is the order of commits."""
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class SqlStore:
@@ -102,12 +67,38 @@ class SqlStore:
 
     @contextmanager
     def unit_of_work(self) -> Iterator[SqlUnitOfWork]:
-        with self.engine.begin() as connection:
-            yield SqlUnitOfWork(connection)
+        """A transaction that may write: on SQLite it holds the write lock from its start."""
+        with self._transaction(read_only=False) as uow:
+            yield uow
+
+    @contextmanager
+    def reading(self) -> Iterator[SqlUnitOfWork]:
+        """A transaction that only reads: it takes no write lock, so it neither waits for a
+        writer nor holds one up, and it still reads while the store refuses writes (files
+        read-only, disk full). A write inside it is refused and rolled back."""
+        with self._transaction(read_only=True) as uow:
+            yield uow
+
+    @contextmanager
+    def _transaction(self, *, read_only: bool) -> Iterator[SqlUnitOfWork]:
+        # The one place where a store fault becomes ``Unavailable``: connecting, beginning, every
+        # statement of the caller's block and the commit all run inside it.
+        with as_unavailable(), self.engine.connect() as connection:
+            if read_only:
+                mark_read_only(connection)
+            with connection.begin():
+                before = rows_written(connection) if read_only else 0
+                yield SqlUnitOfWork(connection)
+                if read_only and rows_written(connection) != before:
+                    raise WriteWhileReading("a read-only unit of work wrote rows; they were rolled back")
 
     def audit_watch(self) -> AuditWatch:
         """A waiter for new audit rows (LISTEN/NOTIFY on PostgreSQL); see ``store.audit_watch``."""
         return AuditWatch(self.engine)
+
+
+class WriteWhileReading(RuntimeError):
+    """Code inside ``SqlStore.reading`` wrote: a bug, refused as such (PostgreSQL refuses it itself)."""
 
 
 class SqlUnitOfWork(OutboxRows, SignInRows):

@@ -18,7 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cloud_broker.domain.grants import IllegalTransition
-from cloud_broker.errors import BrokerError, ConfigError
+from cloud_broker.errors import BrokerError, ConfigError, Unavailable
 from cloud_broker.service.broker import Broker
 from cloud_broker.service.review import Review
 from cloud_broker.web import actions, login, pages
@@ -100,6 +100,11 @@ def _sign_in_required(request: Request, _: Exception) -> Response:
 
 def _broker_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, BrokerError)
+    if isinstance(exc, Unavailable):
+        # No session lookup: the store is what failed. The browser may retry after a while.
+        page = _error_page(request, exc.status, exc.text, signed_in=False)
+        page.headers["Retry-After"] = str(exc.retry_after_seconds)
+        return page
     return _error_page(request, exc.status, exc.text)
 
 

@@ -263,13 +263,16 @@ class Sessions:
         if not token or len(token) > 128:
             return None
         digest = _digest(token)
-        with self._store.unit_of_work() as uow:
+        # Read without the write lock: every console page asks, and pages keep working while
+        # the store refuses writes. Removing a dead row needs no lock held across the read.
+        with self._store.reading() as uow:
             session = uow.find_console_session(digest)
-            if session is None:
-                return None
-            if session.expires_at <= self._clock() or not self._config.may_sign_in(session.approver):
+        if session is None:
+            return None
+        if session.expires_at <= self._clock() or not self._config.may_sign_in(session.approver):
+            with self._store.unit_of_work() as uow:
                 uow.delete_console_session(digest)
-                return None
+            return None
         return session
 
     def sign_out(self, token: str | None) -> None:
