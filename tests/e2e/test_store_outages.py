@@ -45,7 +45,7 @@ def _assert_unavailable(status: int, body: dict[str, Any], headers: Message) -> 
 
 
 def test_a_broker_on_postgresql_answers_503_while_the_server_is_down_and_recovers_without_a_restart(
-        clouds: tuple[Any, dict[str, Any]], tmp_path: Path, postgres_server: Any,  # noqa: F811 - the fixture
+        clouds: tuple[Any, dict[str, Any]], tmp_path: Path, postgres_server: Any,
         assume_role_calls: list[int]) -> None:
     _, info = clouds
     url = postgres_server.new_database()
