@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 from enum import Enum
 from pathlib import Path
@@ -10,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from cloud_broker.cli.logs import LogFormat, configure_logging
 from cloud_broker.cli.options import ConfigOpt, DbOpt, StateOpt, wired_from
 
 if TYPE_CHECKING:
@@ -37,9 +37,12 @@ def serve(
         "--sandbox-delivery", help="The sandbox team's credentials_delivery: inline (default) or runtime_only")] = "inline",
     log_level: Annotated[LogLevel, typer.Option("--log-level", help="How much the broker logs (never a secret)",
                                                 case_sensitive=False)] = LogLevel.info,
+    log_format: Annotated[LogFormat, typer.Option(
+        "--log-format", help="text: lines for people; json: one JSON object per line (an access line per request "
+                             "either way)", case_sensitive=False)] = LogFormat.text,
 ) -> None:
     """Serve the broker HTTP API. Example: cloud-broker serve --config broker.yaml --port 8080"""
-    logging.basicConfig(level=log_level.value.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(log_level.value, log_format)
     if sandbox:
         from cloud_broker.cli.sandbox import run_sandbox
 
@@ -76,7 +79,9 @@ def run_api(wired: Wired, host: str, port: int, on_ready: object = None) -> None
     from cloud_broker.cli.http_app import build_app
 
     server = uvicorn.Server(uvicorn.Config(build_app(wired), host=host, port=port,
-                                           log_level="warning", access_log=False,
+                                           # Our handler formats uvicorn's records too (text or JSON);
+                                           # the access line is ours (``api.request_scope``).
+                                           log_config=None, log_level="warning", access_log=False,
                                            # The peer address is the client's: a forwarded header
                                            # would let any local process pose as another address.
                                            proxy_headers=False))

@@ -34,6 +34,7 @@ from cloud_broker.domain.scope import document
 from cloud_broker.errors import NotFound
 from cloud_broker.service.ports import AuditEvent, DuplicateRequest, GrantFilter, OpenPending
 from cloud_broker.store.outbox_rows import OutboxRows
+from cloud_broker.store.queue_rows import QueueRows
 from cloud_broker.store.tables import audit_events, grant_secrets, grants, json_list
 from cloud_broker.vault import SealedSecret
 
@@ -108,7 +109,7 @@ class SqlStore:
             yield SqlUnitOfWork(connection)
 
 
-class SqlUnitOfWork(OutboxRows):
+class SqlUnitOfWork(OutboxRows, QueueRows):
     """The store's verbs inside one transaction; see ``service.ports.UnitOfWork``."""
 
     def __init__(self, connection: Connection) -> None:
