@@ -165,3 +165,17 @@ def test_the_aws_provider_marks_throttling_apart_from_other_refusals() -> None:
 
     assert refusal("Throttling").throttled and refusal("Throttling").retryable
     assert not refusal("AccessDenied").throttled
+
+
+def test_a_store_that_does_not_answer_reads_as_down_and_the_scrape_still_succeeds() -> None:
+    from datetime import UTC, datetime
+
+    metrics = BrokerMetrics(["aws"])
+
+    def refusing(limit: int) -> list[Any]:
+        raise OSError("disk gone")
+
+    metrics.scrape.watch(refusing, lambda: datetime.now(UTC), lambda: 0)
+    samples = {s.name: s.value for f in text_string_to_metric_families(metrics.render().decode()) for s in f.samples}
+    assert samples["cloud_broker_store_up"] == 0 and samples["cloud_broker_event_streams"] == 0
+    assert "cloud_broker_pending_grants" not in samples
