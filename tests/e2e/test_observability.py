@@ -5,6 +5,7 @@ request carrying its id, no secret anywhere in the log, ``/readyz`` at this code
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,6 +18,7 @@ pytestmark = pytest.mark.e2e
 
 READ = {"actions": ["s3:GetObject"], "resources": ["arn:aws:s3:::reports/*"], "regions": ["us-east-1"]}
 REQUEST_ID = "e2e-observability-1"
+LAST = "e2e-observability-last"
 
 
 @pytest.fixture(scope="module")
@@ -26,11 +28,14 @@ def json_sandbox() -> Iterator[SandboxProcess]:
 
 
 def _json_lines(sandbox: SandboxProcess) -> list[dict[str, Any]]:
-    lines = []
-    for line in sandbox.log_path.read_text().splitlines():
-        if line.startswith("{"):
-            lines.append(json.loads(line))
-    return lines
+    """The log's JSON lines, once the access line of the last request (``LAST``) is among them:
+    a line is written after its answer is sent, so the client can read the answer first."""
+    for _ in range(200):
+        lines = [json.loads(line) for line in sandbox.log_path.read_text().splitlines() if line.startswith("{")]
+        if any(line.get("request_id") == LAST for line in lines):
+            return lines
+        time.sleep(0.05)
+    raise AssertionError("the last request's access line never reached the log")
 
 
 def test_a_grant_leaves_a_json_access_line_with_its_id_no_secret_and_a_metric(json_sandbox: SandboxProcess) -> None:
@@ -46,6 +51,7 @@ def test_a_grant_leaves_a_json_access_line_with_its_id_no_secret_and_a_metric(js
         creds = http.post(f"/aws/grants/{grant['grant_id']}/credentials", headers=auth,
                           params={"agent_id": info["agent_id"]}).json()["credentials"]
         metrics = http.get("/metrics").text
+        http.get("/healthz", headers={"X-Request-Id": LAST})
     assert 'cloud_broker_grants_total{family="aws",outcome="auto_approve",status="active"} 1.0' in metrics
     assert 'cloud_broker_mint_seconds_count{family="aws",result="ok"} 1.0' in metrics
 
@@ -58,7 +64,7 @@ def test_a_grant_leaves_a_json_access_line_with_its_id_no_secret_and_a_metric(js
     assert isinstance(ours[0]["duration_ms"], float)
     routes = {line["route"] for line in access}
     assert "/aws/grants/{grant_id}/credentials" in routes and "/metrics" in routes
-    assert all(len(line["request_id"]) == 32 for line in access if line is not ours[0])
+    assert all(len(line["request_id"]) == 32 for line in access if line["request_id"] not in (REQUEST_ID, LAST))
 
     log = json_sandbox.log_path.read_text()
     for secret in (token, info["host_api_key"], *creds.values()):
