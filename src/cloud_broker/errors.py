@@ -93,14 +93,17 @@ class SchemaMismatch(BrokerError):
 
 
 class ProviderError(BrokerError):
-    """The cloud provider failed; ``retryable`` tells the service whether backoff may help."""
+    """The cloud provider failed; ``retryable`` tells the service whether backoff may help, and
+    ``throttled`` that the cloud refused the call's rate (the metrics count those apart)."""
 
     status = 502
     code = "PROVIDER_ERROR"
 
-    def __init__(self, message: str, *, code: str | None = None, retryable: bool = False) -> None:
+    def __init__(self, message: str, *, code: str | None = None, retryable: bool = False,
+                 throttled: bool = False) -> None:
         super().__init__(message, code=code)
         self.retryable = retryable
+        self.throttled = throttled
 
 
 class Unavailable(BrokerError):

@@ -16,12 +16,16 @@ import pytest
 from fastapi.testclient import TestClient
 
 from cloud_broker.api.app import create_app
+from cloud_broker.api.routes_ops import Operations
 from cloud_broker.api.tokens import SIGNING_KEY_PURPOSE, TokenIssuer
 from cloud_broker.config import hash_api_key, new_api_key, parse_config
 from cloud_broker.families.aws.provider import AwsStsProvider
 from cloud_broker.families.aws.revoker import AwsRevokePlan
+from cloud_broker.observability.metrics import BrokerMetrics
+from cloud_broker.observability.observed import observed
 from cloud_broker.service.broker import Broker
 from cloud_broker.service.deps import Deps
+from cloud_broker.store.schema import readiness
 from cloud_broker.store.sql import SqlStore
 from cloud_broker.vault import Vault
 
@@ -160,11 +164,13 @@ def broker_under_test(
     other_providers: dict[str, Any] | None = None,
     store: Callable[[Any], Any] | None = None,
     store_url: str | None = None,
+    metrics: BrokerMetrics | None = None,
 ) -> Iterator[BrokerUnderTest]:
     """The broker of ``bt``; ``edit_config`` may change the config dict before it is parsed,
     ``provider`` may wrap the real STS provider (e.g. to count calls), ``other_providers`` adds
     other families' (by family name), ``store`` may wrap the store (to inject its faults);
-    ``store_url`` names the store (a SQLite file under ``tmp_path`` by default)."""
+    ``store_url`` names the store (a SQLite file under ``tmp_path`` by default); ``metrics``
+    makes the broker feed them and the app report them, as ``serve`` wires it."""
     import boto3
 
     host_key = new_api_key()
@@ -185,10 +191,13 @@ def broker_under_test(
     deps = Deps(config=config, store=store(opened) if store else opened,
                 providers={"aws": provider(sts) if provider else sts, **(other_providers or {})}, vault=vault,
                 clock=clock)
+    operations = None
+    if metrics is not None:
+        deps, operations = observed(deps, metrics), Operations(metrics, readiness(opened.engine))
     broker = Broker(deps)
     tokens = TokenIssuer(vault.derive_key(SIGNING_KEY_PURPOSE))
     try:
-        with TestClient(create_app(broker, tokens), raise_server_exceptions=False) as client:
+        with TestClient(create_app(broker, tokens, operations=operations), raise_server_exceptions=False) as client:
             yield BrokerUnderTest(client, broker, tokens, clock, db_path, db_url, host_key,
                                   agents["agent"], agents["other"], agents["foreign"], emulator, raw, master_key)
     finally:

@@ -57,7 +57,7 @@ from tests.api.conftest import ACCOUNT, BrokerUnderTest, broker_under_test
 EXAMPLES = 40
 SEED = 20240611
 PROTECTED = r"^/(aws|gcp|supabase|secret-refs)/"
-"""Every route under a family prefix needs a host token; ``/host/exchange`` and ``/healthz`` do not."""
+"""Every route under a family prefix needs a host token; ``/host/exchange`` and the ops routes do not."""
 
 
 def _document_app() -> Any:

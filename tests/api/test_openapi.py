@@ -15,7 +15,7 @@ import pytest
 
 from .conftest import BrokerUnderTest
 
-UNPROTECTED = {("post", "/host/exchange"), ("get", "/healthz")}
+UNPROTECTED = {("post", "/host/exchange"), ("get", "/healthz"), ("get", "/readyz")}
 
 
 def document(bt: BrokerUnderTest) -> dict[str, Any]:

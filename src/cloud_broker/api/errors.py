@@ -1,7 +1,9 @@
-"""One boundary where every failure becomes ``{"error": "...", "error_code": "..."}``.
+"""One boundary where every failure becomes ``{"error": "...", "error_code": "...", "request_id": "..."}``.
 
 The published client shows the model only the ``error`` string, so the code is spelled out
-inside it too. Unexpected exceptions are logged by type only: their text could carry anything.
+inside it too; it keeps the other fields without showing them, so ``request_id`` (the id of
+``api.request_scope``, for an operator to find the log line and audit rows) changes nothing
+it does. Unexpected exceptions are logged by type only: their text could carry anything.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cloud_broker.domain.grants import IllegalTransition
 from cloud_broker.errors import BrokerError, Unavailable
+from cloud_broker.service.request_context import current_request_id
 from cloud_broker.wire_types import describe_issues
 
 log = logging.getLogger("cloud_broker.api")
@@ -32,6 +35,9 @@ class ErrorBody(BaseModel):
     error: str = Field(pattern=r"^[A-Z][A-Z0-9_]*: ",
                        description="`CODE: message`, the code spelt out: the published client shows only this")
     error_code: str = Field(pattern=CODE_PATTERN, description="The same code, for programs")
+    request_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._-]{1,64}$",
+                                   description="The request's id, also in its X-Request-Id header, its log "
+                                               "line and the audit rows it wrote")
 
 
 _ENVELOPE = {"application/json": {"schema": ErrorBody.model_json_schema()}}
@@ -49,14 +55,23 @@ these also replaces FastAPI's default 422 entry, a status this API never answers
 
 
 def error_response(status: int, code: str, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": f"{code}: {message}", "error_code": code}, status_code=status, headers=headers)
+    return JSONResponse(envelope(f"{code}: {message}", code), status_code=status, headers=headers)
+
+
+def envelope(text: str, code: str) -> dict[str, Any]:
+    """The error body, naming the request being handled when there is one."""
+    body: dict[str, Any] = {"error": text, "error_code": code}
+    request_id = current_request_id()
+    if request_id is not None:
+        body["request_id"] = request_id
+    return body
 
 
 def _broker_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, BrokerError)
     if not isinstance(exc, Unavailable):
         return error_response(exc.status, exc.code, exc.message)
-    body: dict[str, Any] = {"error": exc.text, "error_code": exc.code}
+    body = envelope(exc.text, exc.code)
     if exc.grant_id is not None:  # the client can poll it, and an operator can find it
         body["grant_id"] = exc.grant_id
     return JSONResponse(body, status_code=exc.status, headers={"Retry-After": str(exc.retry_after_seconds)})
@@ -85,7 +100,8 @@ def _transition_error(_: Request, exc: Exception) -> JSONResponse:
 
 
 def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-    log.error("unhandled %s in request", type(exc).__name__)
+    """A last resort: ``api.request_scope`` answers every unhandled error before it gets here."""
+    log.error("unhandled %s in request %s", type(exc).__name__, current_request_id())
     return error_response(500, "INTERNAL", "internal broker error")
 
 

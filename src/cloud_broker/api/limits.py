@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from cloud_broker.api.errors import envelope
+
 MAX_BODY_BYTES = 512 * 1024
 
 Scope = dict[str, Any]
@@ -61,8 +63,8 @@ class BodyLimit:
 
 
 async def _refuse(send: Send, limit: int) -> None:
-    body = json.dumps({"error": f"PAYLOAD_TOO_LARGE: request bodies are limited to {limit} bytes",
-                       "error_code": "PAYLOAD_TOO_LARGE"}).encode()
+    body = json.dumps(envelope(f"PAYLOAD_TOO_LARGE: request bodies are limited to {limit} bytes",
+                               "PAYLOAD_TOO_LARGE")).encode()
     await send({"type": "http.response.start", "status": 413,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})

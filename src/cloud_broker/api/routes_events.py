@@ -95,6 +95,10 @@ class StreamSlots:
     def open_for(self, host: str) -> int:
         return self._open[host]
 
+    def total(self) -> int:
+        """Open streams of every host (the metrics' gauge)."""
+        return sum(self._open.values())
+
 
 class EventStreamResponse(StreamingResponse):
     """A streaming response that gives its slot back however the stream ends.

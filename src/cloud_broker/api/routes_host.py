@@ -1,4 +1,4 @@
-"""Host authentication, health, and empty inventories of families this broker does not serve."""
+"""Host authentication, and empty inventories of families this broker does not serve."""
 
 from __future__ import annotations
 
@@ -53,7 +53,3 @@ def _empty(key: str) -> Callable[..., dict[str, Any]]:
 
     return inventory
 
-
-@router.get("/healthz", tags=["ops"])
-def healthz() -> dict[str, Any]:
-    return {"ok": True}

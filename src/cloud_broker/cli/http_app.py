@@ -21,9 +21,13 @@ MCP_PATH = "/mcp"
 
 def build_app(wired: Wired) -> FastAPI:
     from cloud_broker.api.app import create_app
+    from cloud_broker.api.routes_ops import Operations
     from cloud_broker.web import install_console
 
-    app = create_app(wired.broker, wired.tokens)
+    operations = None
+    if wired.metrics is not None and wired.readiness is not None:
+        operations = Operations(wired.metrics, wired.readiness)
+    app = create_app(wired.broker, wired.tokens, operations=operations)
     install_console(app, wired.broker, wired.secrets)
     mount_mcp(app, wired.broker, wired.tokens)
     signing_secret = wired.slack_signing_secret

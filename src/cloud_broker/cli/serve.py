@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 from enum import Enum
 from pathlib import Path
@@ -10,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from cloud_broker.cli.logs import LogFormat, configure_logging
 from cloud_broker.cli.options import ConfigOpt, DbOpt, StateOpt, fail, wired_from
 from cloud_broker.cli.request_deadline import REQUEST_READ_TIMEOUT_SECONDS, guard_request_reads
 
@@ -49,6 +49,9 @@ def serve(
         "--request-read-timeout", min=0.1, max=600,
         help="Seconds a client has to send a whole request, headers and body; then 408 and close")
     ] = REQUEST_READ_TIMEOUT_SECONDS,
+    log_format: Annotated[LogFormat, typer.Option(
+        "--log-format", help="text: lines for people; json: one JSON object per line (an access line per request "
+                             "either way)", case_sensitive=False)] = LogFormat.text,
 ) -> None:
     """Serve the broker HTTP API (and the approver console) until interrupted.
 
@@ -58,7 +61,7 @@ def serve(
       cloud-broker serve --sandbox --sandbox-info sandbox.json
       cloud-broker serve --sandbox --config broker.yaml   # your ceilings, no AWS
     """
-    logging.basicConfig(level=log_level.value.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(log_level.value, log_format)
     tuned = (sandbox_rate, sandbox_delivery) != (SANDBOX_RATE, SANDBOX_DELIVERY)
     _refuse_unused_sandbox_options(sandbox, config, sandbox_info, tuned)
     if sandbox:
@@ -125,7 +128,9 @@ def run_api(wired: Wired, host: str, port: int, on_ready: object = None,
     from cloud_broker.cli.http_app import build_app
 
     server = uvicorn.Server(uvicorn.Config(build_app(wired), host=host, port=port,
-                                           log_level="warning", access_log=False,
+                                           # Our handler formats uvicorn's records too (text or JSON);
+                                           # the access line is ours (``api.request_scope``).
+                                           log_config=None, log_level="warning", access_log=False,
                                            # The peer address is the client's: a forwarded header
                                            # would let any local process pose as another address.
                                            proxy_headers=False))

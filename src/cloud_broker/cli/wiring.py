@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -22,6 +22,7 @@ from cloud_broker.vault import MASTER_KEY_ENV, PREVIOUS_KEYS_ENV, Vault, VaultEr
 if TYPE_CHECKING:
     from cloud_broker.notify.dispatcher import Dispatcher
     from cloud_broker.notify.slack import SlackNotifier
+    from cloud_broker.observability.metrics import BrokerMetrics
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,9 @@ class Wired:
     # Secret values named by broker.yaml's *_env fields, read once from the environment.
     secrets: Mapping[str, str] = field(repr=False)
     slack: SlackNotifier | None = field(default=None, repr=False)
+    # What ``/metrics`` and ``/readyz`` report from, in a process that serves (``serving``).
+    metrics: BrokerMetrics | None = field(default=None, repr=False)
+    readiness: Callable[[], str | None] | None = field(default=None, repr=False)
 
     def dispatcher(self) -> Dispatcher:
         """The background sender of Slack updates, webhooks and agent pushes."""
@@ -70,12 +74,16 @@ def wire(
     config = config or load_config(settings.config_path)
     secrets = notification_secrets(config, env, required=serving, source=str(settings.config_path))
     vault = open_vault(settings, env)
+    store = SqlStore.open(settings.db_url)
     bare = Deps(
         config=config,
-        store=SqlStore.open(settings.db_url),
+        store=store,
         providers=providers if providers is not None else cloud_providers(settings),
         vault=vault,
     )
+    metrics = None
+    if serving:  # before the pager is built on them: its writes are counted too
+        bare, metrics = serving_observed(bare)
     slack = slack_notifier(config, secrets)
     deps = replace(bare, pager=BrokerPager(bare, slack=slack, secrets=secrets))
     tokens = TokenIssuer(
@@ -83,7 +91,23 @@ def wire(
         ttl=timedelta(seconds=config.broker.jwt_ttl_seconds),
         previous_keys=vault.derive_previous_keys(SIGNING_KEY_PURPOSE),
     )
-    return Wired(broker=Broker(deps), tokens=tokens, config=config, secrets=secrets, slack=slack)
+    return Wired(broker=Broker(deps), tokens=tokens, config=config, secrets=secrets, slack=slack, metrics=metrics,
+                 readiness=store_readiness(store) if serving else None)
+
+
+def serving_observed(deps: Deps) -> tuple[Deps, BrokerMetrics]:
+    """``deps`` feeding a new set of metrics (imported here: one-shot commands never need them)."""
+    from cloud_broker.observability.metrics import BrokerMetrics
+    from cloud_broker.observability.observed import observed
+
+    metrics = BrokerMetrics(deps.families)
+    return observed(deps, metrics), metrics
+
+
+def store_readiness(store: SqlStore) -> Callable[[], str | None]:
+    from cloud_broker.store.schema import readiness
+
+    return readiness(store.engine)
 
 
 class UnsharedMasterKey(VaultError):

@@ -19,6 +19,7 @@ from cloud_broker.service.ports import (
     Pager,
     UnitOfWork,
 )
+from cloud_broker.service.request_context import current_request_id
 from cloud_broker.vault import Vault
 
 if TYPE_CHECKING:
@@ -64,7 +65,9 @@ class Deps:
 
 def audit(uow: UnitOfWork, event: str, actor: str, at: datetime, grant: Grant | None = None, **fields: Any) -> int:
     """Append one audit row and return its position; grant fields fill agent, run and team so
-    every row is attributable. The trail doubles as the event feed pushes are made from."""
+    every row is attributable, and the request being handled names itself in it. The trail
+    doubles as the event feed pushes are made from."""
+    fields.setdefault("request_id", current_request_id())
     if grant is not None:
         fields.setdefault("grant_id", grant.grant_id)
         fields.setdefault("agent_id", grant.agent_id)

@@ -29,6 +29,8 @@ class AuditEvent:
     decision: str | None = None
     reason: str | None = None
     detail: dict[str, Any] = field(default_factory=dict)
+    # The HTTP request that wrote the row (``service.request_context``); None outside one.
+    request_id: str | None = None
     # Assigned by the store; the position of the row in the trail (and in the event feed).
     seq: int | None = None
 
@@ -98,6 +100,15 @@ class OpenPending:
 
     agent: int
     run: int
+
+
+@dataclass(frozen=True)
+class PendingQueue:
+    """One family's grants stored ``pending``: how many, and when the oldest was filed."""
+
+    family: str
+    count: int
+    oldest_created_at: datetime
 
 
 class DuplicateRequest(Exception):
@@ -232,6 +243,11 @@ class UnitOfWork(Protocol):
 
     def recent_audit_times(self, agent_id: str, event: str, limit: int) -> list[datetime]:
         """When the agent's newest ``limit`` rows of ``event`` were written, newest first."""
+        ...
+
+    def pending_queue(self, limit: int) -> list[PendingQueue]:
+        """Per family, the grants stored ``pending`` among the ``limit`` that expire first (an
+        index read, whatever the size of the table): what the metrics report as the queue."""
         ...
 
     def list_due_for_expiry(self, now: datetime) -> list[Grant]:

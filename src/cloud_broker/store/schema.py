@@ -11,6 +11,7 @@ lose, so it is created at the newest revision, under the same lock.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -111,3 +112,20 @@ def _is_known(revision: str) -> bool:
 
     script = ScriptDirectory.from_config(_alembic_config())  # type: ignore[arg-type]
     return any(r.revision == revision for r in script.walk_revisions())
+
+
+def schema_problem(engine: Engine) -> str | None:
+    """None when the store answers and is at this code's revision; else why not, in words that
+    hold no URL, password or driver text (what ``/readyz`` says instead of taking traffic)."""
+    try:
+        state = read_state(engine)
+    except Exception as exc:  # noqa: BLE001 - any failure means "not ready"; its text may hold the URL
+        return f"the store did not answer ({type(exc).__name__})"
+    if not state.is_current:
+        return f"the store's schema is at revision {state.current or 'none'}; this broker needs {state.head}"
+    return None
+
+
+def readiness(engine: Engine) -> Callable[[], str | None]:
+    """The check ``/readyz`` runs, for ``engine``."""
+    return lambda: schema_problem(engine)

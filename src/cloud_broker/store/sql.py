@@ -34,6 +34,7 @@ from cloud_broker.store.audit_watch import AuditWatch
 from cloud_broker.store.engine import create_store_engine, mark_read_only, rows_written
 from cloud_broker.store.faults import as_unavailable
 from cloud_broker.store.outbox_rows import OutboxRows
+from cloud_broker.store.queue_rows import QueueRows
 from cloud_broker.store.sign_in_rows import SignInRows
 from cloud_broker.store.tables import audit_events, grant_secrets, grants, json_list
 from cloud_broker.vault import SealedSecret
@@ -101,7 +102,7 @@ class WriteWhileReading(RuntimeError):
     """Code inside ``SqlStore.reading`` wrote: a bug, refused as such (PostgreSQL refuses it itself)."""
 
 
-class SqlUnitOfWork(OutboxRows, SignInRows):
+class SqlUnitOfWork(OutboxRows, QueueRows, SignInRows):
     """The store's verbs inside one transaction; see ``service.ports.UnitOfWork``."""
 
     def __init__(self, connection: Connection) -> None:

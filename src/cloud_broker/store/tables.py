@@ -113,6 +113,8 @@ audit_events = Table(
     Column("decision", String(32)),
     Column("reason", Text),
     Column("detail", JSON, nullable=False),
+    # As migration 0007 adds it: the HTTP request that wrote the row, when one did.
+    Column("request_id", String(64)),
     # The event feed reads one agent's, or one run's, rows after a position.
     Index("audit_events_agent_feed", "agent_id", "seq"),
     Index("audit_events_run_feed", "run_id", "seq"),

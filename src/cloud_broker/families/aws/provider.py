@@ -149,6 +149,7 @@ def _translate(exc: Exception, doing: str = "STS AssumeRole") -> ProviderError:
             f"{doing} failed: {code}: {message}".rstrip(": "),
             code=f"AWS_{code.upper()}",
             retryable=code in _THROTTLING,
+            throttled=code in _THROTTLING,
         )
     if isinstance(exc, NoCredentialsError):
         return ProviderError(f"the broker has no AWS credentials ({doing})", code="AWS_NO_CREDENTIALS")

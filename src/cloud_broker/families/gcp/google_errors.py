@@ -32,7 +32,7 @@ def translate(exc: Exception, account: str, *, disabling: bool = False) -> Provi
         if error is not None and error[1] == "FAILED_PRECONDITION":
             return account_disabled(account, *error)
         return ProviderError(f"GCP refused the token: {_clean(str(exc))}", code="GCP_REFUSED",
-                             retryable=bool(exc.retryable))
+                             retryable=bool(exc.retryable), throttled=error is not None and error[0] == 429)
     if isinstance(exc, exceptions.DefaultCredentialsError):
         return ProviderError("the broker has no Google credentials to use", code="GCP_NO_CREDENTIALS")
     if isinstance(exc, exceptions.TransportError) or _is_connection_error(exc):
@@ -55,7 +55,7 @@ def disable_failed(account: str, http_status: int, body: str, token: str | None)
     code, status, message = error if error is not None else (http_status, "", "no error body")
     text = _clean(message if not token else message.replace(token, "[token]"))
     return ProviderError(f"GCP refused to disable service account {account}: {code} {status} {text}".replace("  ", " "),
-                         code="GCP_REFUSED", retryable=http_status in _RETRYABLE)
+                         code="GCP_REFUSED", retryable=http_status in _RETRYABLE, throttled=http_status == 429)
 
 
 def google_error(body: Any) -> tuple[int, str, str] | None:

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"
 
 _COLUMNS = (("outbox_cursors", "seq"), ("audit_events", "seq"), ("deliveries", "event_seq"))
 
