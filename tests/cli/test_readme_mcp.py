@@ -38,9 +38,11 @@ ceilings:
 
 
 def _snippets() -> list[dict[str, Any]]:
+    """The snippets that start a process (the `/mcp` one names a URL: tests/mcp and tests/e2e run it)."""
     text = (ROOT / "README.md").read_text()
     blocks = re.findall(r"```json\n(.*?)```", text, flags=re.DOTALL)
-    return [json.loads(block)["mcpServers"]["cloud-broker"] for block in blocks if "mcpServers" in block]
+    servers = [json.loads(block)["mcpServers"]["cloud-broker"] for block in blocks if "mcpServers" in block]
+    return [server for server in servers if "command" in server]
 
 
 SNIPPETS = _snippets()
