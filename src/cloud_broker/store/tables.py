@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
@@ -156,6 +158,18 @@ outbox_cursors = Table(
     Column("name", String(64), primary_key=True),
     Column("seq", Integer, nullable=False),
 )
+
+
+def row_of(instance: Any) -> dict[str, Any]:
+    """A dataclass's fields as a row, values as they are. ``dataclasses.asdict`` deep-copies
+    every nested dict and tuple first: on the grant path that copying cost more than the
+    statements themselves, and rows are only read to be written."""
+    return {name: getattr(instance, name) for name in _field_names(type(instance))}
+
+
+@cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls))
 
 
 def json_list(value: Any) -> tuple[str, ...]:
