@@ -17,6 +17,7 @@ from cloud_broker.service.broker import Broker
 from cloud_broker.service.deps import Deps
 from cloud_broker.settings import Settings
 from cloud_broker.store.sql import SqlStore
+from cloud_broker.store.writer_queue import queued
 from cloud_broker.vault import Vault
 
 if TYPE_CHECKING:
@@ -69,7 +70,7 @@ def wire(
     vault = Vault.from_environment(settings.key_file, env)
     bare = Deps(
         config=config,
-        store=SqlStore.open(settings.db_url),
+        store=queued(SqlStore.open(settings.db_url)),
         providers=providers if providers is not None else cloud_providers(settings),
         vault=vault,
     )
