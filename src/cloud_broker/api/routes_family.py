@@ -38,11 +38,11 @@ RUNTIME_ONLY_NOTE = ("Your team keeps credential values out of the conversation:
                      "command needs them. Never try to print or copy the values.")
 
 
-def _named_agent(agent_id: AgentQ) -> str | None:
+async def _named_agent(agent_id: AgentQ) -> str | None:
     return agent_id
 
 
-def _any_agent(agent_id: OptionalAgentQ = None) -> str | None:
+async def _any_agent(agent_id: OptionalAgentQ = None) -> str | None:
     return agent_id
 
 
