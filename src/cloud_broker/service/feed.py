@@ -113,7 +113,7 @@ class GrantFeed:
         """Grant events after ``seq`` (of one agent, or one run) and the position to continue from."""
         with self._deps.store.unit_of_work() as uow:
             rows = uow.list_audit_after(seq, agent_id=agent_id, run_id=run_id, limit=limit)
-            grants = {g: uow.find_grant(g) for g in {r.grant_id for r in rows if r.grant_id}}
+            grants = uow.find_grants({r.grant_id for r in rows if r.grant_id})
         events = [e for e in (self._event(row, grants.get(row.grant_id or "")) for row in rows) if e is not None]
         return events, (rows[-1].seq or seq) if rows else seq
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -175,6 +175,10 @@ class UnitOfWork(Protocol):
 
     def find_grant(self, grant_id: str) -> Grant | None: ...
 
+    def find_grants(self, grant_ids: Collection[str]) -> dict[str, Grant]:
+        """The grants of ``grant_ids`` that exist, by id, read at once."""
+        ...
+
     def list_grants(self, *, statuses: tuple[GrantStatus, ...] = (), limit: int = 100) -> list[Grant]: ...
 
     def search_grants(self, where: GrantFilter) -> list[Grant]:
@@ -237,6 +241,11 @@ class UnitOfWork(Protocol):
 
     def insert_delivery(self, delivery: Delivery) -> int | None:
         """The new row's id, or None when that (event, kind, target) was already recorded."""
+        ...
+
+    def insert_fresh_delivery(self, delivery: Delivery) -> int:
+        """The new row's id, for a delivery of an event appended in this same unit of work, which
+        no other row can name yet; a conflict is a bug and fails the unit of work."""
         ...
 
     def update_delivery(self, delivery: Delivery) -> None: ...

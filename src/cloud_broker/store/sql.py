@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -52,6 +52,7 @@ _UPDATE_GRANT = (update(grants).where(grants.c.grant_id == bindparam("w_grant_id
                  .values(revision=grants.c.revision + 1))
 _UPDATE_GRANT_AT_REVISION = _UPDATE_GRANT.where(grants.c.revision == bindparam("w_revision"))
 _FIND_GRANT = select(grants).where(grants.c.grant_id == bindparam("grant_id"))
+_FIND_GRANTS = select(grants).where(grants.c.grant_id.in_(bindparam("grant_ids", expanding=True)))
 _RECENT_REQUESTS = select(func.count()).where(grants.c.agent_id == bindparam("agent_id"),
                                               grants.c.created_at > bindparam("since"))
 _INSERT_SECRET = insert(grant_secrets)
@@ -155,6 +156,12 @@ class SqlUnitOfWork(OutboxRows):
     def find_grant(self, grant_id: str) -> Grant | None:
         row = self._c.execute(_FIND_GRANT, {"grant_id": grant_id}).mappings().first()
         return _grant_from_row(row) if row else None
+
+    def find_grants(self, grant_ids: Collection[str]) -> dict[str, Grant]:
+        if not grant_ids:
+            return {}
+        rows = self._c.execute(_FIND_GRANTS, {"grant_ids": list(grant_ids)}).mappings()
+        return {grant.grant_id: grant for grant in map(_grant_from_row, rows)}
 
     def list_grants(self, *, statuses: tuple[GrantStatus, ...] = (), limit: int = 100) -> list[Grant]:
         query = select(grants).order_by(grants.c.created_at.desc()).limit(limit)
