@@ -207,6 +207,6 @@ def fail_interrupted(deps: Deps, grant: Grant, actor: str, reason: str = INTERRU
 
 def record_intent(uow: UnitOfWork, deps: Deps, grant: Grant, event_seq: int) -> None:
     """Name this process on a grant it is about to mint inline (``service.orphans``)."""
-    uow.insert_delivery(replace(new_job(MINT_INTENT, grant.grant_id, grant_id=grant.grant_id, event_seq=event_seq,
-                                        payload={INSTANCE: deps.instance}, now=deps.clock()),
-                                status=RECORDED, next_attempt_at=None))
+    job = new_job(MINT_INTENT, grant.grant_id, grant_id=grant.grant_id, event_seq=event_seq,
+                  payload={INSTANCE: deps.instance}, now=deps.clock())
+    uow.insert_fresh_delivery(replace(job, status=RECORDED, next_attempt_at=None))  # event_seq is new
