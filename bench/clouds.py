@@ -22,7 +22,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from cloud_broker.cli.sandbox_process import child_env
 
@@ -40,7 +40,7 @@ class CloudsProcess:
         self._proc: subprocess.Popen[bytes] | None = None
         self.info: dict[str, Any] = {}
 
-    def __enter__(self) -> CloudsProcess:
+    def __enter__(self) -> Self:
         command = [sys.executable, str(Path(__file__)), str(self.state_dir), str(self.info_path),
                    "--rate", str(self._rate)]
         with open(self.log_path, "wb") as log:
