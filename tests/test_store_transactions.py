@@ -74,3 +74,25 @@ def test_the_migrations_build_exactly_the_schema_the_code_declares(store_url: st
     with store.engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), metadata)
     assert differences == []
+
+
+def test_a_fresh_delivery_is_written_without_a_savepoint_and_a_clash_fails_its_unit_of_work(tmp_path: Path) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    store = SqlStore.open(f"sqlite:///{tmp_path / 'b.db'}")
+    now = datetime.now(UTC)
+    job = Delivery(None, 7, "mint_intent", "g", "recorded", 0, {}, now, now)
+    with store.unit_of_work() as uow:
+        first = uow.insert_fresh_delivery(job)
+    assert [d.id for d in store_deliveries(store)] == [first]
+    with pytest.raises(IntegrityError), store.unit_of_work() as uow:
+        uow.append_audit(AuditEvent(event="grant.requested", actor="a", at=now))
+        uow.insert_fresh_delivery(job)  # the same (event, kind, target): a bug, never a silent skip
+    with store.unit_of_work() as uow:
+        assert uow.last_audit_seq() == 0  # the whole unit of work rolled back
+    assert [d.id for d in store_deliveries(store)] == [first]
+
+
+def store_deliveries(store: SqlStore) -> list[Delivery]:
+    with store.unit_of_work() as uow:
+        return uow.list_deliveries()

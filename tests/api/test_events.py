@@ -7,6 +7,7 @@ timeout so a missing event fails the test instead of hanging it; nothing asserts
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import threading
@@ -277,7 +278,7 @@ def test_a_streams_life_is_what_is_left_of_the_token(bt: BrokerUnderTest, ttl: i
 
     token = bt.tokens.issue("host-a", ttl=timedelta(seconds=ttl))
     request = _request({"authorization": f"Bearer {token}"})
-    assert caller_host(request, bt.tokens, bt.broker) == "host-a"  # records the verified expiry
+    assert asyncio.run(caller_host(request, bt.tokens, bt.broker)) == "host-a"  # records the verified expiry
     life = routes_events.token_life(request, bt.tokens)
     assert ttl - 120 < life <= ttl
     unverified = routes_events.token_life(_request({"authorization": "Bearer not-a-jwt"}), bt.tokens)

@@ -40,13 +40,14 @@ HOST_TOKEN = HostTokenScheme(scheme_name="HostToken", bearerFormat="JWT",
                              description="A host token from POST /host/exchange (or `cloud-broker token issue`)")
 
 
-def caller_host(
+async def caller_host(
     request: Request,
     tokens: Annotated[TokenIssuer, Depends(tokens_of)],
     broker: Annotated[Broker, Depends(broker_of)],
     _declared: Annotated[None, Security(HOST_TOKEN)] = None,
 ) -> str:
-    """The calling host's name; raises ``Unauthenticated`` (never echoing the token) otherwise."""
+    """The calling host's name; raises ``Unauthenticated`` (never echoing the token) otherwise.
+    A coroutine without I/O (``api.state``): verifying an HS256 token is tens of microseconds."""
     verified = authenticate(request.headers.get("authorization", ""), tokens, broker.deps.config)
     request.state.host = verified.host
     request.state.token_expires = verified.expires

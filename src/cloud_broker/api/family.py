@@ -6,7 +6,7 @@ under its own prefix (``/aws/scope``, ``/gcp/scope``, …) with the same lifecyc
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -21,8 +21,9 @@ if TYPE_CHECKING:
 class FamilyWire:
     """A family's part of the HTTP surface (contract §3.2)."""
 
-    # The target as a query parameter: a FastAPI dependency returning it (``account_id=…``).
-    target_query: Callable[..., str]
+    # The target as a query parameter: a FastAPI dependency returning it (``account_id=…``); a
+    # coroutine, so that FastAPI does not send it to the thread pool (``api.state``).
+    target_query: Callable[..., Awaitable[str]]
     preview_body: type[PreviewFields]
     grant_body: type[GrantFields]
     # Whether poll, release and credentials name the agent (AWS) or not (GCP: the host's

@@ -8,7 +8,7 @@ their annotations as objects.)
 
 from typing import Annotated, Any, cast
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Response
 
 from cloud_broker.api.auth import caller_host
 from cloud_broker.api.family import WireFamily
@@ -21,6 +21,7 @@ from cloud_broker.api.schemas import (
     timestamp,
 )
 from cloud_broker.api.state import broker_of
+from cloud_broker.api.timing import add_provider_time
 from cloud_broker.domain.delivery import CredentialsDelivery
 from cloud_broker.service.broker import Broker
 from cloud_broker.vault import format_secret_ref
@@ -37,11 +38,11 @@ RUNTIME_ONLY_NOTE = ("Your team keeps credential values out of the conversation:
                      "command needs them. Never try to print or copy the values.")
 
 
-def _named_agent(agent_id: AgentQ) -> str | None:
+async def _named_agent(agent_id: AgentQ) -> str | None:
     return agent_id
 
 
-def _any_agent(agent_id: OptionalAgentQ = None) -> str | None:
+async def _any_agent(agent_id: OptionalAgentQ = None) -> str | None:
     return agent_id
 
 
@@ -81,9 +82,11 @@ def family_router(family: WireFamily) -> APIRouter:
         return broker.deps.pager.channel_status(name, agent.team, target)
 
     @router.post("/grants")
-    def request_access(host: Host, broker: B, body: GrantBody) -> dict[str, Any]:  # type: ignore[valid-type]
+    def request_access(host: Host, broker: B, body: GrantBody,  # type: ignore[valid-type]
+                       response: Response) -> dict[str, Any]:
         fields = cast(GrantFields, body)
         outcome = broker.access.request(host, fields.agent_id, fields.to_ask())
+        add_provider_time(response, outcome.provider_time)
         reply = grant_public(outcome.grant, broker.deps.clock(), words)
         reply.update(wire.grant_facts(outcome.grant))
         reply.update(decision_public(outcome.decision))

@@ -20,7 +20,10 @@ configuration, asked by ``api.auth.caller_host`` on every request.
 
 from __future__ import annotations
 
+import hashlib
 import re
+import threading
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,6 +40,8 @@ AUDIENCE = "cloud-broker-api"
 # pre-provisioned token for 50 minutes: one hour satisfies both.
 DEFAULT_TOKEN_TTL = timedelta(hours=1)
 _LEEWAY = timedelta(seconds=30)
+# Tokens whose signature and claims checked out, by their SHA-256 (never the token itself).
+VERIFIED_CACHE_SIZE = 1024
 
 SIGNING_KEY_PURPOSE = b"cloud-broker/jwt-signing/v1"
 
@@ -105,6 +110,8 @@ class TokenIssuer:
         self._key = signing_key
         self._verifying = (signing_key, *previous_keys)
         self.ttl = ttl
+        self._verified: dict[bytes, VerifiedToken] = {}
+        self._verified_lock = threading.Lock()
 
     def issue(
         self,
@@ -138,7 +145,27 @@ class TokenIssuer:
 
         Raises ``Unauthenticated`` and never echoes the token. It does not say whether the
         binding still holds: ``api.auth.caller_host`` checks that against the configuration.
+
+        A host sends the same token with every request until it expires, so the outcome of the
+        signature check is kept, keyed by the token's digest: the same bytes carry the same
+        signature. Its lifetime is checked again on every use, as the decode would.
         """
+        digest = hashlib.sha256(token.encode()).digest()
+        verified = self._verified.get(digest)
+        if verified is None:
+            verified = self._decode(token)
+            self._remember(digest, verified)
+        if verified.expires <= time.time() - _LEEWAY.total_seconds():
+            raise _expired()
+        return verified
+
+    def _remember(self, digest: bytes, verified: VerifiedToken) -> None:
+        with self._verified_lock:
+            if len(self._verified) >= VERIFIED_CACHE_SIZE:  # the oldest goes first
+                del self._verified[next(iter(self._verified))]
+            self._verified[digest] = verified
+
+    def _decode(self, token: str) -> VerifiedToken:
         claims = self._claims(token)
         return VerifiedToken(
             host=str(claims["sub"]),
@@ -164,7 +191,11 @@ class TokenIssuer:
             except jwt.InvalidSignatureError:
                 continue
             except jwt.ExpiredSignatureError:
-                raise Unauthenticated("token expired; exchange the host key again", code="TOKEN_EXPIRED") from None
+                raise _expired() from None
             except jwt.PyJWTError:
                 break
         raise Unauthenticated("invalid token", code="TOKEN_INVALID")
+
+
+def _expired() -> Unauthenticated:
+    return Unauthenticated("token expired; exchange the host key again", code="TOKEN_EXPIRED")

@@ -17,6 +17,7 @@ from cloud_broker.service.broker import Broker
 from cloud_broker.service.deps import Deps
 from cloud_broker.settings import Settings
 from cloud_broker.store.sql import SqlStore
+from cloud_broker.store.writer_queue import queued
 from cloud_broker.vault import MASTER_KEY_ENV, PREVIOUS_KEYS_ENV, Vault, VaultError
 
 if TYPE_CHECKING:
@@ -74,7 +75,7 @@ def wire(
     config = config or load_config(settings.config_path)
     secrets = notification_secrets(config, env, required=serving, source=str(settings.config_path))
     vault = open_vault(settings, env)
-    store = SqlStore.open(settings.db_url)
+    store = queued(SqlStore.open(settings.db_url))
     bare = Deps(
         config=config,
         store=store,

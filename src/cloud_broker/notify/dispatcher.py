@@ -124,7 +124,9 @@ class Dispatcher:
             return []
         grant = event.grant
         outside = event.resolves and _tells_outside(event)
-        page = self._slack_page(uow, grant.grant_id)
+        # Only a grant routed to approvers was ever paged (``AgentAccess._file_for_approval``):
+        # an auto-approved one, most of a busy broker's, needs no look for its card.
+        page = self._slack_page(uow, grant.grant_id) if event.waited_for_approval else None
         if page is None and not outside:
             return []
         if event.at < now - self._horizon:

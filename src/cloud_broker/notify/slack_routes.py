@@ -68,7 +68,7 @@ def slack_router(signing_secret: str, *, reply_hosts: frozenset[str] = SLACK_REP
             return error_response(exc.status, exc.code, exc.message)
         reply_to = action.response_url if action.response_url and _reply_allowed(action.response_url,
                                                                                    reply_hosts) else None
-        decision = asyncio.ensure_future(run_in_threadpool(decide, broker_of(request), action))
+        decision = asyncio.ensure_future(run_in_threadpool(decide, await broker_of(request), action))
         try:
             text = await asyncio.wait_for(asyncio.shield(decision), REPLY_WITHIN_SECONDS)
         except TimeoutError:

@@ -58,6 +58,8 @@ class GrantOutcome:
     page: PageReport | None = None
     # True when an identical pending request of the same run was returned instead of a new one.
     repeated: bool = False
+    # How long the cloud's provider took to mint, when it was called in this request.
+    provider_time: timedelta | None = None
 
 
 class AgentAccess:
@@ -109,8 +111,8 @@ class AgentAccess:
                 record_intent(uow, self._deps, grant, seq)
         if grant.status is not GrantStatus.MINTING:
             return GrantOutcome(grant, decision)
-        minted, issued = self._minter.mint(grant, actor)
-        return GrantOutcome(minted, decision, issued)
+        minted = self._minter.mint(grant, actor)
+        return GrantOutcome(minted.grant, decision, minted.credential, provider_time=minted.provider_time)
 
     def _file_for_approval(self, grant: Grant, ask: GrantAsk, decision: Decision) -> GrantOutcome:
         """Insert and page, unless the same run already waits on the same request: then that

@@ -17,7 +17,8 @@ the cloud again.
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+import time
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -56,6 +57,16 @@ def mint_plan_for(deps: Deps, grant: Grant) -> Any:
     return deps.family(grant.family).plan_mint(grant, deps.config, deps.clock())
 
 
+@dataclass(frozen=True)
+class Minted:
+    """A mint's outcome: the settled grant (active or failed), the credential when active, and
+    how long the provider's call took, answer or refusal (the broker's own time is the rest)."""
+
+    grant: Grant
+    credential: IssuedCredential | None
+    provider_time: timedelta
+
+
 class Minter:
     """Runs the mint of a grant already committed in ``minting``."""
 
@@ -63,17 +74,21 @@ class Minter:
         self._deps = deps
         self._orphans = orphans
 
-    def mint(self, grant: Grant, actor: str) -> tuple[Grant, IssuedCredential | None]:
-        """Returns the settled grant (active or failed) and, when active, the credential. Raises
-        ``Unavailable`` naming the grant when the cloud issued credentials the store would not
-        record: they are revoked once it does."""
+    def mint(self, grant: Grant, actor: str) -> Minted:
+        """Settles the grant (active or failed). Raises ``Unavailable`` naming the grant when the
+        cloud issued credentials the store would not record: they are revoked once it does."""
+        started: float | None = None  # set as the provider is called
         try:
-            issued = self._deps.provider(grant.family).mint(mint_plan_for(self._deps, grant))
+            provider = self._deps.provider(grant.family)
+            plan = mint_plan_for(self._deps, grant)
+            started = time.perf_counter()
+            issued = provider.mint(plan)
         except BrokerError as exc:  # the cloud refused, the target left, the scope cannot be bounded
-            return self._fail(grant, actor, exc.text), None
+            return Minted(self._fail(grant, actor, exc.text), None, _since(started))
+        took = _since(started)
         failpoints.hit(failpoints.AFTER_CLOUD_MINT)
         try:
-            return self._activate(grant, actor, issued), issued
+            return Minted(self._activate(grant, actor, issued), issued, took)
         except LeftMinting:
             self._revoke_discarded(grant, actor)
             raise Conflict(f"grant {grant.grant_id} was settled while it was being minted (its minting process "
@@ -161,11 +176,16 @@ class MintJobs:
         # Started: a second claim must not mint, and a sweeper can tell whether this process lives.
         save(self._deps, replace(job, attempts=1, updated_at=now, payload={**job.payload, INSTANCE: self._deps.instance}))
         try:
-            minted, _ = self._minter.mint(grant, str(job.payload.get("actor", "system:jobs")))
+            minted = self._minter.mint(grant, str(job.payload.get("actor", "system:jobs"))).grant
         except BrokerError as exc:  # recorded as an orphan, or settled by someone else: done here
             return after_attempt(replace(job, attempts=0), Attempt(True, None, exc.text), self._deps.clock())
         started = replace(job, attempts=0)
         return after_attempt(started, Attempt(True, None, minted.denial_reason), self._deps.clock())
+
+
+def _since(started: float | None) -> timedelta:
+    """Time since ``started``; none at all when the provider was never called."""
+    return timedelta(0) if started is None else timedelta(seconds=time.perf_counter() - started)
 
 
 def fail_interrupted(deps: Deps, grant: Grant, actor: str, reason: str = INTERRUPTED, *,
@@ -187,6 +207,6 @@ def fail_interrupted(deps: Deps, grant: Grant, actor: str, reason: str = INTERRU
 
 def record_intent(uow: UnitOfWork, deps: Deps, grant: Grant, event_seq: int) -> None:
     """Name this process on a grant it is about to mint inline (``service.orphans``)."""
-    uow.insert_delivery(replace(new_job(MINT_INTENT, grant.grant_id, grant_id=grant.grant_id, event_seq=event_seq,
-                                        payload={INSTANCE: deps.instance}, now=deps.clock()),
-                                status=RECORDED, next_attempt_at=None))
+    job = new_job(MINT_INTENT, grant.grant_id, grant_id=grant.grant_id, event_seq=event_seq,
+                  payload={INSTANCE: deps.instance}, now=deps.clock())
+    uow.insert_fresh_delivery(replace(job, status=RECORDED, next_attempt_at=None))  # event_seq is new

@@ -297,6 +297,11 @@ class UnitOfWork(Protocol):
         """The new row's id, or None when that (event, kind, target) was already recorded."""
         ...
 
+    def insert_fresh_delivery(self, delivery: Delivery) -> int:
+        """The new row's id, for a delivery of an event appended in this same unit of work, which
+        no other row can name yet; a conflict is a bug and fails the unit of work."""
+        ...
+
     def update_delivery(self, delivery: Delivery) -> None: ...
 
     def claim_delivery(self, delivery_id: int, seen_next_attempt_at: datetime, lease_until: datetime) -> bool:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,6 +13,7 @@ from sqlalchemy import (
     Engine,
     Select,
     and_,
+    bindparam,
     case,
     false,
     func,
@@ -36,7 +36,7 @@ from cloud_broker.store.faults import as_unavailable
 from cloud_broker.store.outbox_rows import OutboxRows
 from cloud_broker.store.queue_rows import QueueRows
 from cloud_broker.store.sign_in_rows import SignInRows
-from cloud_broker.store.tables import audit_events, grant_secrets, grants, json_list
+from cloud_broker.store.tables import audit_events, grant_secrets, grants, json_list, row_of
 from cloud_broker.vault import SealedSecret
 
 # An arbitrary, fixed key for PostgreSQL's advisory lock that orders audit appends.
@@ -44,6 +44,20 @@ AUDIT_ORDER_LOCK = 7_420_311
 # Written as a literal, not a bound parameter, so that SQLite matches the partial indexes
 # declared ``WHERE status = 'pending'``.
 _PENDING: ColumnElement[str] = literal_column("'pending'")
+# The statements of every grant request, built once with their values bound at execution:
+# ``insert(…).values(**row)`` built a new statement, and computed its cache key, on each call,
+# which cost more than running it. (``w_`` names: SET takes the columns' own names.)
+_INSERT_GRANT = insert(grants)
+_UPDATE_GRANT = (update(grants).where(grants.c.grant_id == bindparam("w_grant_id"),
+                                      grants.c.status == bindparam("w_status"))
+                 .values(revision=grants.c.revision + 1))
+_UPDATE_GRANT_AT_REVISION = _UPDATE_GRANT.where(grants.c.revision == bindparam("w_revision"))
+_FIND_GRANT = select(grants).where(grants.c.grant_id == bindparam("grant_id"))
+_FIND_GRANTS = select(grants).where(grants.c.grant_id.in_(bindparam("grant_ids", expanding=True)))
+_RECENT_REQUESTS = select(func.count()).where(grants.c.agent_id == bindparam("agent_id"),
+                                              grants.c.created_at > bindparam("since"))
+_INSERT_SECRET = insert(grant_secrets)
+_INSERT_AUDIT = insert(audit_events)
 
 
 class SqlStore:
@@ -109,9 +123,12 @@ class SqlUnitOfWork(OutboxRows, QueueRows, SignInRows):
         self._c = connection
 
     def insert_grant(self, grant: Grant) -> None:
+        if grant.request_key is None:  # nothing to tell apart from another failure: no savepoint
+            self._c.execute(_INSERT_GRANT, _grant_row(grant))
+            return
         try:
             with self._c.begin_nested():
-                self._c.execute(insert(grants).values(**_grant_row(grant)))
+                self._c.execute(_INSERT_GRANT, _grant_row(grant))
         except IntegrityError as exc:
             if grant.request_key is None:
                 raise
@@ -119,11 +136,10 @@ class SqlUnitOfWork(OutboxRows, QueueRows, SignInRows):
 
     def update_grant(self, grant: Grant, *, expected: GrantStatus, revision: int | None = None) -> bool:
         """``revision``, when given, must also still match: the writer saw the latest version."""
-        query = update(grants).where(grants.c.grant_id == grant.grant_id, grants.c.status == expected.value)
-        if revision is not None:
-            query = query.where(grants.c.revision == revision)
-        result = self._c.execute(query.values(**_grant_row(grant), revision=grants.c.revision + 1))
-        return result.rowcount == 1
+        row = {**_grant_row(grant), "w_grant_id": grant.grant_id, "w_status": expected.value}
+        if revision is None:
+            return self._c.execute(_UPDATE_GRANT, row).rowcount == 1
+        return self._c.execute(_UPDATE_GRANT_AT_REVISION, {**row, "w_revision": revision}).rowcount == 1
 
     def get_grant(self, grant_id: str) -> Grant:
         grant = self.find_grant(grant_id)
@@ -132,14 +148,14 @@ class SqlUnitOfWork(OutboxRows, QueueRows, SignInRows):
         return grant
 
     def find_grant(self, grant_id: str) -> Grant | None:
-        row = self._c.execute(select(grants).where(grants.c.grant_id == grant_id)).mappings().first()
+        row = self._c.execute(_FIND_GRANT, {"grant_id": grant_id}).mappings().first()
         return _grant_from_row(row) if row else None
 
     def find_grants(self, grant_ids: Collection[str]) -> dict[str, Grant]:
         if not grant_ids:
             return {}
-        rows = self._c.execute(select(grants).where(grants.c.grant_id.in_(list(grant_ids)))).mappings()
-        return {row["grant_id"]: _grant_from_row(row) for row in rows}
+        rows = self._c.execute(_FIND_GRANTS, {"grant_ids": list(grant_ids)}).mappings()
+        return {grant.grant_id: grant for grant in map(_grant_from_row, rows)}
 
     def list_grants(self, *, statuses: tuple[GrantStatus, ...] = (), limit: int = 100) -> list[Grant]:
         query = select(grants).order_by(grants.c.created_at.desc()).limit(limit)
@@ -187,8 +203,7 @@ class SqlUnitOfWork(OutboxRows, QueueRows, SignInRows):
     def count_recent_requests(self, agent_id: str, since: datetime) -> int:
         """Exact under the agent's lock, as ``count_open_pending``."""
         self.serialize("agent", agent_id)
-        query = select(func.count()).where(grants.c.agent_id == agent_id, grants.c.created_at > since)
-        return int(self._c.execute(query).scalar_one())
+        return int(self._c.execute(_RECENT_REQUESTS, {"agent_id": agent_id, "since": since}).scalar_one())
 
     def list_due_for_expiry(self, now: datetime) -> list[Grant]:
         query = select(grants).where(
@@ -200,7 +215,7 @@ class SqlUnitOfWork(OutboxRows, QueueRows, SignInRows):
         return [_grant_from_row(r) for r in self._c.execute(query).mappings()]
 
     def put_secret(self, grant_id: str, sealed: SealedSecret) -> None:
-        self._c.execute(insert(grant_secrets).values(grant_id=grant_id, key_id=sealed.key_id, blob=sealed.blob))
+        self._c.execute(_INSERT_SECRET, {"grant_id": grant_id, "key_id": sealed.key_id, "blob": sealed.blob})
 
     def find_secret(self, grant_id: str) -> SealedSecret | None:
         row = self._c.execute(select(grant_secrets).where(grant_secrets.c.grant_id == grant_id)).mappings().first()
@@ -216,9 +231,9 @@ class SqlUnitOfWork(OutboxRows, QueueRows, SignInRows):
         postgres = self._c.dialect.name == "postgresql"
         if postgres:
             self._c.exec_driver_sql(f"SELECT pg_advisory_xact_lock({AUDIT_ORDER_LOCK})")
-        row = asdict(event)
+        row = row_of(event)
         row.pop("seq")
-        result = self._c.execute(insert(audit_events).values(**row))
+        result = self._c.execute(_INSERT_AUDIT, row)
         key = result.inserted_primary_key
         assert key is not None  # every insert of this table assigns seq
         if postgres:  # delivered to listening brokers when, and only if, this commits
@@ -290,7 +305,7 @@ def _filtered(query: Select[Any], where: GrantFilter) -> Select[Any]:
 
 
 def _grant_row(grant: Grant) -> dict[str, Any]:
-    row = asdict(grant)
+    row = row_of(grant)
     row.pop("revision")  # the store owns it: every write bumps it
     row["ttl_seconds"] = int(row.pop("ttl").total_seconds())
     row["status"] = grant.status.value

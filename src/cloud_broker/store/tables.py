@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
+from dataclasses import fields
 from datetime import UTC, datetime
-from typing import Any
+from functools import cache
+from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
@@ -176,6 +179,18 @@ sign_in_failures = Table(
     Index("sign_in_failures_key", "key", "at"),
     Index("sign_in_failures_at", "at"),
 )
+
+
+def row_of(instance: Any) -> dict[str, Any]:
+    """A dataclass's fields as a row, values as they are. ``dataclasses.asdict`` deep-copies
+    every nested dict and tuple first: on the grant path that copying cost more than the
+    statements themselves, and rows are only read to be written."""
+    return {name: getattr(instance, name) for name in _field_names(cast(Hashable, type(instance)))}
+
+
+@cache
+def _field_names(kind: Any) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(kind))
 
 
 def json_list(value: Any) -> tuple[str, ...]:

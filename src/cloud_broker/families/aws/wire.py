@@ -38,7 +38,7 @@ class GrantCreateBody(GrantFields, PreviewBody):
     pass
 
 
-def account_query(account_id: Annotated[AccountId, Query()]) -> str:
+async def account_query(account_id: Annotated[AccountId, Query()]) -> str:
     return account_id
 
 

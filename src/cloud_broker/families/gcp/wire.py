@@ -40,7 +40,7 @@ class GcpGrantCreateBody(GrantFields, GcpPreviewBody):
     pass
 
 
-def project_query(project_id: Annotated[ProjectId, Query()]) -> str:
+async def project_query(project_id: Annotated[ProjectId, Query()]) -> str:
     return project_id
 
 

@@ -1,0 +1,96 @@
+"""The sandbox's clouds (the AWS emulator and the GCP double) in a process of their own.
+
+Run by ``grant_bench.py``: ``python bench/clouds.py STATE_DIR INFO_JSON [--rate N]``. It seeds the
+clouds, writes a state dir a ``cloud-broker serve --state-dir`` can run on (broker.yaml, AWS
+profile files, master key on first start), writes the client details to INFO_JSON (0600: it
+holds the host key) and serves until SIGINT or SIGTERM.
+
+``serve --sandbox`` runs the emulator inside the broker's process. For a benchmark that would
+make the broker and the cloud share one interpreter lock, so the cloud's time would be counted
+as the broker's and the raw AssumeRole baseline would not be measured against the same server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any, Self
+
+from cloud_broker.cli.sandbox_process import child_env
+
+STARTUP_TIMEOUT_SECONDS = 60.0
+
+
+class CloudsProcess:
+    """``bench/clouds.py`` as a child process; ``info`` once it is ready."""
+
+    def __init__(self, workdir: Path, *, rate: int) -> None:
+        self.state_dir = workdir / "state"
+        self.info_path = workdir / "clouds.json"
+        self.log_path = workdir / "clouds.log"
+        self._rate = rate
+        self._proc: subprocess.Popen[bytes] | None = None
+        self.info: dict[str, Any] = {}
+
+    def __enter__(self) -> Self:
+        command = [sys.executable, str(Path(__file__)), str(self.state_dir), str(self.info_path),
+                   "--rate", str(self._rate)]
+        with open(self.log_path, "wb") as log:
+            self._proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=child_env())
+        deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+        while not self.info_path.exists():
+            if self._proc.poll() is not None or time.monotonic() > deadline:
+                self.__exit__()
+                raise RuntimeError(f"the clouds did not start; see {self.log_path}")
+            time.sleep(0.05)
+        self.info = json.loads(self.info_path.read_text())
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.send_signal(signal.SIGINT)
+            try:
+                self._proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+
+
+def main() -> None:
+    from cloud_broker.cli.sandbox import write_sandbox_state
+    from cloud_broker.sandbox.emulator import start_emulator
+    from cloud_broker.sandbox.gcp import start_gcp_double
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("state_dir", type=Path)
+    parser.add_argument("info_path", type=Path)
+    parser.add_argument("--rate", type=int, default=10_000, help="the agent's grant requests per minute")
+    args = parser.parse_args()
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    with start_emulator() as emulator, start_gcp_double() as gcp:
+        info = write_sandbox_state(args.state_dir, emulator, gcp, requests_per_minute=args.rate)
+        info["role_arn"] = emulator.role_arn
+        _write_private(args.info_path, json.dumps(info))
+        stop.wait()
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Atomically and 0600: the reader polls for the file, and it holds the host key."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
+
+
+if __name__ == "__main__":
+    main()
