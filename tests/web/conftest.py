@@ -121,9 +121,11 @@ def csrf_of(html: str) -> str:
 
 
 def console_under_test(emulator: Any, tmp_path: Path, edit: Callable[[dict[str, Any]], None] | None = None,
-                       secrets: Mapping[str, str] | None = None, store_url: str | None = None) -> ConsoleUnderTest:
+                       secrets: Mapping[str, str] | None = None, store_url: str | None = None,
+                       master_key: bytes | None = None) -> ConsoleUnderTest:
     """The broker and its console on ``console_config``, changed first by ``edit`` if given, on
-    ``store_url`` (a SQLite file under ``tmp_path`` by default)."""
+    ``store_url`` (a SQLite file under ``tmp_path`` by default), sealing with ``master_key`` (a
+    fresh one by default; brokers sharing a store share it)."""
     import boto3
 
     host_key = new_api_key()
@@ -135,7 +137,7 @@ def console_under_test(emulator: Any, tmp_path: Path, edit: Callable[[dict[str, 
     session = boto3.Session(aws_access_key_id=emulator.source_access_key_id,
                             aws_secret_access_key=emulator.source_secret_access_key, region_name="us-east-1")
     clock = Clock()
-    vault = Vault(os.urandom(32))
+    vault = Vault(master_key or os.urandom(32))
     deps = Deps(config=config, store=SqlStore.open(store_url or f"sqlite:///{tmp_path / 'broker.db'}"),
                 providers={"aws": AwsStsProvider(session, endpoint_url=emulator.endpoint_url)},
                 vault=vault, clock=clock)

@@ -4,6 +4,8 @@ guessed at most the limit's number of times, and the table of failures stays bou
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -22,10 +24,23 @@ WRONG = "wrong-password-here"
 
 
 @pytest.fixture
-def second(emulator: Any, tmp_path: Path, store_url: str, ct: ConsoleUnderTest) -> Any:
-    other = console_under_test(emulator, tmp_path, store_url=store_url)
-    yield other
-    other.client.close()
+def pair(emulator: Any, tmp_path: Path, store_url: str) -> Iterator[tuple[ConsoleUnderTest, ConsoleUnderTest]]:
+    """Two broker processes' consoles on one store, with the master key every broker on it shares."""
+    key = os.urandom(32)
+    both = tuple(console_under_test(emulator, tmp_path, store_url=store_url, master_key=key) for _ in range(2))
+    yield both  # type: ignore[misc]
+    for one in both:
+        one.client.close()
+
+
+@pytest.fixture
+def ct(pair: tuple[ConsoleUnderTest, ConsoleUnderTest]) -> ConsoleUnderTest:
+    return pair[0]
+
+
+@pytest.fixture
+def second(pair: tuple[ConsoleUnderTest, ConsoleUnderTest]) -> ConsoleUnderTest:
+    return pair[1]
 
 
 def _rows(ct: ConsoleUnderTest) -> int:
@@ -57,6 +72,14 @@ def test_a_success_forgives_its_pair_in_the_store_too(ct: ConsoleUnderTest, seco
         assert sign_in(client_from(second, "198.51.100.9"), "alice", WRONG) == 401
 
 
+def test_no_typed_name_or_address_reaches_the_store(ct: ConsoleUnderTest) -> None:
+    typed = "Corr3ct-Horse-Battery!"  # a password typed into the name field
+    sign_in(client_from(ct, "198.51.100.77"), typed, WRONG)
+    with ct.broker.deps.store.unit_of_work() as uow:
+        keys = [row[0] for row in uow._c.execute(select(sign_in_failures.c.key))]  # type: ignore[attr-defined]
+    assert len(keys) == 3 and not any(typed in key or "198.51.100.77" in key for key in keys)
+
+
 def test_failures_leave_the_table_after_the_window(ct: ConsoleUnderTest) -> None:
     for i in range(3):
         sign_in(client_from(ct, f"192.0.2.{i + 1}"), "bob", WRONG)
@@ -64,3 +87,12 @@ def test_failures_leave_the_table_after_the_window(ct: ConsoleUnderTest) -> None
     ct.clock.offset += FAILURE_WINDOW + timedelta(seconds=1)
     sign_in(client_from(ct, "192.0.2.99"), "carol", WRONG)
     assert _rows(ct) == 3  # the old nine pruned, the new attempt's three kept
+
+
+def test_the_sweeper_removes_failures_nobody_else_would(ct: ConsoleUnderTest) -> None:
+    sign_in(client_from(ct, "192.0.2.50"), "bob", WRONG)
+    ct.broker.sweeper.sweep()
+    assert _rows(ct) == 3  # still inside the window
+    ct.clock.offset += timedelta(minutes=11)
+    ct.broker.sweeper.sweep()
+    assert _rows(ct) == 0

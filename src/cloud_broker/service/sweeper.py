@@ -22,6 +22,9 @@ STALE_MINTING = timedelta(minutes=5)
 # An approval waits this long for a broker process to run its mint job (``cloud-broker
 # approve`` only records it); past it nobody is minting, and the approver is told so.
 MINT_WAIT = timedelta(minutes=10)
+# Failed console sign-ins are counted for minutes (the console's throttle window is five); the
+# sweeper removes older rows, so none lingers on a console nobody signs in to with a password.
+SIGN_IN_FAILURES_KEPT = timedelta(minutes=10)
 NOBODY_MINTED = ("approved, but no broker process minted it within 10 minutes; no credentials were handed out "
                  "— is `cloud-broker serve` (or the embedded MCP server) running?")
 
@@ -46,6 +49,8 @@ class Sweeper:
             settle_expired(self._deps, grant, "system:sweeper")
         failed = sum(self._settle_minting(grant, now) for grant in minting)
         collected = self._revocations.collect(force=collect)
+        with self._deps.store.unit_of_work() as uow:
+            uow.prune_sign_in_failures(now - SIGN_IN_FAILURES_KEPT)
         return {"expired": len(due), "failed": failed, "unrecorded": unrecorded, "collected": collected}
 
     def _settle_minting(self, grant: Grant, now: datetime) -> bool:

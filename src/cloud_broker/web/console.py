@@ -21,7 +21,7 @@ from cloud_broker.domain.grants import IllegalTransition
 from cloud_broker.errors import BrokerError, ConfigError, Unavailable
 from cloud_broker.service.broker import Broker
 from cloud_broker.service.review import Review
-from cloud_broker.web import actions, login, pages
+from cloud_broker.web import actions, login, pages, shared_throttle
 from cloud_broker.web.context import Console, console_of
 from cloud_broker.web.guard import (
     SecurityHeaders,
@@ -52,7 +52,8 @@ def install_console(app: FastAPI, broker: Broker, secrets: Mapping[str, str] | N
     console_app.state.console = Console(
         broker=broker,
         review=Review(deps, broker.approvals),
-        sessions=Sessions(deps.config, deps.store, deps.clock),
+        sessions=Sessions(deps.config, deps.store, deps.clock,
+                          throttle_key=deps.vault.derive_key(shared_throttle.HASH_PURPOSE)),
         renderer=Renderer(deps.config, deps.clock),
         sso=single_sign_on(broker, secrets or {}),
     )

@@ -209,7 +209,7 @@ class Sessions:
     """Sign-in, sign-out and the lookup behind every console request."""
 
     def __init__(self, config: BrokerConfig, store: GrantStore, clock: Callable[[], datetime],
-                 checks: CheckSlots | None = None) -> None:
+                 checks: CheckSlots | None = None, throttle_key: bytes | None = None) -> None:
         self._config = config
         self._store = store
         self._clock = clock
@@ -217,9 +217,10 @@ class Sessions:
         self._dummy_hash = self._hasher.hash(secrets.token_urlsafe(16))
         from cloud_broker.web.shared_throttle import SharedThrottle
 
-        # In memory first (cheap, per process), then in the store (shared by every process).
+        # In memory first (cheap, per process), then in the store (shared by every process, and
+        # keyed by a hash under ``throttle_key``, which every broker on the store derives alike).
         self.throttle = Throttle(clock)
-        self.shared_throttle = SharedThrottle(store, clock)
+        self.shared_throttle = SharedThrottle(store, clock, throttle_key or secrets.token_bytes(32))
         self.checks = checks or CheckSlots()
 
     @property

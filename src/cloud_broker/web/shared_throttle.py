@@ -7,12 +7,19 @@ spreads attempts would get one allowance per process. This layer counts the same
 PostgreSQL (SQLite's write lock serialises it already), and refuses once any of them is full.
 
 Storage stays bounded: a row is written only for an attempt that passed both layers and is about
-to run argon2, rows older than the window are pruned in batches as sign-ins arrive, so the table
-holds at most three rows per password check the brokers could run in one window.
+to run argon2, rows older than the window are pruned in batches as sign-ins arrive (and by the
+sweeper), so the table holds at most three rows per password check the brokers could run in one
+window.
+
+What is stored is a keyed hash of each key, never the name or address typed: people type
+passwords into the name field, and a database (or its backup) must not collect them. The hash
+key is derived from the master key, so every broker on the store computes the same keys.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Callable
 from datetime import datetime
 
@@ -28,20 +35,25 @@ from cloud_broker.web.sessions import (
 )
 
 
-def _keys(name: str, address: str) -> list[tuple[str, int]]:
-    """The keys an attempt counts against, each with its limit, in the order they are locked."""
-    return [(f"pair:{name} {address}", FAILURES_ALLOWED), (f"name:{name}", NAME_FAILURES_ALLOWED),
-            (f"address:{address_key(address)}", ADDRESS_FAILURES_ALLOWED)]
+HASH_PURPOSE = b"cloud-broker console sign-in throttle v1"
 
 
 class SharedThrottle:
-    def __init__(self, store: GrantStore, clock: Callable[[], datetime]) -> None:
+    def __init__(self, store: GrantStore, clock: Callable[[], datetime], hash_key: bytes) -> None:
         self._store = store
         self._clock = clock
+        self._hash_key = hash_key
+
+    def _keys(self, name: str, address: str) -> list[tuple[str, int]]:
+        """The keys an attempt counts against, each with its limit, in the order they are locked:
+        HMAC-SHA256 of what is counted, so no typed name reaches the store."""
+        raw = [(f"pair:{name}\0{address}", FAILURES_ALLOWED), (f"name:{name}", NAME_FAILURES_ALLOWED),
+               (f"address:{address_key(address)}", ADDRESS_FAILURES_ALLOWED)]
+        return [(hmac.new(self._hash_key, key.encode(), hashlib.sha256).hexdigest(), limit) for key, limit in raw]
 
     def reserve(self, attempt: Attempt) -> None:
         """Count ``attempt`` as failed in the store, or raise Throttled (counting nothing)."""
-        keys = _keys(attempt.name, attempt.address)
+        keys = self._keys(attempt.name, attempt.address)
         with self._store.unit_of_work() as uow:
             for key, _ in keys:
                 uow.serialize("sign-in", key)
@@ -54,7 +66,7 @@ class SharedThrottle:
     def succeeded(self, attempt: Attempt) -> None:
         """As ``Throttle.succeeded``: the pair's failures are forgiven, the name's and the
         address's lose only this attempt."""
-        pair, name, address = (key for key, _ in _keys(attempt.name, attempt.address))
+        pair, name, address = (key for key, _ in self._keys(attempt.name, attempt.address))
         with self._store.unit_of_work() as uow:
             uow.forget_sign_in_failures(pair)
             uow.take_back_sign_in_failure(name, attempt.at)
@@ -62,5 +74,5 @@ class SharedThrottle:
 
     def not_checked(self, attempt: Attempt) -> None:
         with self._store.unit_of_work() as uow:
-            for key, _ in _keys(attempt.name, attempt.address):
+            for key, _ in self._keys(attempt.name, attempt.address):
                 uow.take_back_sign_in_failure(key, attempt.at)
