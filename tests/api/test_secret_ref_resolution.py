@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from cloud_broker.domain.delivery import ResolveMechanism
 from tests.api.conftest import BrokerUnderTest, broker_under_test, s3_client
 
 RESOLVE = "/secret-refs/resolve"
@@ -189,3 +190,43 @@ def test_resolutions_per_agent_are_bounded_per_minute_and_a_refusal_writes_nothi
         assert _resolve(bt, other["secret_ref"], agent_id=bt.other_agent_id).status_code == 200
         bt.clock.offset += timedelta(seconds=61)
         assert _resolve(bt, grant["secret_ref"]).status_code == 200
+
+
+@pytest.mark.parametrize("store_kind", ["sqlite", "postgresql"])
+def test_resolutions_racing_through_two_processes_never_pass_the_cap(
+        emulator: Any, tmp_path: Path, store_url: str) -> None:
+    """The count and the audit row it allows are one unit of work, under the agent's lock on
+    PostgreSQL: eight resolutions at once, half through a second broker on the same store,
+    leave exactly the cap's rows."""
+    import dataclasses
+    import threading
+
+    from cloud_broker.service.broker import Broker
+    from cloud_broker.store.sql import SqlStore
+
+    def capped(raw: dict[str, Any]) -> None:
+        _runtime_only(raw)
+        raw.setdefault("broker", {})["max_resolutions_per_agent_per_minute"] = 2
+
+    with broker_under_test(emulator, tmp_path, edit_config=capped, store_url=store_url) as bt:
+        grant = _grant(bt)
+        other_store = SqlStore.open(store_url)
+        brokers = [bt.broker, Broker(dataclasses.replace(bt.broker.deps, store=other_store))]
+        gate, outcomes = threading.Barrier(8), []
+
+        def resolve(broker: Broker) -> None:
+            gate.wait()
+            try:
+                broker.secret_refs.resolve("host-a", bt.agent_id, grant["secret_ref"], ResolveMechanism.CREDENTIAL_PROCESS)
+                outcomes.append("resolved")
+            except Exception as exc:  # noqa: BLE001 - the refusal is the point
+                outcomes.append(type(exc).__name__)
+
+        threads = [threading.Thread(target=resolve, args=(brokers[i % 2],)) for i in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        other_store.engine.dispose()
+        assert sorted(outcomes) == ["TooManyRequests"] * 6 + ["resolved"] * 2
+        assert [row.event for row in _audit(bt, grant["grant_id"])].count("credentials.resolved") == 2

@@ -7,6 +7,7 @@ for its own agents; a grant of another agent reads as not found, so grant ids le
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -159,9 +160,14 @@ class AgentAccess:
             return grant, None
         return grant, self.read_values(grant, "credentials.read", _caller(grant, host, agent_id))
 
-    def read_values(self, grant: Grant, event: str, actor: str, **detail: Any) -> dict[str, str]:
-        """Open the grant's sealed values, writing the audit row ``event`` (never a value) first."""
+    def read_values(self, grant: Grant, event: str, actor: str, *,
+                    admit: Callable[[UnitOfWork], None] | None = None, **detail: Any) -> dict[str, str]:
+        """Open the grant's sealed values, writing the audit row ``event`` (never a value) first.
+        ``admit`` may refuse (raise) in the same unit of work, before the row: a cap counted
+        there holds against every other writer until this row is committed."""
         with self._deps.store.unit_of_work() as uow:
+            if admit is not None:
+                admit(uow)
             sealed = uow.find_secret(grant.grant_id)
             if sealed is None:
                 raise Conflict(f"grant {grant.grant_id} holds no credentials", code="GRANT_NOT_ACTIVE")

@@ -20,6 +20,7 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
 from cloud_broker.domain.delivery import ResolveMechanism
 from cloud_broker.domain.grants import Grant
@@ -27,6 +28,7 @@ from cloud_broker.domain.ids import canonical_uuid
 from cloud_broker.errors import InvalidInput, NotFound, TooManyRequests
 from cloud_broker.service.access import AgentAccess, require_usable
 from cloud_broker.service.deps import Deps, agent_actor
+from cloud_broker.service.ports import UnitOfWork
 
 _UUID = r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
 REF_PATTERN = rf"^secret_ref://[a-z][a-z0-9-]{{0,31}}/runs/{_UUID}/{_UUID}$"
@@ -76,19 +78,18 @@ class SecretRefs:
         if grant.run_id != ref.run_id:
             raise NotFound(f"grant {ref.grant_id} not found", code="GRANT_NOT_FOUND")
         require_usable(grant, grant.status_at(self._deps.clock()))
-        self._admit(grant.agent_id)
         values = self._access.read_values(grant, RESOLVED, agent_actor(grant),
-                                          mechanism=mechanism.value)
+                                          admit=partial(self._admit, grant.agent_id), mechanism=mechanism.value)
         return Resolution(grant, values)
 
-    def _admit(self, agent_id: str) -> None:
+    def _admit(self, agent_id: str, uow: UnitOfWork) -> None:
         """Refuse a resolution beyond ``broker.max_resolutions_per_agent_per_minute``: each one
         is an audit row that stays forever, so a loop over the resolver must not fill a disk.
-        Counted from the agent's newest rows only (the cap of them), whatever its history."""
+        Counted from the agent's newest rows only (the cap of them), whatever its history, in
+        the unit of work that writes the row (under the agent's lock on PostgreSQL)."""
         cap = self._deps.config.broker.max_resolutions_per_agent_per_minute
         since = self._deps.clock() - RATE_WINDOW
-        with self._deps.store.reading() as uow:
-            recent = [at for at in uow.recent_audit_times(agent_id, RESOLVED, cap) if at > since]
+        recent = [at for at in uow.recent_audit_times(agent_id, RESOLVED, cap) if at > since]
         if len(recent) >= cap:
             log.warning("refused a resolution of agent %s: %d in the last minute", agent_id, len(recent))
             raise TooManyRequests(f"this agent resolved {len(recent)} secret_refs in the last minute and "
