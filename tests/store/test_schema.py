@@ -107,3 +107,31 @@ def test_postgresql_upgrades_and_downgrades_every_later_revision(postgres_server
     assert read_state(engine).current == head_revision()
     engine.dispose()
     postgres_server.drop_database(url)
+
+
+def test_a_one_shot_command_does_not_create_a_store_on_a_mistyped_path(tmp_path: Path) -> None:
+    typo = tmp_path / "typo" / "brokr.db"
+    with pytest.raises(SchemaMismatch, match="there is no cloud-broker store at .*brokr.db: check --db"):
+        SqlStore.open(f"sqlite:///{typo}", create=False)
+    assert not typo.exists() and not typo.parent.exists()
+
+
+def test_a_one_shot_command_refuses_an_empty_postgresql_database(postgres_server: Any) -> None:
+    url = postgres_server.new_database(migrated=False)
+    with pytest.raises(SchemaMismatch, match="there is no cloud-broker store"):
+        SqlStore.open(url, create=False)
+    engine = create_store_engine(url)
+    assert read_state(engine).current is None
+    engine.dispose()
+    postgres_server.drop_database(url)
+
+
+def test_db_upgrade_refuses_a_database_of_someone_elses(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'other.db'}"
+    engine = create_store_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE users (id INTEGER)"))
+    with pytest.raises(SchemaMismatch, match="not cloud-broker's"):
+        upgrade(engine)
+    with engine.connect() as connection:
+        assert [r[0] for r in connection.execute(text("SELECT name FROM sqlite_master WHERE type = 'table'"))] == ["users"]

@@ -43,7 +43,7 @@ def unwired_operations(broker: Broker | None, families: Iterable[str]) -> Operat
         if broker is None:
             return "this app has no broker"
         try:
-            with broker.deps.store.unit_of_work() as uow:
+            with broker.deps.store.reading() as uow:
                 uow.last_audit_seq()
         except Exception as exc:  # noqa: BLE001 - any failure means "not ready"; its text may hold anything
             return f"the store did not answer ({type(exc).__name__})"
@@ -55,7 +55,7 @@ def unwired_operations(broker: Broker | None, families: Iterable[str]) -> Operat
 def watch(operations: Operations, broker: Broker, streams: Callable[[], int]) -> None:
     """Point the scrape-time gauges at ``broker``'s store and the app's open streams."""
     def pending(limit: int) -> list[PendingQueue]:
-        with broker.deps.store.unit_of_work() as uow:
+        with broker.deps.store.reading() as uow:  # never waits for, nor holds up, a writer
             return uow.pending_queue(limit)
 
     operations.metrics.scrape.watch(pending, broker.deps.clock, streams)

@@ -42,13 +42,11 @@ def audit(
     from cloud_broker.cli.audit_pages import PAGE_SIZE, AuditSelection, audit_pages  # sqlalchemy: not at start-up
 
     selection = AuditSelection(grant_id, agent_id, parse_since(since, datetime.now(UTC)), newest_first)
-    from cloud_broker.store.sql import SqlStore
-
     store = wired_from(config, db, state_dir).broker.deps.store
-    assert isinstance(store, SqlStore)  # what cli.wiring builds; the paged read is SQL
+    engine = store.engine  # type: ignore[attr-defined] # the SQL store cli.wiring builds; the paged read is SQL
     page_size = min(PAGE_SIZE, limit + 1) if limit is not None else PAGE_SIZE
     printed = 0
-    for page in audit_pages(store.engine, selection, page_size):
+    for page in audit_pages(engine, selection, page_size):
         for event in page:
             if printed == limit:
                 typer.echo(f"audit: stopped at --limit {limit}; more rows match "

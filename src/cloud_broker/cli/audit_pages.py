@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Engine, Select, select
 
 from cloud_broker.service.ports import AuditEvent
+from cloud_broker.store.engine import mark_read_only
 from cloud_broker.store.tables import audit_events
 
 PAGE_SIZE = 500
@@ -34,7 +35,8 @@ def audit_pages(engine: Engine, selection: AuditSelection, page_size: int = PAGE
     """Pages of at most ``page_size`` rows, in order, until the selection is exhausted."""
     after: int | None = None
     while True:
-        with engine.begin() as connection:
+        with engine.connect() as connection:
+            mark_read_only(connection)  # a long listing must not hold the running broker's writes
             rows = connection.execute(_page(selection, after, page_size)).mappings().all()
         if rows:
             yield [AuditEvent(**dict(row)) for row in rows]

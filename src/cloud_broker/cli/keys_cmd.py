@@ -103,7 +103,7 @@ def _open(db: str | None, state_dir: Path | None) -> tuple[Vault, SqlStore]:
     settings = settings_from(None, db, state_dir)
     try:
         vault = open_vault(settings, os.environ, create=False)
-        return vault, SqlStore.open(settings.db_url)
+        return vault, SqlStore.open(settings.db_url, create=False)  # a mistyped --db reports nothing false
     except BrokerError as exc:
         raise fail(exc) from None
 

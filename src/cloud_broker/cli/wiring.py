@@ -75,7 +75,8 @@ def wire(
     config = config or load_config(settings.config_path)
     secrets = notification_secrets(config, env, required=serving, source=str(settings.config_path))
     vault = open_vault(settings, env)
-    store = queued(SqlStore.open(settings.db_url))
+    # Only a serving process creates a store; a one-shot command on a mistyped --db is refused.
+    store = queued(SqlStore.open(settings.db_url, create=serving))
     bare = Deps(
         config=config,
         store=store,

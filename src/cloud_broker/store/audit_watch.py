@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
+from cloud_broker.store.engine import mark_read_only
 from cloud_broker.store.tables import audit_events
 
 CHANNEL = "cloud_broker_audit"
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 
 def last_seq(engine: Engine) -> int:
     with engine.connect() as connection:
+        mark_read_only(connection)  # polled while streams are open: never take the write lock
         return int(connection.execute(select(func.coalesce(func.max(audit_events.c.seq), 0))).scalar_one())
 
 

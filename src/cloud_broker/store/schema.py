@@ -19,6 +19,7 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, inspect
 
 from cloud_broker.errors import SchemaMismatch
+from cloud_broker.store.engine import mark_read_only
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # An arbitrary, fixed key for the advisory lock that lets one process at a time migrate.
@@ -61,7 +62,10 @@ def _current(connection: Connection) -> str | None:
 
 
 def read_state(engine: Engine) -> SchemaState:
+    """Read without SQLite's write lock: ``/readyz`` asks it, and must neither wait for a writer
+    nor hold one up."""
     with engine.connect() as connection:
+        mark_read_only(connection)
         return SchemaState(_current(connection), head_revision())
 
 
@@ -75,7 +79,11 @@ def upgrade(engine: Engine, *, only_if_empty: bool = False) -> SchemaState:
         if connection.dialect.name == "postgresql":
             connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
         before = SchemaState(_current(connection), head_revision())
-        if only_if_empty and (before.current is not None or _has_tables(connection)):
+        if before.current is None and _has_tables(connection):
+            if only_if_empty:
+                return before
+            raise SchemaMismatch(_FOREIGN)
+        if only_if_empty and before.current is not None:
             return before
         config.attributes["connection"] = connection  # type: ignore[attr-defined]
         command.upgrade(config, "head")  # type: ignore[arg-type]
@@ -86,15 +94,21 @@ def _has_tables(connection: Connection) -> bool:
     return bool(inspect(connection).get_table_names())
 
 
-def require_current(engine: Engine) -> None:
-    """Create an empty database's schema; refuse any other that is not this code's revision."""
+_FOREIGN = "it holds tables that are not cloud-broker's; point --db at an empty database or a cloud-broker store"
+
+
+def require_current(engine: Engine, *, create: bool = True) -> None:
+    """Create an empty database's schema (unless ``create`` is false: then an empty database is
+    refused too); refuse any other that is not this code's revision."""
     url = engine.url.render_as_string(hide_password=True)
+    if not create and read_state(engine).current is None:
+        raise SchemaMismatch(f"there is no cloud-broker store at {url}: check --db, CLOUD_BROKER_DB or --state-dir "
+                             "(only `cloud-broker serve`, the embedded `mcp` and `db upgrade` create one)")
     state = upgrade(engine, only_if_empty=True)
     if state.current is None and not state.is_current:
         state = read_state(engine)
         if state.current is None:
-            raise SchemaMismatch(f"the database at {url} holds tables that are not cloud-broker's; "
-                                 "point --db at an empty database or a cloud-broker store")
+            raise SchemaMismatch(f"the database at {url}: {_FOREIGN}")
     if state.is_current:
         return
     if state.current is not None and _is_known(state.current):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -23,11 +24,12 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
 from cloud_broker.domain.grants import Grant, GrantStatus
 from cloud_broker.domain.scope import document
-from cloud_broker.errors import NotFound
+from cloud_broker.errors import NotFound, SchemaMismatch
 from cloud_broker.service.ports import AuditEvent, DuplicateRequest, GrantFilter, OpenPending
 from cloud_broker.store.audit_watch import CHANNEL as AUDIT_CHANNEL
 from cloud_broker.store.audit_watch import AuditWatch
@@ -67,14 +69,19 @@ class SqlStore:
         self.engine = engine
 
     @classmethod
-    def open(cls, url: str) -> SqlStore:
-        """The store at ``url``; an empty database gets the newest schema, a database at any
-        other revision than this code's is refused (``store.schema``)."""
+    def open(cls, url: str, *, create: bool = True) -> SqlStore:
+        """The store at ``url``; an empty database gets the newest schema (unless ``create`` is
+        false: a one-shot command on a mistyped --db must not make a new, empty store and report
+        on it), a database at any other revision than this code's is refused (``store.schema``)."""
         from cloud_broker.store.schema import require_current
 
+        parsed = make_url(url)
+        if not create and parsed.get_backend_name() == "sqlite" and not _sqlite_file_exists(parsed.database):
+            raise SchemaMismatch(f"there is no cloud-broker store at {url}: check --db, CLOUD_BROKER_DB or "
+                                 "--state-dir (only `cloud-broker serve`, the embedded `mcp` and `db upgrade` create one)")
         engine = create_store_engine(url)
         try:
-            require_current(engine)
+            require_current(engine, create=create)
         except BaseException:
             engine.dispose()
             raise
@@ -110,6 +117,10 @@ class SqlStore:
     def audit_watch(self) -> AuditWatch:
         """A waiter for new audit rows (LISTEN/NOTIFY on PostgreSQL); see ``store.audit_watch``."""
         return AuditWatch(self.engine)
+
+
+def _sqlite_file_exists(database: str | None) -> bool:
+    return database in (None, "", ":memory:") or Path(database).exists()
 
 
 class WriteWhileReading(RuntimeError):
