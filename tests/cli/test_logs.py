@@ -60,3 +60,19 @@ def test_a_text_access_line_is_one_line_for_people(captured: io.StringIO) -> Non
                                                   ACCESS, extra={"access": ACCESS})
     lines = captured.getvalue().splitlines()
     assert len(lines) == 1 and lines[0].endswith("cloud_broker.access: GET /aws/grants/{grant_id} 200 request_id=abc")
+
+
+def test_library_request_lines_stay_out_of_an_info_log(captured: io.StringIO) -> None:
+    """httpx logs each URL with its query at INFO (the /mcp sessions' in-process calls carry agent
+    and run ids there); the access line is the request log, so those libraries speak at WARNING."""
+    saved = {name: logging.getLogger(name).level for name in ("httpx", "mcp")}
+    try:
+        _configure(LogFormat.json, captured)
+        logging.getLogger("httpx").info("HTTP Request: GET http://in-process/aws/scope?agent_id=abc")
+        logging.getLogger("mcp.server.streamable_http_manager").info("Created new transport with session ID: s1")
+        logging.getLogger("httpx").warning("a warning still shows")
+        lines = [json.loads(line) for line in captured.getvalue().splitlines()]
+        assert [line["message"] for line in lines] == ["a warning still shows"]
+    finally:
+        for name, level in saved.items():
+            logging.getLogger(name).setLevel(level)

@@ -47,6 +47,9 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False, default=str)
 
 
+QUIET_LIBRARIES = ("httpx", "httpcore", "mcp")
+
+
 def configure_logging(level: str, log_format: LogFormat) -> None:
     """Send every logger (uvicorn's too: it is started with no logging config of its own) to
     stderr in ``log_format`` at ``level``."""
@@ -57,3 +60,8 @@ def configure_logging(level: str, log_format: LogFormat) -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
+    # Libraries that log raw request lines or ids at INFO: httpx writes each URL with its query
+    # (the /mcp sessions' in-process calls name agents and runs there), the MCP SDK each session
+    # id. The access line (``api.request_scope``) is the request log; they speak at WARNING.
+    for chatty in QUIET_LIBRARIES:
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))
