@@ -215,8 +215,36 @@ def aws_provider(settings: Settings) -> Provider:
                        "defines (~/.aws/config, ~/.aws/credentials, or AWS_CONFIG_FILE and "
                        "AWS_SHARED_CREDENTIALS_FILE): create it, or unset AWS_PROFILE")
             raise ConfigError([problem]) from None
+    pinned = _pinned_endpoint(settings)
+    if pinned is not None:
+        return pinned
     core = botocore.session.Session()
     core.set_config_variable("config_file", str(settings.aws_config_file))
     core.set_config_variable("credentials_file", str(settings.aws_credentials_file))
     session = boto3.Session(botocore_session=core)
     return AwsStsProvider(session, region=session.region_name or "us-east-1")
+
+
+def _pinned_endpoint(settings: Settings) -> Provider | None:
+    """The sandbox's files name an endpoint (the emulator): then the broker talks to it with the
+    files' credentials only. Left to boto3's chain, AWS_* variables of the operator's shell would
+    win over the files (real keys sent to the emulator) and AWS_ENDPOINT_URL_STS or
+    AWS_IGNORE_CONFIGURED_ENDPOINT_URLS would send the mints to real STS, where a --config
+    sandbox names the operator's real roles."""
+    import configparser
+
+    import boto3
+
+    from cloud_broker.families.aws.provider import AwsStsProvider
+
+    config, credentials = configparser.ConfigParser(), configparser.ConfigParser()
+    config.read(settings.aws_config_file)
+    credentials.read(settings.aws_credentials_file)
+    endpoint = config.get("default", "endpoint_url", fallback=None)
+    if endpoint is None:
+        return None
+    region = config.get("default", "region", fallback="us-east-1")
+    session = boto3.Session(aws_access_key_id=credentials.get("default", "aws_access_key_id", fallback=None),
+                            aws_secret_access_key=credentials.get("default", "aws_secret_access_key", fallback=None),
+                            region_name=region)
+    return AwsStsProvider(session, endpoint_url=endpoint, region=region)
