@@ -115,4 +115,6 @@ def test_without_a_token_mcp_answers_401_with_the_error_envelope(sandbox: Sandbo
     reply = httpx.post(f"{sandbox.info['api_url']}/mcp", json=initialize, timeout=30,
                        headers={"X-Agent-Id": sandbox.info["agent_id"], "Accept": "application/json, text/event-stream"})
     assert reply.status_code == 401 and "mcp-session-id" not in reply.headers
-    assert reply.json() == {"error": "UNAUTHENTICATED: a Bearer token is required", "error_code": "UNAUTHENTICATED"}
+    body = reply.json()
+    assert body == {"error": "UNAUTHENTICATED: a Bearer token is required", "error_code": "UNAUTHENTICATED",
+                    "request_id": reply.headers["x-request-id"]}

@@ -40,7 +40,7 @@ def _grants(url: str) -> int:
 def _assert_unavailable(status: int, body: dict[str, Any], headers: Message) -> None:
     assert status == 503, body
     assert int(headers["Retry-After"]) > 0
-    assert set(body) == {"error", "error_code"} and body["error_code"] == "STORE_UNAVAILABLE"
+    assert set(body) == {"error", "error_code", "request_id"} and body["error_code"] == "STORE_UNAVAILABLE"
     assert body["error"].startswith("STORE_UNAVAILABLE: ") and "cannot be reached" in body["error"]
 
 

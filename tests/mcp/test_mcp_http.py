@@ -105,7 +105,7 @@ async def test_no_or_a_bad_token_is_refused_with_401_and_opens_no_session(
         assert mcp.endpoint.open_sessions() == 0
     assert response.status_code == 401
     assert response.json()["error_code"] == code, response.text
-    assert set(response.json()) == {"error", "error_code"} and "mcp-session-id" not in response.headers
+    assert set(response.json()) == {"error", "error_code", "request_id"} and "mcp-session-id" not in response.headers
     assert "not-a-token" not in response.text
 
 

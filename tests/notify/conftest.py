@@ -4,6 +4,8 @@ token-shaped literal sits in the source."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -25,7 +27,7 @@ from cloud_broker.notify.slack_routes import slack_router
 from cloud_broker.service.broker import Broker
 from cloud_broker.service.family import Target
 from tests.fakes.fake_slack import FakeSlack, run_fake_slack
-from tests.notify.pager_fixtures import NotifyBroker, Setup, notify_broker
+from tests.notify.pager_fixtures import NotifyBroker, RecordingSlack, Setup, notify_broker
 
 APPROVALS = "C0APPROVALS"
 SLACK_IDS = {"alice": "U0ALICE", "bob": "U0BOB", "carol": "U0CAROL"}
@@ -147,5 +149,10 @@ def nb(emulator: Any, tmp_path: Path, store_url: str) -> Iterator[NotifyBroker]:
 
 @pytest.fixture
 def wired(request: pytest.FixtureRequest, emulator: Any, tmp_path: Path, store_url: str) -> Iterator[NotifyBroker]:
-    """A broker wired as the test's (indirect) parameter says."""
-    yield from notify_broker(emulator, tmp_path, getattr(request, "param", Setup()), store_url=store_url)
+    """A broker wired as the test's (indirect) parameter says. A recording Slack in the parameter
+    is one object for every run of the test (each store's): each run records into its own copy."""
+    setup = getattr(request, "param", Setup())
+    if isinstance(setup.slack, RecordingSlack):
+        setup = dataclasses.replace(setup, slack=dataclasses.replace(
+            setup.slack, posts=[], updates=[], summaries=[], summary_updates=[]))
+    yield from notify_broker(emulator, tmp_path, setup, store_url=store_url)
