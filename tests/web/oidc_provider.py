@@ -28,10 +28,11 @@ PKCE_SCRIPT = Path(__file__).with_name("oidc_provider_pkce.py")
 ALICE_EMAIL = "alice@example.com"
 # Subjects to pick at the provider's page, and the claims it puts into their ID tokens.
 USERS: dict[str, dict[str, Any]] = {
-    "alice-sso": {"email": ALICE_EMAIL},
-    "alice-for-another-client": {"email": ALICE_EMAIL, "aud": "another-client"},
-    "alice-with-a-stale-nonce": {"email": ALICE_EMAIL, "nonce": "a-nonce-from-another-sign-in"},
-    "mallory": {"email": "mallory@example.com"},
+    "alice-sso": {"email": ALICE_EMAIL, "email_verified": True},
+    "alice-unverified": {"email": ALICE_EMAIL, "email_verified": False},
+    "alice-for-another-client": {"email": ALICE_EMAIL, "email_verified": True, "aud": "another-client"},
+    "alice-with-a-stale-nonce": {"email": ALICE_EMAIL, "email_verified": True, "nonce": "a-nonce-from-another-sign-in"},
+    "mallory": {"email": "mallory@example.com", "email_verified": True},
 }
 
 

@@ -139,6 +139,8 @@ def test_an_approver_signs_in_by_single_sign_on_and_approves_a_grant(
     ("alice-for-another-client", 401, "the ID token's audience (aud) is not the one expected"),
     ("alice-with-a-stale-nonce", 401, "the ID token's nonce is not the one expected"),
     ("mallory", 403, "the email the provider signed in is not an approver of this broker"),
+    ("alice-unverified", 403, "the provider did not say it verified this e-mail address (email_verified), so it "
+                              "names no approver; map approvers by another claim (e.g. sub) for this provider"),
 ])
 def test_a_token_that_names_no_approver_of_this_console_signs_nobody_in(
     sso: SsoConsole, page: Page, console_log: pytest.LogCaptureFixture, subject: str, status: int, why: str,

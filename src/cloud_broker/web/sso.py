@@ -90,9 +90,12 @@ class SingleSignOn:
         value = claims.get(claim)
         if not isinstance(value, str) or not value:
             raise NotAnApprover(f"the ID token carries no {claim} claim, so it names no approver")
-        # Some providers send the flag as a string; an address they have not verified is anyone's.
-        if claim == "email" and claims.get("email_verified") in (False, "false"):
-            raise NotAnApprover("the provider has not verified this e-mail address, so it names no approver")
+        # An address the provider has not verified is anyone's; and a provider that says nothing
+        # either way (some never send the flag, and let users edit the address) has not verified
+        # it. Some send the flag as a string.
+        if claim == "email" and claims.get("email_verified") not in (True, "true"):
+            raise NotAnApprover("the provider did not say it verified this e-mail address (email_verified), so it "
+                                "names no approver; map approvers by another claim (e.g. sub) for this provider")
         account = self._config.approver_by_sso(value)
         if account is None:
             raise NotAnApprover(f"the {claim} the provider signed in is not an approver of this broker")
