@@ -85,3 +85,8 @@ def test_since_takes_an_age_or_a_time_and_refuses_anything_else(state: Path) -> 
     assert parse_since("2026-05-01T10:00:00+02:00", now) == datetime(2026, 5, 1, 8, tzinfo=UTC)
     done = CliRunner().invoke(app, ["audit", "--state-dir", str(state), "--since", "yesterday"])
     assert done.exit_code == 2 and "--since takes an ISO 8601 time" in done.stderr and done.stdout == ""
+
+
+def test_an_age_beyond_the_calendar_means_everything(state: Path) -> None:
+    rows, _ = _audit(state, "--since", "999999d", "--limit", "3")
+    assert [r["detail"]["n"] for r in rows] == [0, 1, 2]  # type: ignore[index]

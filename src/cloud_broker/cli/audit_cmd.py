@@ -62,7 +62,10 @@ def parse_since(value: str | None, now: datetime) -> datetime | None:
         return None
     ago = _AGO.fullmatch(value.strip())
     if ago:
-        return now - timedelta(**{_UNITS[ago.group(2)]: int(ago.group(1))})
+        try:
+            return now - timedelta(**{_UNITS[ago.group(2)]: int(ago.group(1))})
+        except OverflowError:  # further back than datetime goes: nothing is older, so everything
+            return datetime.min.replace(tzinfo=UTC)
     try:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError:

@@ -68,8 +68,10 @@ class AuditWatch:
             head = self._read()
             if head > after:
                 return head
-            for note in listener.notifies(timeout=timeout, stop_after=1):
-                return max(head, int(note.payload)) if note.payload.isdigit() else self._read()
+            for _ in listener.notifies(timeout=timeout, stop_after=1):
+                # The payload is not trusted: any role that may NOTIFY could send a number far
+                # ahead and make every stream wait for rows that never come. It only wakes us.
+                return self._read()
             return head
         except Exception as exc:  # noqa: BLE001 - the database went away: listen again next time
             log.warning("audit watch lost its connection (%s); listening again", type(exc).__name__)

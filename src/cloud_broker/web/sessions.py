@@ -234,7 +234,7 @@ class Sessions:
         attempt = self.throttle.reserve(name, address)
         try:
             self.shared_throttle.reserve(attempt)
-        except Throttled:
+        except BaseException:  # throttled, or the store is down (503): this attempt checked nothing
             self.throttle.not_checked(attempt)
             raise
         try:
