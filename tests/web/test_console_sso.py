@@ -303,3 +303,38 @@ def test_the_configured_claim_must_name_a_declared_approver(claims: dict[str, An
             sso.approver_named_by(claims)
     else:
         assert sso.approver_named_by(claims) == approver
+
+
+def test_a_failing_provider_is_asked_once_per_backoff_however_many_visitors_come() -> None:
+    """Anonymous visitors of /sso/start must not each start a fetch from a provider that fails:
+    thirty at once (and thirty more) cost one fetch until the backoff has passed."""
+    import threading
+
+    from cloud_broker.web.issuer import FAILURE_BACKOFF
+
+    fetched: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        fetched.append(request.url.path)
+        return httpx.Response(503)
+
+    clock = Clock()
+    issuer = issuer_with(handler, clock)
+    refusals: list[str] = []
+
+    def visit() -> None:
+        try:
+            issuer.metadata()
+        except IssuerUnavailable as refused:
+            refusals.append(refused.reason)
+
+    for _ in range(2):
+        visitors = [threading.Thread(target=visit) for _ in range(30)]
+        for visitor in visitors:
+            visitor.start()
+        for visitor in visitors:
+            visitor.join(30)
+    assert len(refusals) == 60 and fetched == ["/.well-known/openid-configuration"]
+    clock.offset += FAILURE_BACKOFF + timedelta(seconds=1)
+    visit()
+    assert len(fetched) == 2

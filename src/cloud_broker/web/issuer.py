@@ -39,6 +39,7 @@ TIMEOUT = httpx.Timeout(5.0)
 DEADLINE = timedelta(seconds=10)
 METADATA_TTL = timedelta(hours=1)
 KEYS_REFETCH = timedelta(minutes=1)
+FAILURE_BACKOFF = timedelta(seconds=30)
 # Clock skew tolerated between the provider and the broker when reading exp and iat.
 LEEWAY_SECONDS = 60
 SCOPE = "openid email profile"
@@ -85,6 +86,8 @@ class Issuer:
         self._http = httpx.Client(timeout=timeout, follow_redirects=False, transport=transport)
         self._deadline = deadline
         self._lock = threading.Lock()
+        self._fetching = threading.Lock()
+        self._failed: tuple[datetime, SsoRefused] | None = None
         self._metadata: Metadata | None = None
         self._keys: tuple[KeySet, datetime] | None = None
 
@@ -125,15 +128,43 @@ class Issuer:
         return dict(claims)
 
     def metadata(self) -> Metadata:
-        """The provider's discovery document, fetched at most once per ``METADATA_TTL``."""
-        with self._lock:
-            cached = self._metadata
-        if cached is not None and self._clock() < cached.fetched_at + METADATA_TTL:
+        """The provider's discovery document, fetched at most once per ``METADATA_TTL``, by one
+        thread at a time: anonymous visitors of ``/sso/start`` must not each start a fetch while
+        the provider is slow. A failed fetch is remembered for ``FAILURE_BACKOFF``, in which
+        callers are refused at once rather than each waiting on the provider again."""
+        cached = self._fresh_metadata()
+        if cached is not None:
             return cached
-        document = self._get_json(self.settings.issuer.rstrip("/") + DISCOVERY, "discovery document")
-        fresh = _metadata_of(document, self.settings.issuer, self._clock())
+        if not self._fetching.acquire(timeout=self._deadline.total_seconds()):
+            raise IssuerUnavailable("the identity provider is being asked already and has not answered; try again shortly")
+        try:
+            cached = self._fresh_metadata()  # another thread may have fetched it meanwhile
+            if cached is not None:
+                return cached
+            return self._fetch_metadata()
+        finally:
+            self._fetching.release()
+
+    def _fresh_metadata(self) -> Metadata | None:
         with self._lock:
-            self._metadata = fresh
+            cached, failed = self._metadata, self._failed
+        now = self._clock()
+        if cached is not None and now < cached.fetched_at + METADATA_TTL:
+            return cached
+        if failed is not None and now < failed[0] + FAILURE_BACKOFF:
+            raise type(failed[1])(failed[1].reason)
+        return None
+
+    def _fetch_metadata(self) -> Metadata:
+        try:
+            document = self._get_json(self.settings.issuer.rstrip("/") + DISCOVERY, "discovery document")
+            fresh = _metadata_of(document, self.settings.issuer, self._clock())
+        except SsoRefused as refused:
+            with self._lock:
+                self._failed = (self._clock(), refused)
+            raise
+        with self._lock:
+            self._metadata, self._failed = fresh, None
         return fresh
 
     def _exchange(self, code: str, verifier: str) -> Mapping[str, Any]:
