@@ -1,11 +1,13 @@
 """What every HTTP request gets, whatever it asks and however it ends: an id, an access line,
 and a complete answer.
 
-The id is the caller's ``X-Request-Id`` when it is well formed (bounded length, a charset
-that cannot smuggle anything into a log line or a header), else a fresh one. It is returned
-as ``X-Request-Id``, put into every error envelope (``api.errors``) and into every audit row
-written meanwhile (``service.request_context``), so one id links what the client saw, the
-log and the trail.
+The id is the broker's own, fresh for every request: it is returned as ``X-Request-Id``, put
+into every error envelope (``api.errors``) and into every audit row written meanwhile
+(``service.request_context``), so one id links what the client saw, the log and the trail. A
+caller's id is never adopted: the caller is an agent, and the trail must not carry a text it
+chose (``approved-by-alice``) nor another request's id. A well-formed inbound ``X-Request-Id``
+(bounded length, a charset that cannot smuggle anything into a log line) is kept beside it, in
+the access line only, as ``client_request_id``, so a proxy's trace still finds the request.
 
 An exception nothing else handled becomes the 500 envelope here and is logged by type and
 request id only: its text and traceback could carry anything, a secret included. It is not
@@ -32,7 +34,7 @@ from cloud_broker.service.request_context import bound_request_id
 
 HEADER = "x-request-id"
 WELL_FORMED = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-"""An inbound id the broker adopts: what a UUID, a ULID or a proxy's trace id looks like."""
+"""An inbound id the access line keeps: what a UUID, a ULID or a proxy's trace id looks like."""
 UNMATCHED = "<unmatched>"
 """The route of a request no route took (a 404, a 405 of no path): never the raw path."""
 
@@ -40,13 +42,13 @@ access_log = logging.getLogger("cloud_broker.access")
 log = logging.getLogger("cloud_broker.api")
 
 
-def request_id_for(scope: Scope) -> str:
-    """The caller's well-formed ``X-Request-Id``, else a new one."""
+def client_request_id(scope: Scope) -> str | None:
+    """The caller's ``X-Request-Id`` when well formed (for the access line only), else None."""
     for name, value in scope.get("headers") or ():
         if name == HEADER.encode():
             inbound = value.decode("latin-1")
-            return inbound if WELL_FORMED.match(inbound) else new_request_id()
-    return new_request_id()
+            return inbound if WELL_FORMED.match(inbound) else None
+    return None
 
 
 def new_request_id() -> str:
@@ -74,7 +76,7 @@ class RequestScope:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = request_id_for(scope)
+        request_id = new_request_id()
         started = time.perf_counter()
         status: list[int] = []
 
@@ -105,5 +107,8 @@ def _log_access(scope: Scope, status: int, started: float, request_id: str) -> N
         "request_id": request_id,
         "client": (scope.get("client") or ("", 0))[0],
     }
+    inbound = client_request_id(scope)
+    if inbound is not None:
+        fields["client_request_id"] = inbound
     access_log.info("%(method)s %(route)s %(status)s %(duration_ms)sms request_id=%(request_id)s client=%(client)s",
                     fields, extra={"access": fields})
