@@ -32,11 +32,14 @@ STARTUP_TIMEOUT_SECONDS = 60.0
 class CloudsProcess:
     """``bench/clouds.py`` as a child process; ``info`` once it is ready."""
 
-    def __init__(self, workdir: Path, *, rate: int) -> None:
+    def __init__(self, workdir: Path, *, rate: int, streamers: int = 0) -> None:
         self.state_dir = workdir / "state"
         self.info_path = workdir / "clouds.json"
         self.log_path = workdir / "clouds.log"
         self._rate = rate
+        self._streamers = streamers
+        # (host key, agent id) per host that event streams may use: the sandbox's own first.
+        self.streamers: list[tuple[str, str]] = []
         self._proc: subprocess.Popen[bytes] | None = None
         self.info: dict[str, Any] = {}
 
@@ -52,7 +55,29 @@ class CloudsProcess:
                 raise RuntimeError(f"the clouds did not start; see {self.log_path}")
             time.sleep(0.05)
         self.info = json.loads(self.info_path.read_text())
+        self.streamers = [(self.info["host_api_key"], self.info["agent_id"]), *self._extra_hosts()]
         return self
+
+    def _extra_hosts(self) -> list[tuple[str, str]]:
+        """More hosts, each with an agent of its own, in the broker.yaml the brokers will read:
+        one host may hold only 20 event streams."""
+        import uuid
+
+        import yaml
+
+        from cloud_broker.config import hash_api_key, new_api_key
+
+        config_path = self.state_dir / "broker.yaml"
+        config = yaml.safe_load(config_path.read_text())
+        extra = []
+        for n in range(1, self._streamers):
+            key, agent = new_api_key(), str(uuid.uuid4())
+            config["hosts"].append({"name": f"stream-host-{n}", "team": "sandbox", "api_keys": [hash_api_key(key)]})
+            config["agents"].append({"id": agent, "name": f"stream-agent-{n}", "team": "sandbox",
+                                     "host": f"stream-host-{n}"})
+            extra.append((key, agent))
+        config_path.write_text(yaml.safe_dump(config))
+        return extra
 
     def __exit__(self, *exc_info: object) -> None:
         if self._proc is not None and self._proc.poll() is None:

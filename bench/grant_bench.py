@@ -1,7 +1,8 @@
 """Grant throughput and latency over HTTP, beside the emulator's raw AssumeRole rate in the same run.
 
 Run: PYTHONPATH=src python bench/grant_bench.py [--grants 400] [--instant-grants 2000]
-         [--concurrency 4] [--store sqlite] [--store postgresql+psycopg://…]
+         [--concurrency 4] [--store sqlite] [--store postgresql] [--store postgresql+psycopg://…]
+         [--streams 50]
 
 Three processes, as in production: the clouds (``bench/clouds.py``: the AWS emulator and the
 GCP double), the broker (``cloud-broker serve --state-dir … --db STORE``) and this client. The
@@ -14,8 +15,12 @@ policy decision, admission, intent, sealing and audit rows), the client's own HT
 
 Then the same store is served by a broker whose AWS provider answers at once
 (``bench/instant_provider.py``): POST /aws/grants, GET /aws/grants/{id} and
-POST /aws/scope/preview measure the broker alone. Each ``--store`` (a SQLAlchemy URL, or
-``sqlite`` for a fresh file) gets a full run against the same clouds. Figures are printed,
+POST /aws/scope/preview measure the broker alone, and the instant grants are measured again with
+``--streams`` event streams open (``GET /aws/events``, spread over extra hosts: one host may
+hold 20), against the same loop without them. Each ``--store`` (a SQLAlchemy URL, ``sqlite``
+for a fresh file, or ``postgresql`` for a throwaway PostgreSQL server started by the bench)
+gets a full run against the same clouds; every broker gets one shared master key, as brokers
+on PostgreSQL must. Figures are printed,
 never asserted; the machine may be shared, so compare ratios within one run.
 """
 
@@ -35,7 +40,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -56,6 +61,8 @@ WARM_UP = 30
 # The sandbox agent's grant requests per minute (the config's maximum): one agent files every
 # grant, and its limit bounds one agent, not the broker.
 AGENT_RATE = 10_000
+MASTER_KEY = __import__("base64").b64encode(os.urandom(32)).decode()
+STREAMS_PER_HOST = 20
 Call = Callable[[], float | None]
 
 
@@ -105,6 +112,7 @@ class Api:
         self._port = port
         self._local = threading.local()
         token = self.send("POST", "/host/exchange", {"host_key": host_key})[1]["token"]
+        self.token = token
         self._auth = {"Authorization": f"Bearer {token}"}
 
     def send(self, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, dict[str, Any], float | None]:
@@ -192,7 +200,8 @@ def free_port() -> int:
 def broker(command: list[str], port: int, log: Path) -> Iterator[None]:
     """A broker process on ``port``, until the block ends (SIGINT, as an operator stops it)."""
     with open(log, "ab") as out:
-        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=child_env())
+        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT,
+                                env=child_env(CLOUD_BROKER_MASTER_KEY=MASTER_KEY))
     try:
         deadline = time.monotonic() + 60
         while not _answers(port):
@@ -245,7 +254,53 @@ def run_store(clouds: CloudsProcess, store: str, db_url: str, args: argparse.Nam
         for name, call in (("instant get", get), ("instant preview", preview)):
             measure(call, WARM_UP, conc)
             figures[name] = measure(call, args.instant_grants, conc)
+        if args.streams:
+            figures["instant grants, no streams"] = measure(grants, args.instant_grants, conc)
+            with open_streams(port, clouds, args.streams):
+                figures["instant grants, streams"] = measure(grants, args.instant_grants, conc)
     return figures
+
+
+@contextmanager
+def open_streams(port: int, clouds: CloudsProcess, count: int) -> Iterator[None]:
+    """``count`` event streams, each on its own connection and thread, until the block ends. Each
+    follows one run, as ``cloud-broker mcp`` does for its session: the first host's streams follow
+    runs of the agent that files every grant, the extra hosts' follow agents of their own. Every
+    stream is woken as the trail grows, and reads its run's (empty) share of it."""
+    ready, connections, threads = threading.Semaphore(0), [], []
+    for n in range(count):
+        host_key, agent = clouds.streamers[n // STREAMS_PER_HOST]
+        connection = http.client.HTTPConnection("127.0.0.1", port)
+        connections.append(connection)
+        thread = threading.Thread(target=_follow, args=(connection, Api(port, host_key).token, agent, ready),
+                                  daemon=True)
+        thread.start()
+        threads.append(thread)
+    for _ in range(count):
+        if not ready.acquire(timeout=30):
+            raise RuntimeError("an event stream did not open")
+    try:
+        yield
+    finally:
+        for connection in connections:
+            if connection.sock is not None:
+                connection.sock.shutdown(socket.SHUT_RDWR)  # the reader's next read ends
+        for thread in threads:
+            thread.join(20)
+
+
+def _follow(connection: http.client.HTTPConnection, token: str, agent: str, ready: threading.Semaphore) -> None:
+    connection.request("GET", f"/aws/events?agent_id={agent}&run_id={uuid.uuid4()}",
+                       headers={"Authorization": f"Bearer {token}"})
+    reply = connection.getresponse()
+    if reply.status != 200:
+        raise RuntimeError(f"an event stream was refused: {reply.status} {reply.read()[:200]!r}")
+    ready.release()
+    try:
+        while reply.fp.readline():
+            pass
+    except OSError:
+        pass
 
 
 ROWS = (
@@ -255,6 +310,8 @@ ROWS = (
     ("instant grants", "instant: POST /aws/grants"),
     ("instant get", "instant: GET /aws/grants/{id}"),
     ("instant preview", "instant: POST /aws/scope/preview"),
+    ("instant grants, no streams", "instant: POST /aws/grants, 0 streams"),
+    ("instant grants, streams", "instant: POST /aws/grants, N streams"),
 )
 
 
@@ -262,12 +319,17 @@ def report(store: str, figures: dict[str, Figures]) -> None:
     print(f"\nstore: {store}")
     print(f"{'':36}{'per second':>11}{'p50 ms':>9}{'p99 ms':>9}{'overhead p50':>14}{'overhead p99':>14}")
     for key, name in ROWS:
+        if key not in figures:
+            continue
         f = figures[key]
         overhead = (f"{f.overhead_p50_ms:>14.2f}{f.overhead_p99_ms:>14.2f}" if f.overhead_p50_ms is not None
                     else f"{'':>28}")
         print(f"{name:36}{f.rate:>11.1f}{f.p50_ms:>9.2f}{f.p99_ms:>9.2f}{overhead}")
     raw = (figures["raw before"].rate + figures["raw after"].rate) / 2
     print(f"broker grants/s / raw AssumeRole/s (mean of before and after): {figures['grants'].rate / raw:.2f}")
+    if "instant grants, streams" in figures:
+        ratio = figures["instant grants, streams"].rate / figures["instant grants, no streams"].rate
+        print(f"instant grants/s with the streams open / without: {ratio:.2f}")
 
 
 def main() -> None:
@@ -276,18 +338,19 @@ def main() -> None:
     parser.add_argument("--instant-grants", type=int, default=2000, help="requests per instant-provider loop")
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--store", action="append", dest="stores", metavar="URL",
-                        help="a SQLAlchemy URL of an empty or broker-owned database, or 'sqlite' for a fresh "
-                             "file (repeat to compare stores; default: sqlite)")
+                        help="a SQLAlchemy URL of an empty or broker-owned database, 'sqlite' for a fresh file or "
+                             "'postgresql' for a throwaway server (repeat to compare stores; default: sqlite)")
+    parser.add_argument("--streams", type=int, default=0, help="event streams to hold open in a second instant loop")
     args = parser.parse_args()
     if args.grants + args.instant_grants + 3 * WARM_UP > AGENT_RATE * 0.9:
         parser.error(f"one agent files every grant: keep --grants + --instant-grants under {int(AGENT_RATE * 0.9)}")
     stores = args.stores or ["sqlite"]
-    with tempfile.TemporaryDirectory(prefix="grant-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="grant-bench-") as tmp, ExitStack() as servers:
         work = Path(tmp)
-        with CloudsProcess(work, rate=AGENT_RATE) as clouds:
+        with CloudsProcess(work, rate=AGENT_RATE, streamers=-(-args.streams // STREAMS_PER_HOST)) as clouds:
             results = {}
             for index, store in enumerate(stores):
-                url = f"sqlite:///{work / f'broker-{index}.db'}" if store == "sqlite" else store
+                url = store_url(store, work / f"broker-{index}.db", servers)
                 results[store] = run_store(clouds, str(index), url, args, work)
     print(f"cores: {os.cpu_count()}   concurrency: {args.concurrency}   requests: {args.grants} per emulator loop, "
           f"{args.instant_grants} per instant loop   emulator, broker and client in separate processes")
@@ -295,10 +358,20 @@ def main() -> None:
         report(_shown(store), figures)
 
 
+def store_url(store: str, sqlite_file: Path, servers: ExitStack) -> str:
+    if store == "sqlite":
+        return f"sqlite:///{sqlite_file}"
+    if store == "postgresql":
+        from cloud_broker.sandbox.postgres import throwaway_postgres
+
+        return servers.enter_context(throwaway_postgres()).new_database(migrated=False)
+    return store
+
+
 def _shown(url: str) -> str:
     from sqlalchemy.engine import make_url
 
-    return url if url == "sqlite" else make_url(url).render_as_string(hide_password=True)
+    return url if url in ("sqlite", "postgresql") else make_url(url).render_as_string(hide_password=True)
 
 
 if __name__ == "__main__":
