@@ -46,7 +46,7 @@ def test_the_watch_wakes_on_another_writers_commit_without_polling(bt: BrokerUnd
     with bt.broker.deps.store.unit_of_work() as uow:
         head = uow.last_audit_seq()
     woke: list[int] = []
-    waiter = threading.Thread(target=lambda: woke.append(watch.wait(head, timeout=60)))
+    waiter = threading.Thread(target=lambda: woke.append(watch.wait(head, timeout=60).head))
     try:
         waiter.start()
         time.sleep(1.6)  # time in which a poller would have read the head three more times
@@ -60,3 +60,33 @@ def test_the_watch_wakes_on_another_writers_commit_without_polling(bt: BrokerUnd
     # PostgreSQL reads the head once after LISTEN and once when NOTIFY wakes it (the payload is
     # not trusted); SQLite polls every 0.5 s.
     assert watch.reads == 2 if store_kind == "postgresql" else watch.reads >= 3  # type: ignore[attr-defined]
+
+
+def test_postgresql_says_whose_rows_arrived_and_only_their_streams_wake(bt: BrokerUnderTest, store_kind: str) -> None:
+    from cloud_broker.service.feed_head import FeedHead
+    from cloud_broker.service.ports import Moved
+
+    watch = bt.broker.deps.store.audit_watch()
+    try:
+        start = watch.wait(0, timeout=1).head  # the first wait listens (and says: whose is unknown)
+        filed = bt.client.post("/aws/grants", json=bt.grant_body(), headers=bt.headers()).json()
+        moved = watch.wait(start, timeout=30)
+    finally:
+        watch.close()
+    if store_kind == "sqlite":
+        assert moved.touched is None  # no notification in SQLite: every stream looks
+    else:
+        with bt.broker.deps.store.unit_of_work() as uow:
+            run = uow.get_grant(filed["grant_id"]).run_id
+        assert moved.touched == {(bt.agent_id, run)}
+
+    head = FeedHead(bt.broker.deps.store)
+    seen = {name: head.version(*who) for name, who in
+            {"agent": (bt.agent_id, None), "run": (bt.agent_id, "run-1"), "other run": (bt.agent_id, "run-2"),
+             "other agent": (bt.other_agent_id, None)}.items()}
+    head._moved(Moved(10, frozenset({(bt.agent_id, "run-1")})))
+    assert head.version(bt.agent_id, None) > seen["agent"] and head.version(bt.agent_id, "run-1") > seen["run"]
+    assert head.version(bt.agent_id, "run-2") == seen["other run"]
+    assert head.version(bt.other_agent_id, None) == seen["other agent"]
+    head._moved(Moved(11, None))  # unknown: everyone looks
+    assert head.version(bt.other_agent_id, None) > seen["other agent"]

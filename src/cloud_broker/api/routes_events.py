@@ -198,12 +198,12 @@ def _requested_cursor(last_event_id: str | None, after: int | None) -> int | Non
 
 async def _frames(feed: GrantFeed, head: FeedHead, agent_id: str, run_id: str | None, cursor: int,
                   life: float) -> AsyncIterator[bytes]:
-    """Reads this agent's rows only when the process's feed head says the trail has grown
-    (``service.feed_head``), so an idle stream costs no query at all."""
+    """Reads this agent's (or run's) rows only when the process's feed head says some may have
+    arrived (``service.feed_head``), so an idle stream costs no query at all."""
     yield _sse(cursor, "ready", {"after": cursor})
     last_write = anyio.current_time()
     ends_at = last_write + life
-    seen = cursor
+    seen = head.version(agent_id, run_id)
     while anyio.current_time() < ends_at:
         read = partial(feed.after, cursor, agent_id=agent_id, run_id=run_id)
         try:
@@ -219,7 +219,7 @@ async def _frames(feed: GrantFeed, head: FeedHead, agent_id: str, run_id: str | 
             last_write = anyio.current_time()
         if moved_to == cursor:  # nothing new; otherwise read on at once, there may be more
             wait = min(KEEPALIVE_SECONDS - (anyio.current_time() - last_write), ends_at - anyio.current_time())
-            seen = await head.wait_past(max(seen, cursor), max(0.0, wait))
+            seen = await head.wait(agent_id, run_id, seen, max(0.0, wait))
         cursor = moved_to
 
 

@@ -346,9 +346,21 @@ class UnitOfWork(Protocol):
         ...
 
 
+Touched = frozenset[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class Moved:
+    """The audit trail's head after a wait, and whose rows arrived: (agent id, run id) pairs
+    ("" for none), or None when that is unknown (then every stream must look)."""
+
+    head: int
+    touched: Touched | None
+
+
 class AuditWatch(Protocol):
-    def wait(self, after: int, timeout: float) -> int:
-        """The newest audit seq, as soon as it exceeds ``after`` or ``timeout`` seconds have passed."""
+    def wait(self, after: int, timeout: float) -> Moved:
+        """As soon as the head exceeds ``after`` (or ``timeout`` seconds have passed): where it is."""
         ...
 
     def close(self) -> None: ...

@@ -4,11 +4,13 @@ Every open event stream wants to know when a new audit row has committed, whiche
 process wrote it. Polling once per stream was what made fifty open streams halve grant
 throughput. Here one watcher per process waits on behalf of all of them:
 
-- PostgreSQL: each audit append also sends ``NOTIFY cloud_broker_audit`` with its sequence
-  number; PostgreSQL delivers it when (and only if) the transaction commits, to every
-  listening process. The watcher listens on one dedicated connection and wakes at once. It
-  reads the head once after LISTEN (rows committed before it listened are not missed) and
-  again every ``timeout`` as a safety net; a broken connection is dropped and opened again.
+- PostgreSQL: each audit append also sends ``NOTIFY cloud_broker_audit`` naming the row's
+  agent and run; PostgreSQL delivers it when (and only if) the transaction commits, to every
+  listening process. The watcher listens on one dedicated connection and wakes at once, and
+  says whose rows arrived (``Moved.touched``), so that only the streams of those agents and
+  runs read. It reads the head once after LISTEN (rows committed before it listened are not
+  missed); a broken connection is dropped and opened again. Payloads are hints, never trusted
+  for the head itself: any database role may NOTIFY, and a false hint only costs a read.
 - SQLite: one process-wide poll of ``max(seq)`` every half second (there is no cross-process
   notification in SQLite), instead of one per stream.
 """
@@ -17,15 +19,23 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import Engine, func, select
 
+from cloud_broker.service.ports import Moved, Touched
 from cloud_broker.store.engine import mark_read_only
 from cloud_broker.store.tables import audit_events
 
 CHANNEL = "cloud_broker_audit"
 POLL_SECONDS = 0.5
+# Notifications are drained in batches of at most this many per wake: a flood is one wake.
+DRAIN = 10_000
+
+
+def notify_payload(agent_id: str | None, run_id: str | None) -> str:
+    return f"{agent_id or ''} {run_id or ''}"
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +55,10 @@ class AuditWatch:
         self._listener: Any = None
         self.reads = 0  # head reads made, for tests that tell waiting from polling
 
-    def wait(self, after: int, timeout: float) -> int:
+    def wait(self, after: int, timeout: float) -> Moved:
         if self._engine.dialect.name == "postgresql":
             return self._wait_for_notify(after, timeout)
-        return self._poll(after, timeout)
+        return Moved(self._poll(after, timeout), None)
 
     def _read(self) -> int:
         self.reads += 1
@@ -62,22 +72,23 @@ class AuditWatch:
             head = self._read()
         return head
 
-    def _wait_for_notify(self, after: int, timeout: float) -> int:
+    def _wait_for_notify(self, after: int, timeout: float) -> Moved:
         try:
+            fresh = self._listener is None
             listener = self._listen()
             head = self._read()
-            if head > after:
-                return head
-            for _ in listener.notifies(timeout=timeout, stop_after=1):
-                # The payload is not trusted: any role that may NOTIFY could send a number far
-                # ahead and make every stream wait for rows that never come. It only wakes us.
-                return self._read()
-            return head
+            if head > after and fresh:  # rows from before we listened: whose is unknown
+                return Moved(head, None)
+            notes = list(listener.notifies(timeout=timeout, stop_after=1))
+            if not notes:
+                return Moved(head, frozenset())
+            notes += listener.notifies(timeout=0.0, stop_after=DRAIN)
+            return Moved(self._read(), _touched(note.payload for note in notes))
         except Exception as exc:  # noqa: BLE001 - the database went away: listen again next time
             log.warning("audit watch lost its connection (%s); listening again", type(exc).__name__)
             self.close()
             time.sleep(POLL_SECONDS)
-            return after
+            return Moved(after, None)
 
     def _listen(self) -> Any:
         if self._listener is None:
@@ -97,3 +108,13 @@ class AuditWatch:
             except Exception:  # noqa: BLE001, S110 - closing a broken connection may fail too
                 pass
             self._listener = None
+
+
+def _touched(payloads: Iterable[str]) -> Touched | None:
+    pairs = set()
+    for payload in payloads:
+        agent, space, run = payload.partition(" ")
+        if not space or len(payload) > 80:
+            return None  # not ours: look everywhere
+        pairs.add((agent, run))
+    return frozenset(pairs)

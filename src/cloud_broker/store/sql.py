@@ -32,7 +32,7 @@ from cloud_broker.domain.scope import document
 from cloud_broker.errors import NotFound, SchemaMismatch
 from cloud_broker.service.ports import AuditEvent, DuplicateRequest, GrantFilter, OpenPending
 from cloud_broker.store.audit_watch import CHANNEL as AUDIT_CHANNEL
-from cloud_broker.store.audit_watch import AuditWatch
+from cloud_broker.store.audit_watch import AuditWatch, notify_payload
 from cloud_broker.store.engine import create_store_engine, mark_read_only, rows_written
 from cloud_broker.store.faults import as_unavailable
 from cloud_broker.store.outbox_rows import OutboxRows
@@ -248,7 +248,7 @@ class SqlUnitOfWork(OutboxRows, QueueRows, SignInRows):
         key = result.inserted_primary_key
         assert key is not None  # every insert of this table assigns seq
         if postgres:  # delivered to listening brokers when, and only if, this commits
-            self._c.execute(select(func.pg_notify(AUDIT_CHANNEL, str(key[0]))))
+            self._c.execute(select(func.pg_notify(AUDIT_CHANNEL, notify_payload(event.agent_id, event.run_id))))
         return int(key[0])
 
     def list_audit(self, *, grant_id: str | None = None, limit: int = 1000) -> list[AuditEvent]:
