@@ -74,9 +74,11 @@ def test_a_500_is_complete_and_the_connection_serves_the_next_request(port: int,
     with caplog.at_level(logging.INFO), socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
         status, body = _exchange(connection, "/boom")
         assert status == 500
-        assert json.loads(body) == {"error": "INTERNAL: internal broker error", "error_code": "INTERNAL",
-                                    "request_id": "keep-1"}
+        answer = json.loads(body)
+        ours = answer["request_id"]
+        assert answer == {"error": "INTERNAL: internal broker error", "error_code": "INTERNAL", "request_id": ours}
+        assert len(ours) == 32 and ours != "keep-1"  # the broker's own id, never the caller's
         assert _exchange(connection, "/healthz") == (200, b'{"ok":true}')
     assert SECRET_TEXT not in caplog.text and "Traceback" not in caplog.text
     assert "Exception in ASGI application" not in caplog.text
-    assert "unhandled KeyError in request keep-1" in caplog.text
+    assert f"unhandled KeyError in request {ours}" in caplog.text

@@ -80,7 +80,7 @@ def issue(
     """
     from cloud_broker.api.tokens import OPERATOR
 
-    wired = wired_from(config, db, state_dir)
+    wired = wired_from(config, db, state_dir, creates_store=True)  # it reports nothing of the store
     if wired.config.host(host) is None:
         typer.echo(f"error: no host named '{host}' in the configuration", err=True)
         raise typer.Exit(code=1)

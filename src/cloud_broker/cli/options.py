@@ -27,13 +27,14 @@ def settings_from(config: Path | None, db: str | None, state_dir: Path | None, *
     return Settings.build(config, db_url=db, state_dir=state_dir, **extra)  # type: ignore[arg-type]
 
 
-def wired_from(config: Path | None, db: str | None, state_dir: Path | None, *, serving: bool = False) -> Wired:
+def wired_from(config: Path | None, db: str | None, state_dir: Path | None, *, serving: bool = False,
+               creates_store: bool | None = None) -> Wired:
     """The wired broker, or a clean exit naming the problem. Imported here, not at module top,
-    so that ``cloud-broker mcp`` starts fast. ``serving``: see ``cli.wiring.wire``."""
+    so that ``cloud-broker mcp`` starts fast. ``serving``, ``creates_store``: see ``cli.wiring.wire``."""
     from cloud_broker.cli.wiring import wire
 
     try:
-        return wire(settings_from(config, db, state_dir), serving=serving)
+        return wire(settings_from(config, db, state_dir), serving=serving, creates_store=creates_store)
     except BrokerError as exc:
         raise fail(exc) from None
 

@@ -57,6 +57,7 @@ def wire(
     env: Mapping[str, str] | None = None,
     *,
     serving: bool = False,
+    creates_store: bool | None = None,
 ) -> Wired:
     """Load config, load the keys, open the store (migrating it), and build the broker.
 
@@ -75,8 +76,9 @@ def wire(
     config = config or load_config(settings.config_path)
     secrets = notification_secrets(config, env, required=serving, source=str(settings.config_path))
     vault = open_vault(settings, env)
-    # Only a serving process creates a store; a one-shot command on a mistyped --db is refused.
-    store = queued(SqlStore.open(settings.db_url, create=serving))
+    # Only a serving process creates a store (or a command that reports nothing of its contents,
+    # ``creates_store``); a one-shot command on a mistyped --db is refused.
+    store = queued(SqlStore.open(settings.db_url, create=serving if creates_store is None else creates_store))
     bare = Deps(
         config=config,
         store=store,
