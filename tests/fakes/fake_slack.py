@@ -289,6 +289,9 @@ def run_fake_slack(token: str) -> Iterator[FakeSlack]:
     try:
         yield fake
     finally:
-        server.shutdown()
+        # shutdown() waits for serve_forever's loop without a limit; a test must not hang on it.
+        stopper = threading.Thread(target=server.shutdown, daemon=True)
+        stopper.start()
+        stopper.join(10)
         server.server_close()
-        thread.join()
+        thread.join(10)
