@@ -8,8 +8,9 @@ then each read only their own agent's (or run's) new rows.
 
 On PostgreSQL the store says whose rows arrived, and only the streams of those agents and runs
 are woken: a stream following one run of a busy agent is not woken by the agent's other runs.
-Where that is unknown (SQLite, a reconnect) every stream looks. Wakes are at most one per
-``COALESCE_SECONDS``: a burst of rows is one read per stream, not one per row.
+Where that is unknown (SQLite, a reconnect) every stream looks, at most every
+``EVERYONE_SECONDS`` (SQLite's poll interval: no later than before). Targeted wakes come at most
+every ``COALESCE_SECONDS``: a burst of rows is one read per stream, not one per row.
 
 Each stream keeps the version it last saw (``version``) and waits for a later one (``wait``):
 a row that arrives between its read and its wait is not missed. The thread runs only while
@@ -29,6 +30,7 @@ from cloud_broker.service.ports import GrantStore, Moved
 WATCH_SECONDS = 5.0
 IDLE_SECONDS = 60.0
 COALESCE_SECONDS = 0.05
+EVERYONE_SECONDS = 0.5
 # Bound on the remembered agents and runs; past it they are forgotten and every stream looks once.
 MAX_KEYS = 10_000
 
@@ -95,7 +97,7 @@ class FeedHead:
                     continue
                 if moved.head > self._head or moved.touched:
                     self._moved(moved)
-                    time.sleep(COALESCE_SECONDS)
+                    time.sleep(EVERYONE_SECONDS if moved.touched is None else COALESCE_SECONDS)
         finally:
             watch.close()
 
