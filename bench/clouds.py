@@ -20,13 +20,10 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from pathlib import Path
 from typing import Any, Self
 
-from cloud_broker.cli.sandbox_process import child_env
-
-STARTUP_TIMEOUT_SECONDS = 60.0
+from cloud_broker.cli.sandbox_process import start_writing_info, stop_child
 
 
 class CloudsProcess:
@@ -46,15 +43,7 @@ class CloudsProcess:
     def __enter__(self) -> Self:
         command = [sys.executable, str(Path(__file__)), str(self.state_dir), str(self.info_path),
                    "--rate", str(self._rate)]
-        with open(self.log_path, "wb") as log:
-            self._proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=child_env())
-        deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-        while not self.info_path.exists():
-            if self._proc.poll() is not None or time.monotonic() > deadline:
-                self.__exit__()
-                raise RuntimeError(f"the clouds did not start; see {self.log_path}")
-            time.sleep(0.05)
-        self.info = json.loads(self.info_path.read_text())
+        self._proc, self.info = start_writing_info(command, self.log_path, self.info_path, "the clouds")
         self.streamers = [(self.info["host_api_key"], self.info["agent_id"]), *self._extra_hosts()]
         return self
 
@@ -80,13 +69,7 @@ class CloudsProcess:
         return extra
 
     def __exit__(self, *exc_info: object) -> None:
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.send_signal(signal.SIGINT)
-            try:
-                self._proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
+        stop_child(self._proc)
 
 
 def main() -> None:

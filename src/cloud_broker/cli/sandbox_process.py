@@ -37,29 +37,41 @@ class SandboxProcess:
     def start(self) -> dict[str, Any]:
         command = [sys.executable, "-m", "cloud_broker", "serve", "--sandbox", "--port", "0",
                    "--state-dir", str(self._dir / "state"), "--sandbox-info", str(self.info_path), *self._extra_args]
-        with open(self.log_path, "wb") as log:
-            self._proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=child_env())
-        deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-        while not self.info_path.exists():
-            if self._proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"the sandbox did not start; see {self.log_path}")
-            time.sleep(0.05)
-        self.info = json.loads(self.info_path.read_text())
+        self._proc, self.info = start_writing_info(command, self.log_path, self.info_path, "the sandbox")
         return self.info
 
     def stop(self) -> None:
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.send_signal(signal.SIGINT)
-            try:
-                self._proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
+        stop_child(self._proc)
 
     @property
     def state_dir(self) -> Path:
         return Path(self.info["state_dir"])
+
+
+def start_writing_info(command: list[str], log_path: Path, info_path: Path,
+                       what: str) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
+    """Start ``command`` (output to ``log_path``) and wait for the JSON it writes to ``info_path``
+    once ready; a child that exits or takes longer than ``STARTUP_TIMEOUT_SECONDS`` is stopped."""
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=child_env())
+    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+    while not info_path.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            stop_child(proc)
+            raise RuntimeError(f"{what} did not start; see {log_path}")
+        time.sleep(0.05)
+    return proc, json.loads(info_path.read_text())
+
+
+def stop_child(proc: subprocess.Popen[bytes] | None) -> None:
+    """SIGINT, as an operator stops it; killed after 10 s."""
+    if proc is not None and proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def child_env(**extra: str) -> dict[str, str]:
