@@ -90,3 +90,19 @@ def test_postgresql_says_whose_rows_arrived_and_only_their_streams_wake(bt: Brok
     assert head.version(bt.other_agent_id, None) == seen["other agent"]
     head._moved(Moved(11, None))  # unknown: everyone looks
     assert head.version(bt.other_agent_id, None) > seen["other agent"]
+
+
+def test_the_remembered_agents_and_runs_stay_bounded(bt: BrokerUnderTest) -> None:
+    """Run ids are the agent's to choose: a flood of runs must not grow the watcher's memory.
+    Past the bound it forgets them all and every stream looks once (a spurious read, never a miss)."""
+    from cloud_broker.service import feed_head
+    from cloud_broker.service.feed_head import FeedHead
+    from cloud_broker.service.ports import Moved
+
+    head = FeedHead(bt.broker.deps.store)
+    seen = head.version(bt.other_agent_id, None)
+    for batch in range(3):
+        runs = frozenset((bt.agent_id, f"run-{batch}-{n}") for n in range(feed_head.MAX_KEYS // 4))
+        head._moved(Moved(batch + 1, runs))
+        assert len(head._touched) <= feed_head.MAX_KEYS
+    assert head.version(bt.other_agent_id, None) > seen  # forgotten: everyone was woken once
