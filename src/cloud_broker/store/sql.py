@@ -13,6 +13,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     Select,
+    String,
     and_,
     bindparam,
     case,
@@ -60,6 +61,17 @@ _RECENT_REQUESTS = select(func.count()).where(grants.c.agent_id == bindparam("ag
                                               grants.c.created_at > bindparam("since"))
 _INSERT_SECRET = insert(grant_secrets)
 _INSERT_AUDIT = insert(audit_events)
+_AUDIT_COLUMNS = [column for column in audit_events.c if column.name != "seq"]
+# PostgreSQL's append: the lock is taken in a subquery, which PostgreSQL runs (a volatile
+# function keeps it from being flattened into the outer query) before the outer row is formed,
+# so before the row's seq is drawn from its sequence: seq order is commit order.
+_AUDIT_ORDER = select(func.pg_advisory_xact_lock(AUDIT_ORDER_LOCK).label("locked")).subquery("audit_order")
+_APPEND_AUDIT_PG = (
+    insert(audit_events)
+    .from_select(_AUDIT_COLUMNS,
+                 select(*(bindparam(c.name, type_=c.type) for c in _AUDIT_COLUMNS)).select_from(_AUDIT_ORDER))
+    .returning(audit_events.c.seq, func.pg_notify(AUDIT_CHANNEL, bindparam("notify_payload", type_=String)))
+)
 
 
 class SqlStore:
@@ -239,16 +251,15 @@ class SqlUnitOfWork(OutboxRows, QueueRows, SignInRows):
         """On PostgreSQL a sequence number is taken at insert, not at commit: without the
         transaction-scoped lock a reader could see seq 11 before seq 10 commits and move its
         cursor past 10 for good. With it, audit rows commit in seq order, as on SQLite."""
-        postgres = self._c.dialect.name == "postgresql"
-        if postgres:
-            self._c.exec_driver_sql(f"SELECT pg_advisory_xact_lock({AUDIT_ORDER_LOCK})")
         row = row_of(event)
         row.pop("seq")
-        result = self._c.execute(_INSERT_AUDIT, row)
-        key = result.inserted_primary_key
+        if self._c.dialect.name == "postgresql":
+            # One round trip: the lock, the row and the notification (delivered to listening
+            # brokers when, and only if, this commits) in one statement; see ``_APPEND_AUDIT_PG``.
+            row["notify_payload"] = notify_payload(event.agent_id, event.run_id)
+            return int(self._c.execute(_APPEND_AUDIT_PG, row).scalar_one())
+        key = self._c.execute(_INSERT_AUDIT, row).inserted_primary_key
         assert key is not None  # every insert of this table assigns seq
-        if postgres:  # delivered to listening brokers when, and only if, this commits
-            self._c.execute(select(func.pg_notify(AUDIT_CHANNEL, notify_payload(event.agent_id, event.run_id))))
         return int(key[0])
 
     def list_audit(self, *, grant_id: str | None = None, limit: int = 1000) -> list[AuditEvent]:
