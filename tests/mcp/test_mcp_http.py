@@ -157,6 +157,25 @@ async def test_sessions_are_capped_per_host_and_in_total_and_a_delete_makes_room
     assert deleted.status_code == 200 and room.session_id and gone.status_code == 404
 
 
+async def test_one_agent_cannot_take_the_sessions_of_its_hosts_other_agents(
+    bt: BrokerUnderTest,  # noqa: F811
+) -> None:
+    async with http_mcp(bt, SessionLimits(per_agent=2, per_host=3, total=8)) as mcp:
+        first = await mcp.open()
+        await mcp.open()
+        over_agent = await mcp.initialize(mcp.headers())
+        neighbour = await mcp.open(agent_id=bt.other_agent_id)
+        held = mcp.endpoint.open_sessions("host-a")
+        await first.delete()
+        with anyio.fail_after(WAIT_SECONDS):
+            while mcp.endpoint.open_sessions() > 2:
+                await anyio.sleep(0.01)
+        again = await mcp.open()
+    assert over_agent.status_code == 429 and over_agent.json()["error_code"] == "TOO_MANY_SESSIONS"
+    assert f"agent {bt.agent_id} holds 2" in over_agent.json()["error"]
+    assert neighbour.session_id and held == 3 and again.session_id
+
+
 def test_every_session_a_host_may_hold_can_follow_its_grant_events() -> None:
     assert SessionLimits().per_host < MAX_STREAMS_PER_HOST
 

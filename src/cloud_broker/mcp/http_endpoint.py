@@ -8,7 +8,7 @@ of the embedded mode) with the host token the runtime presented.
 
 Authentication is not done here: the app mounting this endpoint puts a guard in front (see
 ``cloud_broker.api.host_guard``) that verifies every request and leaves the caller in the scope's
-``state``. What this endpoint bounds is cost: sessions per host and in total, an idle timeout,
+``state``. What this endpoint bounds is cost: sessions per agent, per host and in total, an idle timeout,
 and the request body size (also passed to the SDK). Refusals are raised as
 :class:`~cloud_broker.errors.BrokerError`, which the guard turns into the API's error envelope.
 
@@ -53,8 +53,10 @@ class SessionLimits:
     """What HTTP sessions may cost the broker. Each holds a server, a broker client and a grant
     event stream, so the caps are far below the SDK's default of 10,000; ``per_host`` stays
     below the API's event streams per host (20), so every session gets its stream and the host
-    still has some left for stdio servers."""
+    still has some left for stdio servers. ``per_agent`` keeps one agent (the party this product
+    contains) from taking every session its host may hold away from the host's other agents."""
 
+    per_agent: int = 4
     per_host: int = 16
     total: int = 64
     idle_seconds: float = 600.0
@@ -96,6 +98,7 @@ class McpHttpEndpoint:
         self._families = families
         self._sessions: dict[str, HttpSession] = {}
         self._held: Counter[str] = Counter()
+        self._held_by: Counter[Owner] = Counter()
         self._tasks: TaskGroup | None = None
         self._transport: StreamingASGITransport | None = None
 
@@ -140,11 +143,11 @@ class McpHttpEndpoint:
     async def _open(self, caller: Caller, scope: Scope, receive: Any, send: Any) -> None:
         if self._tasks is None:
             raise Unavailable("the MCP endpoint is not running", code="MCP_UNAVAILABLE")
-        self._admit(caller.owner.host)
+        self._admit(caller.owner)
         try:
             session: HttpSession = await self._tasks.start(self._hold, caller)
         except BaseException:
-            self._release(caller.owner.host)
+            self._release(caller.owner)
             raise
 
         def register(answer: Answer) -> None:
@@ -159,8 +162,13 @@ class McpHttpEndpoint:
             if session.session_id is None:
                 session.close()  # nothing was established: a failed or abandoned initialize, or none
 
-    def _admit(self, host: str) -> None:
+    def _admit(self, owner: Owner) -> None:
         """Count the session before any await, so concurrent openings cannot pass the caps together."""
+        host = owner.host
+        if self._held_by[owner] >= self.limits.per_agent:
+            raise TooManyRequests(f"agent {owner.agent_id} holds {self.limits.per_agent} MCP sessions on host "
+                                  f"'{host}', its limit: close one (DELETE /mcp) or let an idle one expire",
+                                  code="TOO_MANY_SESSIONS")
         if self._held[host] >= self.limits.per_host:
             raise TooManyRequests(f"host '{host}' holds {self.limits.per_host} MCP sessions, its limit: close one "
                                   "(DELETE /mcp) or let an idle one expire", code="TOO_MANY_SESSIONS")
@@ -168,11 +176,13 @@ class McpHttpEndpoint:
             raise TooManyRequests(f"the broker holds {self.limits.total} MCP sessions, its limit: retry later",
                                   code="TOO_MANY_SESSIONS")
         self._held[host] += 1
+        self._held_by[owner] += 1
 
-    def _release(self, host: str) -> None:
-        self._held[host] -= 1
-        if self._held[host] <= 0:
-            del self._held[host]
+    def _release(self, owner: Owner) -> None:
+        for counter, key in ((self._held, owner.host), (self._held_by, owner)):
+            counter[key] -= 1
+            if counter[key] <= 0:
+                del counter[key]
 
     async def _hold(self, caller: Caller, *, task_status: TaskStatus[HttpSession]) -> None:
         """The life of one session: its MCP app and SDK transport, until closed or idle."""
@@ -201,7 +211,7 @@ class McpHttpEndpoint:
 
     def _forget(self, session: HttpSession) -> None:
         self._unlist(session)
-        self._release(session.owner.host)
+        self._release(session.owner)
 
     def _unlist(self, session: HttpSession) -> None:
         if session.session_id is not None and self._sessions.get(session.session_id) is session:
