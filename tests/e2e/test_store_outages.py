@@ -41,7 +41,9 @@ def _assert_unavailable(status: int, body: dict[str, Any], headers: Message) -> 
     assert status == 503, body
     assert int(headers["Retry-After"]) > 0
     assert set(body) == {"error", "error_code", "request_id"} and body["error_code"] == "STORE_UNAVAILABLE"
-    assert body["error"].startswith("STORE_UNAVAILABLE: ") and "cannot be reached" in body["error"]
+    # A pooled connection in use a moment ago meets the shutdown itself; a new one, no server.
+    assert body["error"].startswith("STORE_UNAVAILABLE: ")
+    assert "cannot be reached" in body["error"] or "shutting down or starting up" in body["error"]
 
 
 def test_a_broker_on_postgresql_answers_503_while_the_server_is_down_and_recovers_without_a_restart(

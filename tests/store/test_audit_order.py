@@ -24,13 +24,6 @@ def _event(agent: str) -> AuditEvent:
                       detail={"n": 1})
 
 
-@pytest.fixture
-def pg_url(postgres_server: object) -> object:
-    url = postgres_server.new_database()  # type: ignore[attr-defined]
-    yield url
-    postgres_server.drop_database(url)  # type: ignore[attr-defined]
-
-
 def _waiting_for_the_order_lock(url: str) -> int:
     with create_engine(url).connect() as watcher:
         return int(watcher.execute(text(

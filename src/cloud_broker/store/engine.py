@@ -8,6 +8,10 @@ PostgreSQL (several broker processes), tuned so that a fault of the store heals 
 - A unit of work that writes takes SQLite's write lock when it begins (``BEGIN IMMEDIATE``);
   one that only reads (``READ_ONLY``) begins deferred and never waits for a writer. On
   PostgreSQL it runs in a ``READ ONLY`` transaction.
+- A PostgreSQL connection that sat in the pool for a while (``PoolBounds.ping_after_idle``) is
+  pinged at checkout and replaced if the server no longer answers on it (a restart, a dropped
+  connection); one handed back moments ago is not, so a busy broker does not pay a round trip
+  per unit of work for it. A fault met mid-use is discarded as above.
 - PostgreSQL's pool is bounded: a flood waits ``PoolBounds.timeout`` for a connection, then the
   caller hears 503, instead of threads piling up behind an unreachable server.
 """
@@ -15,6 +19,7 @@ PostgreSQL (several broker processes), tuned so that a fault of the store heals 
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
@@ -30,6 +35,7 @@ from cloud_broker.store.faults import broken_sqlite
 READ_ONLY = "cloud_broker_read_only"
 """The execution option that marks a connection's transaction as reading only."""
 _OPENED_READ_ONLY = "cloud_broker_opened_read_only"
+_CHECKED_IN_AT = "cloud_broker_checked_in_at"
 BUSY_TIMEOUT = timedelta(seconds=30)
 
 
@@ -44,6 +50,8 @@ class PoolBounds:
     connect_timeout: timedelta = timedelta(seconds=5)
     # A connection a firewall or proxy dropped while idle is replaced before it is found broken.
     recycle: timedelta = timedelta(minutes=30)
+    # A connection idle in the pool longer than this is pinged before use.
+    ping_after_idle: timedelta = timedelta(seconds=1)
 
 
 def create_store_engine(url: str, *, busy_timeout: timedelta = BUSY_TIMEOUT,
@@ -56,9 +64,32 @@ def create_store_engine(url: str, *, busy_timeout: timedelta = BUSY_TIMEOUT,
         return _sqlite_engine(url, Path(database) if database and database != ":memory:" else None, busy_timeout)
     # A ``connect_timeout`` written in the URL is the operator's: it stands.
     connect = {} if "connect_timeout" in parsed.query else {"connect_timeout": int(pool.connect_timeout.total_seconds())}
-    return create_engine(url, pool_pre_ping=True, pool_size=pool.size, max_overflow=pool.overflow,
-                         pool_timeout=pool.timeout.total_seconds(), pool_recycle=int(pool.recycle.total_seconds()),
-                         connect_args=connect)
+    engine = create_engine(url, pool_size=pool.size, max_overflow=pool.overflow,
+                           pool_timeout=pool.timeout.total_seconds(), pool_recycle=int(pool.recycle.total_seconds()),
+                           connect_args=connect)
+    event.listen(engine, "checkin", _note_checkin)
+    event.listen(engine, "checkout", partial(_ping_if_idle, engine, pool.ping_after_idle.total_seconds()))
+    return engine
+
+
+def _note_checkin(_dbapi_connection: Any, record: Any) -> None:
+    if record is not None:
+        record.info[_CHECKED_IN_AT] = time.monotonic()
+
+
+def _ping_if_idle(engine: Engine, idle_seconds: float, dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    """SQLAlchemy's pre-ping, for connections that sat idle only: a connection just opened, or
+    handed back within ``idle_seconds``, was working a moment ago. Raising DisconnectionError
+    makes the pool discard this connection and check out another (it retries a few times)."""
+    checked_in = record.info.get(_CHECKED_IN_AT)
+    if checked_in is None or time.monotonic() - checked_in < idle_seconds:
+        return
+    try:
+        alive = engine.dialect.do_ping(dbapi_connection)
+    except Exception as exc:  # noqa: BLE001 - any failure of the ping means "do not use this one"
+        raise DisconnectionError(f"the pooled connection did not answer a ping ({type(exc).__name__})") from None
+    if not alive:
+        raise DisconnectionError("the pooled connection did not answer a ping")
 
 
 def mark_read_only(connection: Connection) -> None:
