@@ -19,6 +19,7 @@ within a few attempts, counted, not timed.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -132,13 +133,17 @@ def test_an_event_stream_stays_open_while_the_store_cannot_be_read_and_delivers_
 
 @contextmanager
 def unopenable(database: Path, engine: Any) -> Iterator[None]:
-    """A folder where the database file was: SQLite cannot open it (once pooled connections close)."""
+    """A link to a folder where the database file was: SQLite cannot open it (once pooled
+    connections close). Swapped in and out atomically (``os.replace``), so no connection can
+    open the path while nothing is there and stay open on an empty database."""
     engine.dispose()
-    aside = database.with_name("aside.db")
-    database.rename(aside)
-    database.mkdir()
+    aside, folder, link = (database.with_name(name) for name in ("aside.db", "a-folder", "link"))
+    os.link(database, aside)
+    folder.mkdir()
+    link.symlink_to(folder)
+    os.replace(link, database)
     try:
         yield
     finally:
-        database.rmdir()
-        aside.rename(database)
+        os.replace(aside, database)
+        folder.rmdir()

@@ -54,7 +54,10 @@ class SessionLimits:
     event stream, so the caps are far below the SDK's default of 10,000; ``per_host`` stays
     below the API's event streams per host (20), so every session gets its stream and the host
     still has some left for stdio servers. ``per_agent`` keeps one agent (the party this product
-    contains) from taking every session its host may hold away from the host's other agents."""
+    contains) from taking every session its host may hold away from the host's other agents.
+    The agent is the one ``X-Agent-Id`` names: whoever holds the host token may name any of the
+    host's agents, so this bounds an agent only where the runtime, not the agent, holds it.
+    A session a client abandoned without ``DELETE`` counts until it idles out."""
 
     per_agent: int = 4
     per_host: int = 16

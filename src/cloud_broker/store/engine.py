@@ -28,7 +28,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import ExceptionContext, make_url
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DisconnectionError, InvalidatePoolError
 
 from cloud_broker.store.faults import broken_sqlite
 
@@ -79,17 +79,18 @@ def _note_checkin(_dbapi_connection: Any, record: Any) -> None:
 
 def _ping_if_idle(engine: Engine, idle_seconds: float, dbapi_connection: Any, record: Any, _proxy: Any) -> None:
     """SQLAlchemy's pre-ping, for connections that sat idle only: a connection just opened, or
-    handed back within ``idle_seconds``, was working a moment ago. Raising DisconnectionError
-    makes the pool discard this connection and check out another (it retries a few times)."""
+    handed back within ``idle_seconds``, was working a moment ago. A failed ping raises what
+    pre-ping raises: the pool discards this connection and every one pooled before now (a dead
+    server left them all dead) and checks out a new one."""
     checked_in = record.info.get(_CHECKED_IN_AT)
     if checked_in is None or time.monotonic() - checked_in < idle_seconds:
         return
     try:
         alive = engine.dialect.do_ping(dbapi_connection)
     except Exception as exc:  # noqa: BLE001 - any failure of the ping means "do not use this one"
-        raise DisconnectionError(f"the pooled connection did not answer a ping ({type(exc).__name__})") from None
+        raise InvalidatePoolError(f"the pooled connection did not answer a ping ({type(exc).__name__})") from None
     if not alive:
-        raise DisconnectionError("the pooled connection did not answer a ping")
+        raise InvalidatePoolError("the pooled connection did not answer a ping")
 
 
 def mark_read_only(connection: Connection) -> None:
