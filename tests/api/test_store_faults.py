@@ -133,15 +133,16 @@ def test_an_event_stream_stays_open_while_the_store_cannot_be_read_and_delivers_
 
 @contextmanager
 def unopenable(database: Path, engine: Any) -> Iterator[None]:
-    """A link to a folder where the database file was: SQLite cannot open it (once pooled
-    connections close). Swapped in and out atomically (``os.replace``), so no connection can
-    open the path while nothing is there and stay open on an empty database."""
-    engine.dispose()
+    """A link to a folder where the database file was: SQLite cannot open it. Swapped in and
+    out atomically (``os.replace``), so no connection can open the path while nothing is there
+    and stay open on an empty database; the pool is emptied after the swap, so no connection
+    opened just before it stays open on the real file."""
     aside, folder, link = (database.with_name(name) for name in ("aside.db", "a-folder", "link"))
     os.link(database, aside)
     folder.mkdir()
     link.symlink_to(folder)
     os.replace(link, database)
+    engine.dispose()
     try:
         yield
     finally:

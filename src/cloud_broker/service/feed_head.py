@@ -6,9 +6,10 @@ of the GIL from the grants they were waiting for. Now a single thread waits on t
 LISTEN on PostgreSQL, one poll on SQLite: ``store.audit_watch``) and wakes the streams, which
 then each read only their own agent's (or run's) new rows.
 
-On PostgreSQL the store says whose rows arrived, and only the streams of those agents and runs
-are woken: a stream following one run of a busy agent is not woken by the agent's other runs.
-Where that is unknown (SQLite, a reconnect) every stream looks, at most every
+The store says whose rows arrived (PostgreSQL in its notifications, SQLite by one bounded read
+of the new rows), and only the streams of those agents and runs are woken: a stream following
+one run of a busy agent is not woken by the agent's other runs. Where that is unknown (a
+reconnect, more new rows or pairs than that read's bounds) every stream looks, at most every
 ``EVERYONE_SECONDS`` (SQLite's poll interval: no later than before). Targeted wakes come at most
 every ``COALESCE_SECONDS``: a burst of rows is one read per stream, not one per row.
 

@@ -12,7 +12,10 @@ throughput. Here one watcher per process waits on behalf of all of them:
   missed); a broken connection is dropped and opened again. Payloads are hints, never trusted
   for the head itself: any database role may NOTIFY, and a false hint only costs a read.
 - SQLite: one process-wide poll of ``max(seq)`` every half second (there is no cross-process
-  notification in SQLite), instead of one per stream.
+  notification in SQLite), instead of one per stream. When the head moved, one more read
+  names whose rows arrived (the distinct agent and run of at most ``MAX_SCANNED`` new rows;
+  past that, or past ``MAX_PAIRS`` pairs, "unknown"), so that here too only the streams of
+  those agents and runs read.
 """
 
 from __future__ import annotations
@@ -30,6 +33,9 @@ from cloud_broker.store.tables import audit_events
 
 CHANNEL = "cloud_broker_audit"
 POLL_SECONDS = 0.5
+# Bounds on SQLite's read of whose rows arrived (see ``AuditWatch._touched_between``).
+MAX_SCANNED = 5_000
+MAX_PAIRS = 500
 # Notifications are drained in batches of at most this many per wake: a flood is one wake.
 DRAIN = 10_000
 
@@ -58,7 +64,21 @@ class AuditWatch:
     def wait(self, after: int, timeout: float) -> Moved:
         if self._engine.dialect.name == "postgresql":
             return self._wait_for_notify(after, timeout)
-        return Moved(self._poll(after, timeout), None)
+        head = self._poll(after, timeout)
+        return Moved(head, self._touched_between(after, head) if head > after else frozenset())
+
+    def _touched_between(self, after: int, head: int) -> Touched | None:
+        """The (agent, run) pairs of the rows after ``after`` up to ``head``; None (every stream
+        looks) when that would mean scanning more than ``MAX_SCANNED`` rows or naming more than
+        ``MAX_PAIRS`` pairs: run ids are the agents' to choose."""
+        if head - after > MAX_SCANNED:
+            return None
+        query = (select(audit_events.c.agent_id, audit_events.c.run_id).distinct()
+                 .where(audit_events.c.seq > after, audit_events.c.seq <= head).limit(MAX_PAIRS + 1))
+        with self._engine.connect() as connection:
+            mark_read_only(connection)
+            pairs = frozenset((agent or "", run or "") for agent, run in connection.execute(query))
+        return pairs if len(pairs) <= MAX_PAIRS else None
 
     def _read(self) -> int:
         self.reads += 1
