@@ -218,3 +218,17 @@ def test_the_apps_lifespan_runs_the_endpoint_as_uvicorn_does(bt: BrokerUnderTest
         held = endpoint.open_sessions()
     assert opened.status_code == 200 and opened.headers["mcp-session-id"] and held == 1
     assert endpoint.open_sessions() == 0  # the lifespan's end closed it
+
+
+def test_a_session_is_released_once_however_many_paths_end_it() -> None:
+    """A cancelled opening request and the session's own task may both release it; a second
+    release must not free a place another session holds (the caps could then be passed)."""
+    from cloud_broker.mcp.http_endpoint import McpHttpEndpoint
+    from cloud_broker.mcp.http_session import Owner
+
+    endpoint = McpHttpEndpoint(object(), SessionLimits(per_agent=2, per_host=2, total=2))
+    owner = Owner("host-a", str(uuid.uuid4()))
+    first, _second = endpoint._admit(owner), endpoint._admit(owner)
+    first.release()
+    first.release()
+    assert endpoint.open_sessions("host-a") == endpoint.open_sessions() == 1

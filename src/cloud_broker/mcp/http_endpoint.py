@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Mapping, MutableMapping
+from collections.abc import AsyncIterator, Callable, Mapping, MutableMapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -146,11 +146,11 @@ class McpHttpEndpoint:
     async def _open(self, caller: Caller, scope: Scope, receive: Any, send: Any) -> None:
         if self._tasks is None:
             raise Unavailable("the MCP endpoint is not running", code="MCP_UNAVAILABLE")
-        self._admit(caller.owner)
+        admitted = self._admit(caller.owner)
         try:
-            session: HttpSession = await self._tasks.start(self._hold, caller)
+            session: HttpSession = await self._tasks.start(self._hold, caller, admitted)
         except BaseException:
-            self._release(caller.owner)
+            admitted.release()  # a no-op if the session's own task already released it
             raise
 
         def register(answer: Answer) -> None:
@@ -165,8 +165,9 @@ class McpHttpEndpoint:
             if session.session_id is None:
                 session.close()  # nothing was established: a failed or abandoned initialize, or none
 
-    def _admit(self, owner: Owner) -> None:
-        """Count the session before any await, so concurrent openings cannot pass the caps together."""
+    def _admit(self, owner: Owner) -> _Admission:
+        """Count the session before any await, so concurrent openings cannot pass the caps together;
+        the admission is released once, whichever of the opening request and the session ends it."""
         host = owner.host
         if self._held_by[owner] >= self.limits.per_agent:
             raise TooManyRequests(f"agent {owner.agent_id} holds {self.limits.per_agent} MCP sessions on host "
@@ -180,6 +181,7 @@ class McpHttpEndpoint:
                                   code="TOO_MANY_SESSIONS")
         self._held[host] += 1
         self._held_by[owner] += 1
+        return _Admission(owner, self._release)
 
     def _release(self, owner: Owner) -> None:
         for counter, key in ((self._held, owner.host), (self._held_by, owner)):
@@ -187,7 +189,7 @@ class McpHttpEndpoint:
             if counter[key] <= 0:
                 del counter[key]
 
-    async def _hold(self, caller: Caller, *, task_status: TaskStatus[HttpSession]) -> None:
+    async def _hold(self, caller: Caller, admitted: _Admission, *, task_status: TaskStatus[HttpSession]) -> None:
         """The life of one session: its MCP app and SDK transport, until closed or idle."""
         assert self._transport is not None
         token = PresentedToken(caller.bearer)
@@ -210,12 +212,23 @@ class McpHttpEndpoint:
             log.error("MCP session ended by %s", type(exc).__name__)
         finally:
             if session is not None:
-                self._forget(session)
-
-    def _forget(self, session: HttpSession) -> None:
-        self._unlist(session)
-        self._release(session.owner)
+                self._unlist(session)
+                admitted.release()
 
     def _unlist(self, session: HttpSession) -> None:
         if session.session_id is not None and self._sessions.get(session.session_id) is session:
             del self._sessions[session.session_id]
+
+
+class _Admission:
+    """One counted session; released at most once (a cancelled opening request and the
+    session's own task may both try, and a second release would let the caps be passed)."""
+
+    def __init__(self, owner: Owner, release: Callable[[Owner], None]) -> None:
+        self._owner = owner
+        self._release: Callable[[Owner], None] | None = release
+
+    def release(self) -> None:
+        release, self._release = self._release, None
+        if release is not None:
+            release(self._owner)
