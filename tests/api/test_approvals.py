@@ -341,3 +341,19 @@ def test_the_queue_is_per_reviewer_and_oldest_first(ab: BrokerUnderTest) -> None
     review = Review(ab.broker.deps, ab.broker.approvals)
     assert [g.grant_id for g in review.queue("alice")] == [first, second]
     assert review.queue("dave") == []
+
+
+def test_repeating_a_pending_request_writes_at_most_one_row_per_minute(ab: BrokerUnderTest) -> None:
+    """An agent may repeat a pending request as fast as it likes: each repeat is answered with
+    the grant, but the trail grows by one row per grant per minute, not one per repeat."""
+    run_id = str(uuid.uuid4())
+    first = _request(ab, **READ_FINANCE, run_id=run_id)
+    answers = [_request(ab, **READ_FINANCE, run_id=run_id) for _ in range(30)]
+    assert {a["grant_id"] for a in answers} == {first["grant_id"]} and all(a["repeated_request"] for a in answers)
+    assert {a["notification_status"] for a in answers} == {first["notification_status"]}
+    repeats = [e for e in _events(ab, first["grant_id"]) if e[0] == "grant.request_repeated"]
+    assert len(repeats) == 1
+    ab.clock.offset = timedelta(seconds=61)
+    _request(ab, **READ_FINANCE, run_id=run_id)
+    _request(ab, **READ_FINANCE, run_id=run_id)
+    assert len([e for e in _events(ab, first["grant_id"]) if e[0] == "grant.request_repeated"]) == 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from cloud_broker.notify.webhook import (
     SLACK_UPDATE,
     WEBHOOK_PAGE,
 )
+from cloud_broker.service.access import REPEAT_WINDOW
 from tests.notify.pager_fixtures import (
     SLACK_CHANNEL,
     NotifyBroker,
@@ -87,6 +89,20 @@ def test_the_card_is_updated_in_the_channel_slack_posted_in(wired: NotifyBroker)
     wired.dispatcher().run_once()
     [(channel, _, card)] = _slack(wired).updates
     assert channel == "D0DIRECT" and card.status == "denied"
+
+
+@pytest.mark.parametrize("wired", [Setup(slack_channel=True, slack=RecordingSlack(post_error="not_in_channel"))],
+                         indirect=True)
+def test_repeats_retry_a_failed_post_at_most_once_per_window(wired: NotifyBroker) -> None:
+    """Repeats are the agent's to send as fast as it likes; a post to Slack per repeat is not."""
+    slack, run = _slack(wired), str(uuid.uuid4())
+    first = wired.request(run_id=run)
+    answers = [wired.request(run_id=run) for _ in range(20)]
+    assert len(slack.posts) == 2  # the first page, and one retry by the first repeat
+    assert {a["notification_status"] for a in answers} == {"failed"} and first["notification_status"] == "failed"
+    wired.clock.offset = REPEAT_WINDOW + timedelta(seconds=1)
+    wired.request(run_id=run)
+    assert len(slack.posts) == 3
 
 
 @pytest.mark.parametrize("wired", [Setup(slack_channel=True, slack=RecordingSlack(post_error="not_in_channel"))],

@@ -119,11 +119,11 @@ class BrokerPager:
         # claim; striped so that pages of different grants do not wait on each other.
         self._locks = tuple(threading.Lock() for _ in range(LOCK_STRIPES))
 
-    def page(self, grant: Grant, event_seq: int) -> PageReport:
+    def page(self, grant: Grant, event_seq: int, *, repost: bool = True) -> PageReport:
         """Page every channel not yet paged (see the module docstring); a repeat reports the
         standing pages. A grant's first page is subject to the ceiling's page limit: beyond it,
         the grant is counted into the window's summary instead (``notify.page_limit``), and this
-        and every repeat report the summary. Never raises."""
+        and every repeat report the summary. With ``repost`` false nothing is posted. Never raises."""
         channel = self._deps.config.approval_channel(grant.family, grant.team, grant.target)
         if channel is None or not (channel.slack_channel or channel.webhooks):
             return NOT_CONFIGURED
@@ -136,6 +136,9 @@ class BrokerPager:
                 slack = channel.slack_channel if channel.slack_channel and not paged(latest_slack(rows)) else None
                 hooks_now = latest_hooks(rows)
                 hooks = [name for name in channel.webhooks if not paged(hooks_now.get(name))]
+                if not repost:  # no rows: the first page failed before it wrote one, as it then said
+                    return report_from(rows) if rows else PageReport(status="failed", failure_reason="unknown",
+                                                                     channel_id=channel.slack_channel)
                 if slack or hooks:
                     # Only a grant never paged takes a page of the limit: a repeat re-paging a
                     # failed post (and a grant paged before the limit existed) does not.

@@ -37,6 +37,10 @@ if TYPE_CHECKING:
     from cloud_broker.policy.rules import FamilyCeiling
 
 log = logging.getLogger(__name__)
+# A pending request repeated unchanged is answered with its grant each time; the trail records
+# (and a failed page is retried) at most once per grant per window: repeats are the agent's to
+# send as fast as it likes, and rows and posts must not grow with them.
+REPEAT_WINDOW = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -127,8 +131,10 @@ class AgentAccess:
                     existing = uow.find_pending_duplicate(grant.request_key)
                     repeat = existing is not None and existing.status_at(now) is GrantStatus.PENDING
                     if existing is not None and repeat:
-                        seq = audit(uow, "grant.request_repeated", actor, now, existing,
-                                    detail={"task_id": ask.task_id})
+                        # The repeat is answered, but not counted as a request: at most one row
+                        # (and one retry of a failed page) per grant per window, however often.
+                        seq = None if uow.repeated_since(existing.grant_id, now - REPEAT_WINDOW) else \
+                            audit(uow, "grant.request_repeated", actor, now, existing, detail={"task_id": ask.task_id})
                     else:
                         # Counted in the unit of work that inserts, so requests racing at a cap
                         # cannot all pass it; a refusal rolls everything back: nothing is written.
@@ -142,7 +148,8 @@ class AgentAccess:
                 continue  # an identical request committed first: answer with that one
             # Paged after the commit: the pager writes its own rows and may wait on the network.
             if repeat and existing is not None:
-                return GrantOutcome(existing, decision, page=self._deps.pager.page(existing, seq), repeated=True)
+                page = self._deps.pager.page(existing, seq or 0, repost=seq is not None)
+                return GrantOutcome(existing, decision, page=page, repeated=True)
             return GrantOutcome(grant, decision, page=self._deps.pager.page(grant, seq))
         raise Conflict("an identical request is being filed concurrently; try again", code="GRANT_BUSY")
 

@@ -149,9 +149,10 @@ NOT_CONFIGURED = PageReport(status="not_attempted", failure_reason="no_approval_
 
 class Pager(Protocol):
     """Pages a grant's approvers. Idempotent per grant: a second call reports the first page
-    (or, for a grant counted into a summary, the summary)."""
+    (or, for a grant counted into a summary, the summary). With ``repost`` false nothing is
+    posted, not even a page that failed before: the standing pages are only reported."""
 
-    def page(self, grant: Grant, event_seq: int) -> PageReport: ...
+    def page(self, grant: Grant, event_seq: int, *, repost: bool = True) -> PageReport: ...
 
     def channel_status(self, family: str, team: str, target: str) -> dict[str, Any]:
         """The contract's approval-channel-status reply: ``{ok, channel?, bot_user_handle?, reason?, raw_error?}``."""
@@ -161,7 +162,7 @@ class Pager(Protocol):
 class NoPager:
     """For a broker with no approval channel: says so, truthfully."""
 
-    def page(self, grant: Grant, event_seq: int) -> PageReport:
+    def page(self, grant: Grant, event_seq: int, *, repost: bool = True) -> PageReport:
         return NOT_CONFIGURED
 
     def channel_status(self, family: str, team: str, target: str) -> dict[str, Any]:
@@ -222,6 +223,10 @@ class UnitOfWork(Protocol):
 
     def find_pending_duplicate(self, request_key: str) -> Grant | None:
         """The pending grant already filed under ``request_key``, if any."""
+        ...
+
+    def repeated_since(self, grant_id: str, since: datetime) -> bool:
+        """Whether the trail holds a ``grant.request_repeated`` row of ``grant_id`` after ``since``."""
         ...
 
     def count_open_pending(self, agent_id: str, run_id: str, now: datetime) -> OpenPending:

@@ -208,6 +208,12 @@ class SqlUnitOfWork(OutboxRows, QueueRows, SignInRows):
         row = self._c.execute(query).mappings().first()
         return _grant_from_row(row) if row else None
 
+    def repeated_since(self, grant_id: str, since: datetime) -> bool:
+        query = (select(audit_events.c.seq).where(audit_events.c.grant_id == grant_id,
+                                                  audit_events.c.event == "grant.request_repeated",
+                                                  audit_events.c.at > since).limit(1))
+        return self._c.execute(query).first() is not None
+
     def count_open_pending(self, agent_id: str, run_id: str, now: datetime) -> OpenPending:
         """Exact: on SQLite no other writer runs between this count and the caller's insert
         (``BEGIN IMMEDIATE``); on PostgreSQL (READ COMMITTED) the agent's lock makes another
