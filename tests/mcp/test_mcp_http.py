@@ -161,19 +161,33 @@ async def test_one_agent_cannot_take_the_sessions_of_its_hosts_other_agents(
     bt: BrokerUnderTest,  # noqa: F811
 ) -> None:
     async with http_mcp(bt, SessionLimits(per_agent=2, per_host=3, total=8)) as mcp:
-        first = await mcp.open()
-        await mcp.open()
+        first, second = await mcp.open(), await mcp.open()
+        busy = [mcp.endpoint._sessions[s.session_id] for s in (first, second)]
+        for session in busy:  # a request in flight on each, as an open GET stream would be
+            session._touch(+1)
         over_agent = await mcp.initialize(mcp.headers())
         neighbour = await mcp.open(agent_id=bt.other_agent_id)
         held = mcp.endpoint.open_sessions("host-a")
-        await first.delete()
-        with anyio.fail_after(WAIT_SECONDS):
-            while mcp.endpoint.open_sessions() > 2:
-                await anyio.sleep(0.01)
-        again = await mcp.open()
+        for session in busy:
+            session._touch(-1)
     assert over_agent.status_code == 429 and over_agent.json()["error_code"] == "TOO_MANY_SESSIONS"
     assert f"agent {bt.agent_id} holds 2" in over_agent.json()["error"]
-    assert neighbour.session_id and held == 3 and again.session_id
+    assert neighbour.session_id and held == 3
+
+
+async def test_at_its_cap_an_agents_new_session_replaces_its_longest_idle_one(
+    bt: BrokerUnderTest,  # noqa: F811
+) -> None:
+    ping = {"jsonrpc": "2.0", "id": 7, "method": "ping"}
+    async with http_mcp(bt, SessionLimits(per_agent=2, per_host=4, total=8)) as mcp:
+        first, second = await mcp.open(), await mcp.open()
+        neighbour = await mcp.open(agent_id=bt.other_agent_id)
+        await second.post(ping)  # the first is now the longer idle
+        third = await mcp.open()
+        held = (mcp.endpoint.open_sessions("host-a"), mcp.endpoint.open_sessions())
+        answers = [(await s.post(ping)).status_code for s in (first, second, third, neighbour)]
+    assert third.session_id and held == (3, 3)
+    assert answers == [404, 200, 200, 200]
 
 
 def test_every_session_a_host_may_hold_can_follow_its_grant_events() -> None:

@@ -56,8 +56,8 @@ class SessionLimits:
     still has some left for stdio servers. ``per_agent`` keeps one agent (the party this product
     contains) from taking every session its host may hold away from the host's other agents.
     The agent is the one ``X-Agent-Id`` names: whoever holds the host token may name any of the
-    host's agents, so this bounds an agent only where the runtime, not the agent, holds it.
-    A session a client abandoned without ``DELETE`` counts until it idles out."""
+    host's agents, so this bounds an agent only where the runtime, not the agent, holds it. At
+    its cap, an agent's new session replaces its own longest-idle one."""
 
     per_agent: int = 4
     per_host: int = 16
@@ -102,6 +102,7 @@ class McpHttpEndpoint:
         self._sessions: dict[str, HttpSession] = {}
         self._held: Counter[str] = Counter()
         self._held_by: Counter[Owner] = Counter()
+        self._admissions: dict[HttpSession, _Admission] = {}
         self._tasks: TaskGroup | None = None
         self._transport: StreamingASGITransport | None = None
 
@@ -169,9 +170,9 @@ class McpHttpEndpoint:
         """Count the session before any await, so concurrent openings cannot pass the caps together;
         the admission is released once, whichever of the opening request and the session ends it."""
         host = owner.host
-        if self._held_by[owner] >= self.limits.per_agent:
+        if self._held_by[owner] >= self.limits.per_agent and not self._close_longest_idle(owner):
             raise TooManyRequests(f"agent {owner.agent_id} holds {self.limits.per_agent} MCP sessions on host "
-                                  f"'{host}', its limit: close one (DELETE /mcp) or let an idle one expire",
+                                  f"'{host}', its limit, each with a request in flight: close one (DELETE /mcp)",
                                   code="TOO_MANY_SESSIONS")
         if self._held[host] >= self.limits.per_host:
             raise TooManyRequests(f"host '{host}' holds {self.limits.per_host} MCP sessions, its limit: close one "
@@ -182,6 +183,20 @@ class McpHttpEndpoint:
         self._held[host] += 1
         self._held_by[owner] += 1
         return _Admission(owner, self._release)
+
+    def _close_longest_idle(self, owner: Owner) -> bool:
+        """At its own cap, an agent's new session replaces its longest-idle one (a runtime that
+        restarted without DELETE would otherwise wait out the idle timeout); never another
+        agent's, and never one with a request in flight. The place is freed at once."""
+        idle = [s for s in self._admissions if s.owner == owner and s.session_id is not None and s.idle]
+        if not idle:
+            return False
+        oldest = min(idle, key=lambda session: session.idle_since)
+        self._unlist(oldest)
+        oldest.close()
+        self._admissions[oldest].release()
+        log.info("closed an idle MCP session of agent %s on host %r for a new one", owner.agent_id, owner.host)
+        return True
 
     def _release(self, owner: Owner) -> None:
         for counter, key in ((self._held, owner.host), (self._held_by, owner)):
@@ -202,6 +217,7 @@ class McpHttpEndpoint:
                                                        max_request_body_size=self.limits.body_bytes)
                 async with manager.run():
                     session = HttpSession(caller.owner, manager.handle_request, token)
+                    self._admissions[session] = admitted
                     task_status.started(session)
                     await session.run_until_over(self.limits.idle_seconds)
                     self._unlist(session)  # its id answers 404 from now on, while the session winds down
@@ -213,6 +229,7 @@ class McpHttpEndpoint:
         finally:
             if session is not None:
                 self._unlist(session)
+                self._admissions.pop(session, None)
                 admitted.release()
 
     def _unlist(self, session: HttpSession) -> None:

@@ -9,6 +9,7 @@ this object counts the requests it has in flight so that an idle session can be 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -63,6 +64,8 @@ class HttpSession:
     token: PresentedToken
     session_id: str | None = None
     _in_flight: int = 0
+    # When the last request in flight ended (monotonic seconds): the longest idle goes first.
+    idle_since: float = field(default_factory=time.monotonic)
     _touched: anyio.Event = field(default_factory=anyio.Event)
     _closed: anyio.Event = field(default_factory=anyio.Event)
 
@@ -103,8 +106,15 @@ class HttpSession:
                 self.close()
                 return
 
+    @property
+    def idle(self) -> bool:
+        """Nothing in flight (an open GET stream is in flight)."""
+        return self._in_flight == 0
+
     def _touch(self, delta: int) -> None:
         self._in_flight += delta
+        if not self._in_flight:
+            self.idle_since = time.monotonic()
         self._touched.set()
 
 
