@@ -2,7 +2,8 @@
 
 It runs the machine's own server binaries (``initdb``, ``pg_ctl``) on 127.0.0.1 and a private
 unix-socket folder, with ``trust`` authentication for local connections only, in a temporary
-data directory that is removed when it stops. PostgreSQL refuses to run as root; when the
+data directory that is removed when it stops (or, if its owner dies first, when a watchdog
+process notices: ``sandbox.postgres_watchdog``). PostgreSQL refuses to run as root; when the
 caller is root (containers, CI) the server runs as the ``postgres`` account instead.
 
 Each test gets its own database, copied from a template that was migrated once: a copy takes
@@ -106,14 +107,39 @@ def throwaway_postgres(prepare: Callable[[str], None] | None = None) -> Iterator
     try:
         server.init()
         server.start()
+        watchdog = _watch_for_owner(root)
         try:
             if prepare is not None:
                 server.create_template(prepare)
             yield server
         finally:
             server.stop("immediate")
+            _end(watchdog)  # it sees the server stopped within its poll interval
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _watch_for_owner(root: Path) -> subprocess.Popen[bytes]:
+    """Stop the server should this process die without stopping it (``postgres_watchdog``)."""
+    import sys
+
+    command = [sys.executable, "-m", "cloud_broker.sandbox.postgres_watchdog", str(os.getpid()), str(root)]
+    return subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True, env={**os.environ, "PYTHONPATH": _package_root()})
+
+
+def _end(watchdog: subprocess.Popen[bytes]) -> None:
+    try:
+        watchdog.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        watchdog.kill()
+        watchdog.wait()
+
+
+def _package_root() -> str:
+    """Where this package is imported from, for the watchdog's interpreter to import it too."""
+    here = Path(__file__).resolve().parents[2]
+    return os.pathsep.join(p for p in (str(here), os.environ.get("PYTHONPATH", "")) if p)
 
 
 def _free_port() -> int:
