@@ -61,12 +61,12 @@ def counted() -> CountingProvider:
 
 
 @pytest.fixture
-def ab(emulator: Any, tmp_path: Path, counted: CountingProvider) -> Iterator[BrokerUnderTest]:
+def ab(emulator: Any, tmp_path: Path, counted: CountingProvider, store_url: str) -> Iterator[BrokerUnderTest]:
     def wrap(sts: Any) -> CountingProvider:
         counted.inner = sts
         return counted
 
-    with broker_under_test(emulator, tmp_path, _rules, provider=wrap) as under_test:
+    with broker_under_test(emulator, tmp_path, _rules, provider=wrap, store_url=store_url) as under_test:
         yield under_test
 
 
@@ -357,3 +357,17 @@ def test_repeating_a_pending_request_writes_at_most_one_row_per_minute(ab: Broke
     _request(ab, **READ_FINANCE, run_id=run_id)
     _request(ab, **READ_FINANCE, run_id=run_id)
     assert len([e for e in _events(ab, first["grant_id"]) if e[0] == "grant.request_repeated"]) == 2
+
+
+def test_repeats_racing_through_concurrent_transactions_still_write_one_row(ab: BrokerUnderTest) -> None:
+    """On PostgreSQL each transaction reads before the other commits; the check and the row are
+    serialised per grant, so two repeats racing in every window still leave one row each."""
+    run_id = str(uuid.uuid4())
+    grant_id = _request(ab, **READ_FINANCE, run_id=run_id)["grant_id"]
+    for window in range(1, 9):
+        ab.clock.offset = timedelta(seconds=61 * window)
+        answers = _race(lambda: _request(ab, **READ_FINANCE, run_id=run_id),
+                        lambda: _request(ab, **READ_FINANCE, run_id=run_id))
+        assert [a["grant_id"] for a in answers] == [grant_id, grant_id]  # type: ignore[index]
+    repeats = [e for e in _events(ab, grant_id) if e[0] == "grant.request_repeated"]
+    assert len(repeats) == 8

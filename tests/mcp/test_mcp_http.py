@@ -20,6 +20,7 @@ from mcp_http import ACCEPT, INITIALIZE, http_mcp, notifications
 from cloud_broker.api.app import create_app
 from cloud_broker.api.routes_events import MAX_STREAMS_PER_HOST
 from cloud_broker.cli.http_app import mount_mcp
+from cloud_broker.errors import TooManyRequests
 from cloud_broker.mcp.http_endpoint import SessionLimits
 from tests.api.conftest import ACCOUNT, BrokerUnderTest, bt  # noqa: F401 - `bt` is the fixture, reused
 
@@ -183,11 +184,32 @@ async def test_at_its_cap_an_agents_new_session_replaces_its_longest_idle_one(
         first, second = await mcp.open(), await mcp.open()
         neighbour = await mcp.open(agent_id=bt.other_agent_id)
         await second.post(ping)  # the first is now the longer idle
+        with anyio.fail_after(WAIT_SECONDS):  # until their last requests have fully ended
+            while not all(session.idle for session in mcp.endpoint._admissions):
+                await anyio.sleep(0.01)
         third = await mcp.open()
         held = (mcp.endpoint.open_sessions("host-a"), mcp.endpoint.open_sessions())
         answers = [(await s.post(ping)).status_code for s in (first, second, third, neighbour)]
     assert third.session_id and held == (3, 3)
     assert answers == [404, 200, 200, 200]
+
+
+async def test_a_replaced_session_winding_down_is_not_replaced_twice(bt: BrokerUnderTest) -> None:  # noqa: F811
+    """Openings at the cap, before the replaced session's task has ended, must each find a
+    session of their own to replace or be refused: the cap holds however fast they come."""
+    async with http_mcp(bt, SessionLimits(per_agent=2, per_host=8, total=8)) as mcp:
+        await mcp.open(), await mcp.open()
+        with anyio.fail_after(WAIT_SECONDS):  # until their last requests have fully ended
+            while not all(session.idle for session in mcp.endpoint._admissions):
+                await anyio.sleep(0.01)
+        owner = next(iter(mcp.endpoint._admissions)).owner
+        admitted = [mcp.endpoint._admit(owner) for _ in range(2)]  # each replaces one idle session
+        with pytest.raises(TooManyRequests):
+            mcp.endpoint._admit(owner)
+        held = mcp.endpoint._held_by[owner]
+        for ticket in admitted:
+            ticket.release()
+    assert held == 2
 
 
 def test_every_session_a_host_may_hold_can_follow_its_grant_events() -> None:

@@ -194,7 +194,7 @@ class McpHttpEndpoint:
         oldest = min(idle, key=lambda session: session.idle_since)
         self._unlist(oldest)
         oldest.close()
-        self._admissions[oldest].release()
+        self._admissions.pop(oldest).release()  # out of the candidates while it winds down
         log.info("closed an idle MCP session of agent %s on host %r for a new one", owner.agent_id, owner.host)
         return True
 

@@ -132,7 +132,7 @@ class PageLimit:
 
     def report(self, batch_key: str | None) -> PageReport:
         """The ``notification_*`` fields of a grant counted into the summary of ``batch_key``."""
-        with self._deps.store.unit_of_work() as uow:
+        with self._deps.store.reading() as uow:
             rows = uow.list_deliveries(batch_key=batch_key, kinds=SUMMARY_KINDS) if batch_key else []
         return batched_report_from(rows)
 

@@ -7,7 +7,8 @@ dispatcher, but the report only says ``sent`` once a receiver accepted it. Every
 delivery row, which gives operators a log and makes paging idempotent per grant: a channel
 whose latest page was delivered (or is still being retried) is not paged again, while one
 whose latest page failed outright is paged again when the agent repeats the request, since the
-cause (the bot not invited, say) may have been fixed in between. Beyond the ceiling's page limit
+cause (the bot not invited, say) may have been fixed in between (at most once per grant per
+``service.access.REPEAT_WINDOW``: repeats inside it are told the standing pages). Beyond the ceiling's page limit
 a new grant is not paged on its own but counted into one summary per window
 (``notify.page_limit``); the report then describes the summary and says ``batched``.
 """
@@ -127,6 +128,8 @@ class BrokerPager:
         channel = self._deps.config.approval_channel(grant.family, grant.team, grant.target)
         if channel is None or not (channel.slack_channel or channel.webhooks):
             return NOT_CONFIGURED
+        if not repost:
+            return self._standing(grant.grant_id, channel.slack_channel)
         try:
             with self._locks[hash(grant.grant_id) % LOCK_STRIPES], self._claim(grant.grant_id):
                 rows = self._page_rows(grant.grant_id)
@@ -136,9 +139,6 @@ class BrokerPager:
                 slack = channel.slack_channel if channel.slack_channel and not paged(latest_slack(rows)) else None
                 hooks_now = latest_hooks(rows)
                 hooks = [name for name in channel.webhooks if not paged(hooks_now.get(name))]
-                if not repost:  # no rows: the first page failed before it wrote one, as it then said
-                    return report_from(rows) if rows else PageReport(status="failed", failure_reason="unknown",
-                                                                     channel_id=channel.slack_channel)
                 if slack or hooks:
                     # Only a grant never paged takes a page of the limit: a repeat re-paging a
                     # failed post (and a grant paged before the limit existed) does not.
@@ -191,6 +191,21 @@ class BrokerPager:
                 return {"ok": True, "channel": {"id": f"webhook:{name}", "name": name, "kind": "webhook"}}
             problems.append(problem)
         return {"ok": False, "reason": "unknown", "raw_error": "; ".join(problems)}
+
+    def _standing(self, grant_id: str, slack_channel: str | None) -> PageReport:
+        """The pages as they stand, read without a claim or a write lock: what a repeat inside
+        the repeat window is told (no rows: the first page failed before writing one, as it said)."""
+        try:
+            with self._deps.store.reading() as uow:
+                rows = [d for d in uow.list_deliveries(grant_id=grant_id) if d.kind in PAGE_KINDS]
+            batched = next((r for r in rows if r.kind == PAGE_BATCHED), None)
+            if batched is not None:
+                return self._limit.report(batched.batch_key)
+        except Exception as exc:  # noqa: BLE001 - the request is answered; the report says it is unknown
+            log.error("reading the pages of grant %s failed: %s", grant_id, type(exc).__name__)
+            rows = []
+        return report_from(rows) if rows else PageReport(status="failed", failure_reason="unknown",
+                                                         channel_id=slack_channel)
 
     def _page_rows(self, grant_id: str) -> list[Delivery]:
         with self._deps.store.unit_of_work() as uow:

@@ -132,7 +132,9 @@ class AgentAccess:
                     repeat = existing is not None and existing.status_at(now) is GrantStatus.PENDING
                     if existing is not None and repeat:
                         # The repeat is answered, but not counted as a request: at most one row
-                        # (and one retry of a failed page) per grant per window, however often.
+                        # (and one retry of a failed page) per grant per window, however often;
+                        # repeats racing through several processes check one at a time.
+                        uow.serialize("grant.request_repeated", existing.grant_id)
                         seq = None if uow.repeated_since(existing.grant_id, now - REPEAT_WINDOW) else \
                             audit(uow, "grant.request_repeated", actor, now, existing, detail={"task_id": ask.task_id})
                     else:

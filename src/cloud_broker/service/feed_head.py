@@ -11,7 +11,9 @@ of the new rows), and only the streams of those agents and runs are woken: a str
 one run of a busy agent is not woken by the agent's other runs. Where that is unknown (a
 reconnect, more new rows or pairs than that read's bounds) every stream looks, at most every
 ``EVERYONE_SECONDS`` (SQLite's poll interval: no later than before). Targeted wakes come at most
-every ``COALESCE_SECONDS``: a burst of rows is one read per stream, not one per row.
+every ``COALESCE_SECONDS``: a burst of rows is one read per stream, not one per row (on SQLite the
+watcher then reads the head again at once: while rows keep arriving it makes at most two small
+reads per ``COALESCE_SECONDS``, for the whole process).
 
 Each stream keeps the version it last saw (``version``) and waits for a later one (``wait``):
 a row that arrives between its read and its wait is not missed. The thread runs only while
