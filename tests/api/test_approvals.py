@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -61,7 +62,22 @@ def counted() -> CountingProvider:
 
 
 @pytest.fixture
-def ab(emulator: Any, tmp_path: Path, counted: CountingProvider, store_url: str) -> Iterator[BrokerUnderTest]:
+def ab(emulator: Any, tmp_path: Path, counted: CountingProvider) -> Iterator[BrokerUnderTest]:
+    """On SQLite: what approvals decide does not depend on the store."""
+    with _approvals_broker(emulator, tmp_path, counted, None) as under_test:
+        yield under_test
+
+
+@pytest.fixture
+def ab_racing(emulator: Any, tmp_path: Path, counted: CountingProvider, store_url: str) -> Iterator[BrokerUnderTest]:
+    """On each store in turn: how racing transactions interleave does."""
+    with _approvals_broker(emulator, tmp_path, counted, store_url) as under_test:
+        yield under_test
+
+
+@contextmanager
+def _approvals_broker(emulator: Any, tmp_path: Path, counted: CountingProvider,
+                      store_url: str | None) -> Iterator[BrokerUnderTest]:
     def wrap(sts: Any) -> CountingProvider:
         counted.inner = sts
         return counted
@@ -223,29 +239,31 @@ def _race(fn_a: Any, fn_b: Any) -> list[Any]:
 
 
 def test_two_approvers_racing_mint_exactly_once(
-    ab: BrokerUnderTest, counted: CountingProvider, assume_role_calls: list[int]
+    ab_racing: BrokerUnderTest, counted: CountingProvider, assume_role_calls: list[int]
 ) -> None:
     for _ in range(5):
         before, served = counted.mints, len(assume_role_calls)
-        grant_id = _request(ab, **READ_FINANCE)["grant_id"]
-        results = _race(lambda g=grant_id: ab.broker.approvals.approve(g, "alice"),
-                        lambda g=grant_id: ab.broker.approvals.approve(g, "bob"))
+        grant_id = _request(ab_racing, **READ_FINANCE)["grant_id"]
+        results = _race(lambda g=grant_id: ab_racing.broker.approvals.approve(g, "alice"),
+                        lambda g=grant_id: ab_racing.broker.approvals.approve(g, "bob"))
         winners = [r for r in results if not isinstance(r, BrokerError)]
         losers = [r for r in results if isinstance(r, BrokerError)]
         assert len(winners) == 1 and winners[0].status.value == "active"
         assert len(losers) == 1 and losers[0].code == "ALREADY_RESOLVED"
         assert "already" in losers[0].text
         assert counted.mints == before + 1 and len(assume_role_calls) == served + 1
-        assert _poll(ab, grant_id)["status"] == "active"
+        assert _poll(ab_racing, grant_id)["status"] == "active"
 
 
-def test_two_required_approvals_given_at_once_are_both_kept(ab: BrokerUnderTest, counted: CountingProvider) -> None:
+def test_two_required_approvals_given_at_once_are_both_kept(
+    ab_racing: BrokerUnderTest, counted: CountingProvider
+) -> None:
     for _ in range(3):
         before = counted.mints
-        grant_id = _request(ab, **WRITE)["grant_id"]
-        _race(lambda g=grant_id: ab.broker.approvals.approve(g, "alice"),
-              lambda g=grant_id: ab.broker.approvals.approve(g, "bob"))
-        polled = _poll(ab, grant_id)
+        grant_id = _request(ab_racing, **WRITE)["grant_id"]
+        _race(lambda g=grant_id: ab_racing.broker.approvals.approve(g, "alice"),
+              lambda g=grant_id: ab_racing.broker.approvals.approve(g, "bob"))
+        polled = _poll(ab_racing, grant_id)
         assert polled["status"] == "active" and sorted(polled["approved_by"]) == ["alice", "bob"]
         assert counted.mints == before + 1
 
@@ -359,15 +377,15 @@ def test_repeating_a_pending_request_writes_at_most_one_row_per_minute(ab: Broke
     assert len([e for e in _events(ab, first["grant_id"]) if e[0] == "grant.request_repeated"]) == 2
 
 
-def test_repeats_racing_through_concurrent_transactions_still_write_one_row(ab: BrokerUnderTest) -> None:
+def test_repeats_racing_through_concurrent_transactions_still_write_one_row(ab_racing: BrokerUnderTest) -> None:
     """On PostgreSQL each transaction reads before the other commits; the check and the row are
     serialised per grant, so two repeats racing in every window still leave one row each."""
     run_id = str(uuid.uuid4())
-    grant_id = _request(ab, **READ_FINANCE, run_id=run_id)["grant_id"]
+    grant_id = _request(ab_racing, **READ_FINANCE, run_id=run_id)["grant_id"]
     for window in range(1, 9):
-        ab.clock.offset = timedelta(seconds=61 * window)
-        answers = _race(lambda: _request(ab, **READ_FINANCE, run_id=run_id),
-                        lambda: _request(ab, **READ_FINANCE, run_id=run_id))
+        ab_racing.clock.offset = timedelta(seconds=61 * window)
+        answers = _race(lambda: _request(ab_racing, **READ_FINANCE, run_id=run_id),
+                        lambda: _request(ab_racing, **READ_FINANCE, run_id=run_id))
         assert [a["grant_id"] for a in answers] == [grant_id, grant_id]  # type: ignore[index]
-    repeats = [e for e in _events(ab, grant_id) if e[0] == "grant.request_repeated"]
+    repeats = [e for e in _events(ab_racing, grant_id) if e[0] == "grant.request_repeated"]
     assert len(repeats) == 8
