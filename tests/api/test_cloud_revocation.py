@@ -48,12 +48,12 @@ def flaky() -> FlakyRevoke:
 
 
 @pytest.fixture
-def fb(emulator: Any, tmp_path: Path, flaky: FlakyRevoke) -> Iterator[BrokerUnderTest]:
+def fb(emulator: Any, tmp_path: Path, flaky: FlakyRevoke, store_url: str) -> Iterator[BrokerUnderTest]:
     def wrap(sts: Any) -> FlakyRevoke:
         flaky.inner = sts
         return flaky
 
-    with broker_under_test(emulator, tmp_path, provider=wrap) as under_test:
+    with broker_under_test(emulator, tmp_path, provider=wrap, store_url=store_url) as under_test:
         yield under_test
 
 

@@ -24,8 +24,8 @@ def _caps(raw: dict[str, Any]) -> None:
 
 
 @pytest.fixture
-def capped(emulator: Any, tmp_path: Path) -> Iterator[BrokerUnderTest]:
-    with broker_under_test(emulator, tmp_path, _caps) as under_test:
+def capped(emulator: Any, tmp_path: Path, store_url: str) -> Iterator[BrokerUnderTest]:
+    with broker_under_test(emulator, tmp_path, _caps, store_url=store_url) as under_test:
         yield under_test
 
 
