@@ -51,9 +51,15 @@ async def descriptions(session: Any) -> dict[str, str]:
 
 async def test_inventory_is_appended_to_three_descriptions_before_the_suffix(stub: StubBroker) -> None:
     stub.reply("GET", "/aws/inventory", Reply(json={"accounts": [account(7, default_region="eu-west-1")]}))
-    async with connect(stub) as session:
-        found = await descriptions(session)
     bullet = "- `000000000007` — Account 7 (eu-west-1)"
+    async with connect(stub) as session:
+        # Serving starts after ~1 s even without the inventory (a loaded machine can take that
+        # long to answer); it then arrives as a tool-list change. Either way, this is the list.
+        with anyio.fail_after(10):
+            found = await descriptions(session)
+            while not any(bullet in text for text in found.values()):
+                await anyio.sleep(0.05)
+                found = await descriptions(session)
     for name, description in found.items():
         assert (bullet in description) == (name in WITH_INVENTORY), name
         if name in WITH_INVENTORY:
