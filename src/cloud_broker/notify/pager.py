@@ -196,8 +196,7 @@ class BrokerPager:
         """The pages as they stand, read without a claim or a write lock: what a repeat inside
         the repeat window is told (no rows: the first page failed before writing one, as it said)."""
         try:
-            with self._deps.store.reading() as uow:
-                rows = [d for d in uow.list_deliveries(grant_id=grant_id) if d.kind in PAGE_KINDS]
+            rows = self._page_rows(grant_id, reading=True)
             batched = next((r for r in rows if r.kind == PAGE_BATCHED), None)
             if batched is not None:
                 return self._limit.report(batched.batch_key)
@@ -207,8 +206,8 @@ class BrokerPager:
         return report_from(rows) if rows else PageReport(status="failed", failure_reason="unknown",
                                                          channel_id=slack_channel)
 
-    def _page_rows(self, grant_id: str) -> list[Delivery]:
-        with self._deps.store.unit_of_work() as uow:
+    def _page_rows(self, grant_id: str, *, reading: bool = False) -> list[Delivery]:
+        with self._deps.store.reading() if reading else self._deps.store.unit_of_work() as uow:
             return [d for d in uow.list_deliveries(grant_id=grant_id) if d.kind in PAGE_KINDS]
 
     def _page_now(self, grant: Grant, event_seq: int, slack_channel: str | None,
